@@ -1,0 +1,246 @@
+#include "storage/atomic_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <random>
+
+#include "storage/fs_util.hpp"
+#include "storage/path.hpp"
+
+namespace ferry::storage {
+namespace {
+
+constexpr int kReserveAttempts = 8;
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Hidden names next to the target. Names too long to decorate are replaced by their hash, so a
+// 255-byte target name still gets a temporary.
+std::string decorated(std::string_view leaf, std::string_view suffix) {
+  std::string name = "." + std::string(leaf) + std::string(suffix);
+  if (name.size() <= kMaxNameBytes) return name;
+  return ".ferry-" + hex64(XXH3_64bits(leaf.data(), leaf.size())) + std::string(suffix);
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return ".ferry-tmp." + hex64(rng()).substr(0, 12);
+}
+
+bool same_inode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+std::string reserved_temp_name(std::string_view leaf) {
+  return decorated(leaf, ".ferry-part");
+}
+
+AtomicWriter::AtomicWriter(AtomicWriter&& o) noexcept
+    : target_(std::move(o.target_)),
+      options_(o.options_),
+      final_mode_(o.final_mode_),
+      file_(std::move(o.file_)),
+      temp_name_(std::move(o.temp_name_)),
+      resume_size_(o.resume_size_),
+      done_(std::exchange(o.done_, true)) {}
+
+AtomicWriter& AtomicWriter::operator=(AtomicWriter&& o) noexcept {
+  if (this != &o) {
+    abort(options_.resumable ? Partial::keep : Partial::drop);
+    target_ = std::move(o.target_);
+    options_ = o.options_;
+    final_mode_ = o.final_mode_;
+    file_ = std::move(o.file_);
+    temp_name_ = std::move(o.temp_name_);
+    resume_size_ = o.resume_size_;
+    done_ = std::exchange(o.done_, true);
+  }
+  return *this;
+}
+
+AtomicWriter::~AtomicWriter() {
+  abort(options_.resumable ? Partial::keep : Partial::drop);
+}
+
+Result<AtomicWriter> AtomicWriter::open(Target target, const WriteOptions& options, mode_t umask) {
+  struct stat st {};
+  if (::fstatat(target.dir.get(), target.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) return fail(EISDIR, target.shown);
+    if (options.collision == Collision::exclusive) return fail(EEXIST, target.shown);
+    // Like the real bbftpd: an existing file the user may not write is not replaced.
+    if (S_ISREG(st.st_mode) &&
+        ((st.st_mode & 0222) == 0 ||
+         ::faccessat(target.dir.get(), target.leaf.c_str(), W_OK, AT_EACCESS) != 0)) {
+      return fail(EACCES, target.shown);
+    }
+  } else if (errno != ENOENT) {
+    return fail(errno, target.shown);
+  }
+
+  AtomicWriter w(std::move(target), options, options.mode & ~umask & 07777);
+  auto opened = (options.collision == Collision::exclusive || options.resumable)
+                    ? w.open_reserved()
+                    : w.open_anonymous();
+  if (!opened) {
+    w.abort(options.resumable ? Partial::keep : Partial::drop);
+    return Unexpected(std::move(opened).error());
+  }
+  if (options.preallocate > 0) {
+    const auto len = static_cast<off_t>(options.preallocate);
+    if (::fallocate(w.fd(), 0, 0, len) != 0) {
+      const int e = errno;
+      // Filesystems without fallocate still get the final size, so streams can pwrite anywhere.
+      if ((e != EOPNOTSUPP && e != ENOSYS) || ::ftruncate(w.fd(), len) != 0) {
+        w.abort(Partial::drop);
+        return fail(e, w.target_.shown);
+      }
+    }
+  }
+  return w;
+}
+
+Result<void> AtomicWriter::open_anonymous() {
+  if (detail::proc_fd_usable()) {
+    const int fd = ::openat(target_.dir.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      file_ = File(UniqueFd(fd), target_.shown);
+      return {};
+    }
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+      return fail(errno, target_.shown);
+    }
+  }
+  // No O_TMPFILE here: a hidden, randomly named file created exclusively.
+  for (int attempt = 0; attempt < kReserveAttempts; ++attempt) {
+    std::string name = decorated(target_.leaf, random_suffix());
+    const int fd = ::openat(target_.dir.get(), name.c_str(),
+                            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      file_ = File(UniqueFd(fd), target_.shown);
+      temp_name_ = std::move(name);
+      return {};
+    }
+    if (errno != EEXIST) return fail(errno, target_.shown);
+  }
+  return fail(EEXIST, target_.shown);
+}
+
+// The reserved temporary has a stable name and is locked with flock while written: a second
+// writer of the same name finds it locked and fails at once. A lock taken on a file that was
+// renamed or unlinked meanwhile is worthless, so the name is checked to still lead to our inode.
+Result<void> AtomicWriter::open_reserved() {
+  const std::string name = reserved_temp_name(target_.leaf);
+  const int dir = target_.dir.get();
+  for (int attempt = 0; attempt < kReserveAttempts; ++attempt) {
+    UniqueFd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return fail(errno, target_.shown);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        // Being written by someone else right now.
+        return fail(options_.collision == Collision::exclusive ? EEXIST : EBUSY, target_.shown);
+      }
+      return fail(errno, target_.shown);
+    }
+    struct stat mine {
+    }, named{};
+    if (::fstat(fd.get(), &mine) != 0) return fail(errno, target_.shown);
+    if (::fstatat(dir, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !same_inode(mine, named)) {
+      continue;  // renamed into place or dropped by its previous owner: take a fresh one
+    }
+    if (!S_ISREG(mine.st_mode)) return fail(EEXIST, target_.shown);
+    temp_name_ = name;
+    file_ = File(std::move(fd), target_.shown);
+
+    struct stat final_st {};
+    if (options_.collision == Collision::exclusive &&
+        ::fstatat(dir, target_.leaf.c_str(), &final_st, AT_SYMLINK_NOFOLLOW) == 0) {
+      abort(options_.resumable ? Partial::keep : Partial::drop);
+      return fail(EEXIST, target_.shown);
+    }
+    if (options_.resumable) {
+      resume_size_ = static_cast<std::uint64_t>(mine.st_size);
+    } else if (mine.st_size != 0 && ::ftruncate(file_.fd(), 0) != 0) {
+      return fail(errno, target_.shown);  // a stale leftover of a killed writer
+    }
+    return {};
+  }
+  return fail(EBUSY, target_.shown);
+}
+
+Result<void> AtomicWriter::commit() {
+  if (done_) return fail(EINVAL, target_.shown);
+  const Partial on_error = options_.resumable ? Partial::keep : Partial::drop;
+  if (options_.sync && ::fsync(fd()) != 0) {
+    const int e = errno;
+    abort(on_error);
+    return fail(e, target_.shown);
+  }
+  if (::fchmod(fd(), final_mode_) != 0) {
+    const int e = errno;
+    abort(on_error);
+    return fail(e, target_.shown);
+  }
+  if (auto moved = move_into_place(); !moved) {
+    abort(on_error);
+    return moved;
+  }
+  done_ = true;
+  file_.close();
+  if (options_.sync) {
+    UniqueFd d(::openat(target_.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d || ::fsync(d.get()) != 0) return fail(errno, target_.shown);
+  }
+  return {};
+}
+
+Result<void> AtomicWriter::move_into_place() {
+  const int dir = target_.dir.get();
+  const char* leaf = target_.leaf.c_str();
+  if (temp_name_.empty()) {
+    // Anonymous O_TMPFILE: give it a hidden name first (linkat through /proc needs no
+    // privilege), then rename over the target, which replaces atomically.
+    std::string name = decorated(target_.leaf, random_suffix());
+    if (::linkat(AT_FDCWD, detail::proc_fd_path(fd()).c_str(), dir, name.c_str(),
+                 AT_SYMLINK_FOLLOW) != 0) {
+      return fail(errno, target_.shown);
+    }
+    temp_name_ = std::move(name);
+  }
+  if (options_.collision == Collision::exclusive) {
+    if (::renameat2(dir, temp_name_.c_str(), dir, leaf, RENAME_NOREPLACE) == 0) return {};
+    if (errno != EINVAL) return fail(errno, target_.shown);
+    // Filesystems without RENAME_NOREPLACE: link() refuses an existing name just the same.
+    if (::linkat(dir, temp_name_.c_str(), dir, leaf, 0) != 0) return fail(errno, target_.shown);
+    ::unlinkat(dir, temp_name_.c_str(), 0);
+    return {};
+  }
+  if (::renameat(dir, temp_name_.c_str(), dir, leaf) != 0) return fail(errno, target_.shown);
+  return {};
+}
+
+void AtomicWriter::abort(Partial partial) noexcept {
+  if (done_) return;
+  done_ = true;
+  const bool reserved = temp_name_ == reserved_temp_name(target_.leaf);
+  if (!temp_name_.empty() && !(partial == Partial::keep && reserved)) drop_temp();
+  file_.close();  // releases the reservation lock last
+}
+
+void AtomicWriter::drop_temp() noexcept {
+  ::unlinkat(target_.dir.get(), temp_name_.c_str(), 0);
+}
+
+}  // namespace ferry::storage

@@ -1,0 +1,87 @@
+// AtomicWriter: a file that appears under its final name only when complete.
+//
+// Data goes to a temporary that no reader can mistake for the result (an O_TMPFILE with no name
+// at all, or a hidden ".<name>.ferry-part" next to the target), and commit() moves it into place
+// with one rename. A writer that is killed, aborted or destroyed uncommitted never leaves anything
+// under the final name.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/unique_fd.hpp"
+#include "storage/error.hpp"
+#include "storage/file.hpp"
+
+namespace ferry::storage {
+
+enum class Collision {
+  replace,    // an existing file is replaced at commit (refused up front if it is not writable)
+  exclusive,  // the name must not exist; it is reserved while we write, so a second exclusive
+              // writer fails at once with Errc::exists rather than at the end
+};
+
+struct WriteOptions {
+  Collision collision = Collision::replace;
+  mode_t mode = 0666;             // before the session umask; applied at commit
+  std::uint64_t preallocate = 0;  // bytes to reserve up front (fallocate), 0 for none
+  bool sync = false;              // fsync the data before the rename and the directory after
+  // Keep the temporary under a stable hidden name so an aborted transfer can be resumed: a later
+  // resumable writer of the same name gets its bytes back (resume_size()).
+  bool resumable = false;
+};
+
+enum class Partial { drop, keep };
+
+class AtomicWriter {
+ public:
+  AtomicWriter(AtomicWriter&& o) noexcept;
+  AtomicWriter& operator=(AtomicWriter&&) noexcept;
+  ~AtomicWriter();
+
+  const File& file() const noexcept { return file_; }
+  int fd() const noexcept { return file_.fd(); }
+  Result<void> pwrite_all(Bytes data, std::uint64_t offset) const {
+    return file_.pwrite_all(data, offset);
+  }
+  // Size of the temporary found when this writer was opened (resumable writers only), else 0.
+  std::uint64_t resume_size() const noexcept { return resume_size_; }
+
+  // Applies the mode, syncs if asked, and renames into place. Errors: exists (exclusive and the
+  // name appeared meanwhile), no_space, io. On error the temporary is dropped (or kept, resumable).
+  Result<void> commit();
+  // Gives up: nothing appears under the final name; the temporary is dropped or kept for resume.
+  void abort(Partial partial = Partial::drop) noexcept;
+
+ private:
+  friend class Sandbox;
+  struct Target {
+    UniqueFd dir;       // O_PATH descriptor of the target's directory
+    std::string leaf;   // final name in `dir`
+    std::string shown;  // path for error messages
+  };
+  static Result<AtomicWriter> open(Target target, const WriteOptions& options, mode_t umask);
+  AtomicWriter(Target target, const WriteOptions& options, mode_t final_mode)
+      : target_(std::move(target)), options_(options), final_mode_(final_mode) {}
+
+  Result<void> open_anonymous();
+  Result<void> open_reserved();
+  Result<void> move_into_place();
+  void drop_temp() noexcept;
+
+  Target target_;
+  WriteOptions options_;
+  mode_t final_mode_ = 0644;
+  File file_;
+  std::string temp_name_;  // empty for an anonymous (O_TMPFILE) temporary
+  std::uint64_t resume_size_ = 0;
+  bool done_ = false;
+};
+
+// The hidden name a reserved temporary of `leaf` uses (public for tests and resume tools).
+std::string reserved_temp_name(std::string_view leaf);
+
+}  // namespace ferry::storage
