@@ -25,11 +25,9 @@ void BM_Checksum(benchmark::State& state, Digest digest) {
   benchmark::DoNotOptimize(h.finish_hex());
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(buf.size()));
-  state.SetLabel(std::string(to_string(digest)));
 }
-BENCHMARK(BM_Checksum)
-    ->Arg(static_cast<int>(Digest::xxh3_128))
-    ->Arg(static_cast<int>(Digest::sha256));
+BENCHMARK_CAPTURE(BM_Checksum, xxh3_128, Digest::xxh3_128);
+BENCHMARK_CAPTURE(BM_Checksum, sha256, Digest::sha256);
 
 // Writes `size` bytes with `streams` threads into one preallocated AtomicWriter and commits.
 void BM_ParallelWrite(benchmark::State& state) {
