@@ -73,7 +73,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto b = kernel->open(path, O_PATH);
     FUZZ_CHECK(a.has_value() == b.has_value());
     if (b) FUZZ_CHECK(beneath(b->get(), root_real(tree)));
-    if (!a && !b) FUZZ_CHECK(a.error().code == b.error().code);
+    if (!a && !b) {
+      // Kernel quirk: a ".." at the root under RESOLVE_BENEATH makes the RCU walk retry in
+      // ref-walk mode without resetting the symlink count, so an escape after ~20 symlinks comes
+      // back as ELOOP. Both refuse; only that pair of codes may differ.
+      const auto x = a.error().code, y = b.error().code;
+      FUZZ_CHECK(x == y || (x == Errc::escape && y == Errc::symlink_loop));
+    }
   }
   return 0;
 }
