@@ -1,0 +1,289 @@
+#include "proto/bbftp/server_session.hpp"
+
+#include <algorithm>
+
+#include "proto/bbftp/replies.hpp"
+
+namespace ferry::bbftp {
+namespace {
+
+constexpr std::uint32_t kStoreOptions =
+    tropt::kTmp | tropt::kAcc | tropt::kMode | tropt::kDir | tropt::kGzip;
+
+Step replies_only(Message m, bool close = false) {
+  Step s;
+  s.replies.push_back(std::move(m));
+  s.close = close;
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(ServerState s) noexcept {
+  switch (s) {
+    case ServerState::awaiting_login:
+      return "awaiting_login";
+    case ServerState::awaiting_protocol:
+      return "awaiting_protocol";
+    case ServerState::logged:
+      return "logged";
+    case ServerState::awaiting_filename:
+      return "awaiting_filename";
+    case ServerState::deciding:
+      return "deciding";
+    case ServerState::awaiting_start:
+      return "awaiting_start";
+    case ServerState::awaiting_create_zero:
+      return "awaiting_create_zero";
+    case ServerState::transferring:
+      return "transferring";
+    case ServerState::closed:
+      return "closed";
+  }
+  return "?";
+}
+
+Context ServerSession::context(std::size_t max_payload) const noexcept {
+  // Until MSG_PROT arrives, a protocol-1 client may already be talking: frame its way.
+  const bool v1_framing = version_ == 1 || (state_ == ServerState::awaiting_protocol &&
+                                            !prot_sent_ && config_.min_protocol == 1);
+  return {Direction::to_server, v1_framing ? 1 : std::max(version_, 2), max_payload};
+}
+
+Step ServerSession::on_protocol_error(Errc e) {
+  state_ = ServerState::closed;
+  return replies_only(replies::bad_no_retry(to_string(e)), true);
+}
+
+Step ServerSession::unknown() {
+  return replies_only(version_ == 1 ? replies::unknown_message_v1() : replies::unknown_message());
+}
+
+Step ServerSession::on_message(const Message& m) {
+  switch (state_) {
+    case ServerState::awaiting_login: {
+      if (const auto* login = std::get_if<Login>(&m)) {
+        Step s;
+        s.request = LoginRequest{*login, clear_text_};
+        return s;
+      }
+      if (const auto* k = std::get_if<CryptKey>(&m); k && k->sec.crtype == kNoCrypt) {
+        if (!config_.allow_clear_text) {
+          state_ = ServerState::closed;
+          return replies_only(replies::clear_text_refused(), true);
+        }
+        clear_text_ = true;
+        return replies_only(replies::clear_text_accepted());
+      }
+      if (const auto* e = std::get_if<Empty>(&m);
+          e && e->code == MsgCode::server_status && config_.allow_status) {
+        state_ = ServerState::closed;
+        Step s;
+        s.request = StatusRequest{};
+        s.close = true;
+        return s;
+      }
+      state_ = ServerState::closed;
+      return replies_only(replies::unknown_message(), true);
+    }
+
+    case ServerState::awaiting_protocol: {
+      if (const auto* e = std::get_if<Empty>(&m); e && e->code == MsgCode::prot && !prot_sent_) {
+        prot_sent_ = true;
+        return replies_only(ProtRange{config_.min_protocol, config_.max_protocol});
+      }
+      if (prot_sent_) {
+        if (const auto* c = std::get_if<ProtChoice>(&m)) {
+          if (c->version < std::max(2, config_.min_protocol) || c->version > config_.max_protocol) {
+            state_ = ServerState::closed;
+            return replies_only(replies::bad_no_retry("Unsupported protocol version"), true);
+          }
+          version_ = c->version;
+          state_ = ServerState::logged;
+          return {};  // the real daemon does not answer the client's choice
+        }
+        state_ = ServerState::closed;  // the client refused our range, or spoke out of turn
+        return {{}, std::nullopt, true};
+      }
+      if (config_.min_protocol > 1) {
+        // A protocol-1 client and a daemon without protocol 1: the real daemon just closes.
+        state_ = ServerState::closed;
+        return {{}, std::nullopt, true};
+      }
+      version_ = 1;
+      state_ = ServerState::logged;
+      return on_logged(m);
+    }
+
+    case ServerState::logged:
+      return on_logged(m);
+
+    case ServerState::awaiting_filename: {
+      const auto* t = std::get_if<Text>(&m);
+      if (t == nullptr || t->code != MsgCode::filename || t->text.empty()) {
+        pending_.reset();
+        state_ = ServerState::logged;
+        return unknown();  // one reply for the whole STORE_V2 / RETR_V2 group
+      }
+      TransferRequest r;
+      r.store = pending_->code == MsgCode::store_v2;
+      r.params = pending_->params;
+      r.path = t->text;
+      if (r.store) r.params.transferoption &= kStoreOptions;
+      r.params.nbstream = std::clamp(r.params.nbstream, 1, config_.max_streams);
+      state_ = ServerState::deciding;
+      Step s;
+      s.request = std::move(r);
+      return s;
+    }
+
+    case ServerState::awaiting_start: {
+      StartRequest r;
+      const auto n = static_cast<std::size_t>(pending_->params.nbstream);
+      if (const auto* v3 = std::get_if<TransStartV3>(&m); v3 && version_ >= 3) {
+        if (v3->declared_length != 4 * n) {
+          state_ = ServerState::logged;
+          pending_.reset();
+          Step s = replies_only(
+              replies::bad("Inconsistency between MSG_TRANS_START* and message length"));
+          s.request = AbortRequest{};
+          return s;
+        }
+        r.simulate = v3->code == MsgCode::trans_simul_v3;
+      } else if (const auto* v2 = std::get_if<PortList>(&m); v2 && version_ == 2) {
+        if (v2->ports.size() != n) {
+          state_ = ServerState::logged;
+          pending_.reset();
+          Step s = replies_only(
+              replies::bad("Inconsistency between MSG_TRANS_START* and message length"));
+          s.request = AbortRequest{};
+          return s;
+        }
+        r.simulate = v2->code == MsgCode::trans_simul;
+        r.client_ports = v2->ports;
+      } else if (const auto* e = std::get_if<Empty>(&m); e && e->code == MsgCode::abort) {
+        state_ = ServerState::logged;
+        pending_.reset();
+        Step s;
+        s.request = AbortRequest{};
+        return s;  // no reply to an abort
+      } else {
+        // Anything else here breaks the protocol: drop the transfer and the connection.
+        state_ = ServerState::closed;
+        pending_.reset();
+        Step s;
+        s.request = AbortRequest{};
+        s.close = true;
+        return s;
+      }
+      state_ = ServerState::transferring;
+      Step s;
+      s.request = std::move(r);
+      return s;
+    }
+
+    case ServerState::awaiting_create_zero: {
+      state_ = ServerState::logged;
+      if (const auto* e = std::get_if<Empty>(&m);
+          e && (e->code == MsgCode::create_zero || e->code == MsgCode::abort)) {
+        return {};  // no reply to either
+      }
+      return on_logged(m);
+    }
+
+    case ServerState::deciding:
+    case ServerState::transferring:
+      // Nothing may arrive while a request runs; the real daemon aborts and exits.
+      state_ = ServerState::closed;
+      return {{}, AbortRequest{}, true};
+
+    case ServerState::closed:
+      return {{}, std::nullopt, true};
+  }
+  return {};
+}
+
+Step ServerSession::on_logged(const Message& m) {
+  if (const auto* d = std::get_if<DirCommand>(&m); d && version_ >= 2) {
+    Step s;
+    s.request = DirRequest{d->code, d->path, d->transferoption};
+    return s;
+  }
+  if (const auto* i = std::get_if<IntCommand>(&m); i && version_ >= 2) {
+    if (i->code == MsgCode::chumask) {
+      Step s;
+      s.request = UmaskRequest{static_cast<std::uint32_t>(i->value) & 0777};
+      return s;
+    }
+    if (i->code == MsgCode::chcos) return replies_only(replies::cos_set());
+  }
+  if (const auto* t = std::get_if<Transfer>(&m);
+      t && version_ >= 2 && (t->code == MsgCode::store_v2 || t->code == MsgCode::retr_v2)) {
+    pending_ = *t;
+    state_ = ServerState::awaiting_filename;
+    return {};
+  }
+  if (const auto* e = std::get_if<Empty>(&m); e && e->code == MsgCode::close_conn) {
+    state_ = ServerState::closed;
+    return {{}, std::nullopt, true};
+  }
+  return unknown();
+}
+
+Step ServerSession::login_result(bool accepted) {
+  if (!accepted) {
+    state_ = ServerState::closed;
+    return replies_only(replies::login_refused(), true);
+  }
+  state_ = ServerState::awaiting_protocol;
+  return replies_only(replies::login_ok(config_.version));
+}
+
+Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports) {
+  const bool store = pending_ && pending_->code == MsgCode::store_v2;
+  if (store && echo.filesize == 0) {
+    pending_.reset();
+    state_ = ServerState::logged;
+    return replies_only(replies::ok(""));
+  }
+  pending_->params = echo;
+  Step s;
+  if (version_ >= 3) {
+    s.replies.push_back(
+        TransOkV3{echo, echo.filesize == 0 ? std::vector<std::uint32_t>{} : std::move(ports)});
+  } else {
+    s.replies.push_back(Transfer{MsgCode::trans_ok_v2, echo});
+  }
+  state_ = (!store && echo.filesize == 0) ? ServerState::awaiting_create_zero
+                                          : ServerState::awaiting_start;
+  if (state_ == ServerState::awaiting_create_zero) pending_.reset();
+  return s;
+}
+
+Step ServerSession::reply(Message r, bool close) {
+  pending_.reset();
+  state_ = close ? ServerState::closed : ServerState::logged;
+  return replies_only(std::move(r), close);
+}
+
+Step ServerSession::transfer_finished(Message final_reply) {
+  pending_.reset();
+  state_ = ServerState::logged;
+  return replies_only(std::move(final_reply));
+}
+
+Segment segment_of(std::uint64_t size, int streams, int index) noexcept {
+  const auto n = static_cast<std::uint64_t>(std::max(streams, 1));
+  const std::uint64_t per = size / n;
+  const auto i = static_cast<std::uint64_t>(index);
+  return {i * per, i + 1 == n ? size - per * (n - 1) : per};
+}
+
+int streams_for(std::int64_t size, int requested, int buffer_kb, int max_streams) noexcept {
+  const std::int64_t block = std::int64_t{std::max(buffer_kb, 1)} * 1024;
+  const std::int64_t by_size = size / block;
+  return static_cast<int>(
+      std::max<std::int64_t>(1, std::min<std::int64_t>({requested, by_size, max_streams})));
+}
+
+}  // namespace ferry::bbftp

@@ -1,0 +1,123 @@
+// The daemon's side of a bbftp control connection as a state machine without I/O.
+//
+// The host frames incoming bytes with context(), feeds each message to on_message(), and gets a
+// Step back: replies to send, and possibly a request to carry out (check a login, change
+// directory, store a file ...). It reports the outcome through the matching call (login_result,
+// accept_transfer, reject, transfer_finished), which returns the replies for it. The session
+// enforces the protocol's order (login, negotiation, STORE_V2 then FILENAME then TRANS_START)
+// and sends exactly one reply per request group.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/messages.hpp"
+
+namespace ferry::bbftp {
+
+struct ServerConfig {
+  std::string version = "3.3.0";  // as "bbftpd version <version> : OK"
+  int min_protocol = 2;           // 1 when protocol 1 is served
+  int max_protocol = 3;
+  int max_streams = 25;           // -m
+  bool allow_clear_text = false;  // -u
+  bool allow_status = false;      // MSG_SERVER_STATUS before login
+};
+
+enum class ServerState {
+  awaiting_login,
+  awaiting_protocol,  // logged in; MSG_PROT (or a protocol-1 command) comes next
+  logged,
+  awaiting_filename,  // after STORE_V2 / RETR_V2
+  deciding,           // the host is checking a store / retrieve
+  awaiting_start,     // TRANS_OK sent; TRANS_START, SIMUL or ABORT comes next
+  awaiting_create_zero,
+  transferring,
+  closed,
+};
+const char* to_string(ServerState s) noexcept;
+
+// Requests for the host.
+struct LoginRequest {
+  Login login;
+  bool clear_text = false;  // user/pass are NUL-terminated text, not ciphertexts
+};
+struct StatusRequest {};
+struct DirRequest {  // chdir, mkdir (recursive when TROPT_DIR), list, rm, stat, df
+  MsgCode code{};
+  std::string path;
+  std::uint32_t transferoption = 0;
+};
+struct UmaskRequest {
+  std::uint32_t mask = 0;
+};
+struct TransferRequest {  // a store (put) or a retrieve (get), after its FILENAME
+  bool store = true;
+  TransferParams params;  // options masked, nbstream clamped
+  std::string path;
+};
+struct StartRequest {  // TRANS_START: move the data now
+  bool simulate = false;
+  std::vector<std::uint32_t> client_ports;  // protocol 2: where to connect
+};
+struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
+using Request = std::variant<LoginRequest, StatusRequest, DirRequest, UmaskRequest, TransferRequest,
+                             StartRequest, AbortRequest>;
+
+struct Step {
+  std::vector<Message> replies;
+  std::optional<Request> request;
+  bool close = false;  // close the connection after sending the replies
+};
+
+class ServerSession {
+ public:
+  explicit ServerSession(ServerConfig config) : config_(std::move(config)) {}
+
+  ServerState state() const noexcept { return state_; }
+  int version() const noexcept { return version_; }
+  // How to frame the next incoming bytes.
+  Context context(std::size_t max_payload = std::size_t{1} << 20) const noexcept;
+
+  Step on_message(const Message& m);
+  // A framing error from the host's decoder: answered, and the connection closes.
+  Step on_protocol_error(Errc e);
+
+  // Outcomes of requests.
+  Step login_result(bool accepted);
+  // A store or retrieve the host accepted: `echo` is what goes back in TRANS_OK (real size,
+  // mode and times for a retrieve), `ports` the passive data ports (protocol 3, filesize > 0).
+  // A store of an empty file is complete already: `echo.filesize == 0` replies MSG_OK "".
+  Step accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports);
+  // Any request refused (or answered) with one reply; the session goes back to `logged`
+  // (or closes when `close`).
+  Step reply(Message reply, bool close = false);
+  Step transfer_finished(Message final_reply);
+
+ private:
+  Step on_logged(const Message& m);
+  Step unknown();
+
+  ServerConfig config_;
+  ServerState state_ = ServerState::awaiting_login;
+  int version_ = 0;
+  bool prot_sent_ = false;
+  bool clear_text_ = false;
+  std::optional<Transfer> pending_;  // STORE_V2 / RETR_V2 awaiting its FILENAME / start
+};
+
+// The split of a file over n streams: per = size / n; stream i covers [i*per, i*per+per), the
+// last one gets the remainder.
+struct Segment {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+Segment segment_of(std::uint64_t size, int streams, int index) noexcept;
+// max(1, min(requested, size / (buffer KB * 1024), max_streams)), the number of streams a
+// transfer of `size` bytes uses.
+int streams_for(std::int64_t size, int requested, int buffer_kb, int max_streams) noexcept;
+
+}  // namespace ferry::bbftp
