@@ -89,7 +89,8 @@ Result<AtomicWriter> AtomicWriter::open(Target target, const WriteOptions& optio
     return fail(errno, target.shown);
   }
 
-  AtomicWriter w(std::move(target), options, options.mode & ~umask & 07777);
+  AtomicWriter w(std::move(target), options,
+                 (options.exact_mode ? options.mode : options.mode & ~umask) & 07777);
   auto opened = (options.collision == Collision::exclusive || options.resumable)
                     ? w.open_reserved()
                     : w.open_anonymous();
@@ -178,6 +179,12 @@ Result<void> AtomicWriter::open_reserved() {
     return {};
   }
   return fail(EBUSY, target_.shown);
+}
+
+Result<void> AtomicWriter::set_times(std::int64_t atime, std::int64_t mtime) const {
+  const timespec times[2] = {{static_cast<time_t>(atime), 0}, {static_cast<time_t>(mtime), 0}};
+  if (::futimens(fd(), times) != 0) return fail(errno, target_.shown);
+  return {};
 }
 
 Result<void> AtomicWriter::commit() {

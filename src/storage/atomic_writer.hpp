@@ -27,6 +27,7 @@ enum class Collision {
 struct WriteOptions {
   Collision collision = Collision::replace;
   mode_t mode = 0666;             // before the session umask; applied at commit
+  bool exact_mode = false;        // apply `mode` as is (bbftp keepmode), not masked by the umask
   std::uint64_t preallocate = 0;  // bytes to reserve up front (fallocate), 0 for none
   bool sync = false;              // fsync the data before the rename and the directory after
   // Keep the temporary under a stable hidden name so an aborted transfer can be resumed: a later
@@ -49,6 +50,9 @@ class AtomicWriter {
   }
   // Size of the temporary found when this writer was opened (resumable writers only), else 0.
   std::uint64_t resume_size() const noexcept { return resume_size_; }
+
+  // Access and modification times for the result (bbftp keepaccess), set before it appears.
+  Result<void> set_times(std::int64_t atime, std::int64_t mtime) const;
 
   // Applies the mode, syncs if asked, and renames into place. Errors: exists (exclusive and the
   // name appeared meanwhile), no_space, io. On error the temporary is dropped (or kept, resumable).

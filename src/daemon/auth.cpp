@@ -1,0 +1,182 @@
+#include "daemon/auth.hpp"
+
+#include <crypt.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace ferry::daemon {
+namespace {
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+std::string errno_text(int e) {
+  char buf[256];
+  return ::strerror_r(e, buf, sizeof buf);
+}
+
+}  // namespace
+
+ferry::Result<PasswordFile, std::string> PasswordFile::parse(std::string_view text,
+                                                             const std::string& name) {
+  PasswordFile f;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto a = line.find(':');
+    const auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) {
+      return Unexpected(name + ":" + std::to_string(number) + ": expected user:hash:root");
+    }
+    PasswordEntry e{line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(b + 1)};
+    if (e.user.empty() || e.root.empty() || e.root.front() != '/') {
+      return Unexpected(name + ":" + std::to_string(number) +
+                        ": the user name must not be empty and the root must be absolute");
+    }
+    if (f.find(e.user) != nullptr) {
+      return Unexpected(name + ":" + std::to_string(number) + ": user '" + e.user +
+                        "' appears twice");
+    }
+    f.entries_.push_back(std::move(e));
+  }
+  return f;
+}
+
+ferry::Result<PasswordFile, std::string> PasswordFile::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Unexpected("cannot read password file " + path + ": " + errno_text(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path);
+}
+
+const PasswordEntry* PasswordFile::find(std::string_view user) const {
+  for (const auto& e : entries_) {
+    if (e.user == user) return &e;
+  }
+  return nullptr;
+}
+
+bool password_matches(std::string_view password, const std::string& hash) {
+  if (hash.empty() || hash[0] == '!' || hash[0] == '*') {
+    spend_check_time(password);
+    return false;
+  }
+  auto data = std::make_unique<crypt_data>();
+  const std::string pw(password);
+  const char* out = ::crypt_r(pw.c_str(), hash.c_str(), data.get());
+  if (out == nullptr || out[0] == '*') return false;
+  return constant_time_equal(out, hash);
+}
+
+void spend_check_time(std::string_view password) {
+  // A real hash of a throw-away password: checking against it costs what a real check costs.
+  static const std::string dummy = hash_password("ferry: no such user");
+  auto data = std::make_unique<crypt_data>();
+  const std::string pw(password);
+  (void)::crypt_r(pw.c_str(), dummy.c_str(), data.get());
+}
+
+std::string hash_password(std::string_view password) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (::crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt) == nullptr) return {};
+  auto data = std::make_unique<crypt_data>();
+  const std::string pw(password);
+  const char* out = ::crypt_r(pw.c_str(), salt, data.get());
+  return out == nullptr || out[0] == '*' ? std::string() : std::string(out);
+}
+
+std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password) {
+  const std::string name(user);
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    spend_check_time(password);
+    return std::nullopt;
+  }
+  std::string hash = pw.pw_passwd != nullptr ? pw.pw_passwd : "";
+  if (hash == "x" || hash == "X") {
+    spwd sp{};
+    spwd* sfound = nullptr;
+    std::vector<char> sbuf(16384);
+    if (::getspnam_r(name.c_str(), &sp, sbuf.data(), sbuf.size(), &sfound) != 0 ||
+        sfound == nullptr) {
+      spend_check_time(password);
+      return std::nullopt;
+    }
+    hash = sp.sp_pwdp != nullptr ? sp.sp_pwdp : "";
+  }
+  if (!password_matches(password, hash)) return std::nullopt;
+  return SystemUser{name, pw.pw_uid, pw.pw_gid, pw.pw_dir != nullptr ? pw.pw_dir : "/"};
+}
+
+ferry::Result<void, std::string> become(const SystemUser& user) {
+  if (::getuid() == user.uid && ::geteuid() == user.uid) return {};
+  if (::setgid(user.gid) != 0) return Unexpected("setgid: " + errno_text(errno));
+  if (::initgroups(user.name.c_str(), user.gid) != 0) {
+    return Unexpected("initgroups: " + errno_text(errno));
+  }
+  if (::setuid(user.uid) != 0) return Unexpected("setuid: " + errno_text(errno));
+  if (::setuid(0) == 0 && user.uid != 0) return Unexpected("privileges could not be dropped");
+  return {};
+}
+
+ferry::Result<void, std::string> set_password_entry(const std::string& path,
+                                                    const PasswordEntry& entry) {
+  std::string text;
+  if (std::ifstream in(path); in) {
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto current = PasswordFile::parse(text, path);
+  if (!current) return Unexpected(current.error());
+  std::ostringstream out;
+  std::istringstream lines(text);
+  std::string line;
+  bool replaced = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind(entry.user + ":", 0) == 0) {
+      out << entry.user << ':' << entry.hash << ':' << entry.root << '\n';
+      replaced = true;
+    } else {
+      out << line << '\n';
+    }
+  }
+  if (!replaced) out << entry.user << ':' << entry.hash << ':' << entry.root << '\n';
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Unexpected("cannot write " + tmp + ": " + errno_text(errno));
+  const std::string data = out.str();
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Unexpected("cannot write " + path + ": " + errno_text(errno));
+  }
+  return {};
+}
+
+}  // namespace ferry::daemon

@@ -1,0 +1,530 @@
+#include "session/bbftp_server.hpp"
+
+#include <fnmatch.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <thread>
+#include <vector>
+
+#include "crypto/rsa.hpp"
+#include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/replies.hpp"
+#include "session/bbftp_streams.hpp"
+#include "storage/atomic_writer.hpp"
+
+namespace ferry::session {
+namespace {
+
+using namespace bbftp;
+namespace rp = bbftp::replies;
+
+std::array<char, 8> hex_time(std::int64_t t) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(t));
+  std::array<char, 8> out{};
+  std::memcpy(out.data(), buf, 8);
+  return out;
+}
+
+std::int64_t time_of_hex(const std::array<char, 8>& h) {
+  const std::string s(h.data(), h.size());
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(s.c_str(), &end, 16);
+  return end == s.c_str() + 8 ? static_cast<std::int64_t>(v) : -1;
+}
+
+// Clear-text logins carry NUL-terminated strings in the 128-byte fields.
+std::string c_string(const std::array<std::uint8_t, kRsaBytes>& field) {
+  const auto* p = reinterpret_cast<const char*>(field.data());
+  return std::string(p, ::strnlen(p, field.size()));
+}
+
+struct PendingTransfer {
+  bool store = true;
+  TransferParams params;  // as echoed: real size, accepted streams
+  std::string path;
+  std::optional<storage::AtomicWriter> writer;
+  std::optional<storage::File> reader;
+  std::vector<UniqueFd> listeners;
+  std::chrono::steady_clock::time_point started;
+};
+
+class Connection {
+ public:
+  Connection(UniqueFd control, const BbftpServerOptions& options)
+      : fd_(std::move(control)), options_(options), session_(options.protocol) {}
+
+  void run();
+
+ private:
+  bool send(const Step& step);
+  bool handle(Step step);
+  Step execute(const Request& r);
+  Step login(const LoginRequest& r);
+  Step dir_command(const DirRequest& r);
+  Step list(const DirRequest& r);
+  Step prepare(const TransferRequest& r);
+  Step prepare_store(const TransferRequest& r);
+  Step prepare_retrieve(const TransferRequest& r);
+  Step start(const StartRequest& r);
+  ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
+  io::Timeout read_timeout() const;
+  std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
+
+  UniqueFd fd_;
+  const BbftpServerOptions& options_;
+  ServerSession session_;
+  std::optional<crypto::RsaPrivateKey> key_;
+  std::optional<storage::Sandbox> sandbox_;
+  std::optional<PendingTransfer> pending_;
+  std::string user_;
+  std::string peer_;
+  io::SocketAddress local_;
+  io::SocketAddress remote_;
+};
+
+io::Timeout Connection::read_timeout() const {
+  switch (session_.state()) {
+    case ServerState::awaiting_filename:
+    case ServerState::awaiting_start:
+    case ServerState::awaiting_create_zero:
+    case ServerState::awaiting_protocol:
+      return options_.step;
+    case ServerState::awaiting_login:
+      return options_.control;
+    default:
+      return options_.idle;
+  }
+}
+
+bool Connection::send(const Step& step) {
+  if (step.replies.empty()) return true;
+  std::vector<std::byte> out;
+  for (const auto& m : step.replies) encode_to(m, out);
+  if (auto w = io::write_all(fd_.get(), out, options_.control); !w) {
+    spdlog::warn("{}: cannot send reply: {}", who(), w.error().message());
+    return false;
+  }
+  return true;
+}
+
+// Sends a step's replies, then carries out its request and sends that outcome, and so on.
+bool Connection::handle(Step step) {
+  for (;;) {
+    if (!send(step)) return false;
+    if (step.close) return false;
+    if (!step.request) return true;
+    const Request r = std::move(*step.request);
+    step = execute(r);
+  }
+}
+
+void Connection::run() {
+  io::set_nodelay(fd_.get());
+  if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
+  if (auto a = io::SocketAddress::of_peer(fd_.get())) {
+    remote_ = *a;
+    peer_ = a->to_string();
+  }
+  auto key = crypto::RsaPrivateKey::generate();
+  if (!key) {
+    spdlog::error("{}: {}", who(), key.error());
+    return;
+  }
+  key_ = std::move(*key);
+  CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi()};
+  announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
+  announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
+  if (!send(Step{{announce}, std::nullopt, false})) return;
+
+  std::vector<std::byte> buf;
+  std::size_t start = 0;
+  std::vector<std::byte> chunk(64 * 1024);
+  for (;;) {
+    // Decode everything buffered before reading more.
+    for (;;) {
+      Bytes avail(buf.data() + start, buf.size() - start);
+      auto d = decode_next(avail, session_.context());
+      if (!d) {
+        if (d.error() == Errc::need_more) break;
+        spdlog::warn("{}: {}", who(), to_string(d.error()));
+        handle(session_.on_protocol_error(d.error()));
+        return;
+      }
+      start += d->consumed;
+      if (!handle(session_.on_message(d->message))) return;
+    }
+    if (start > 0) {
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(start));
+      start = 0;
+    }
+    auto n = io::read_some(fd_.get(), chunk, read_timeout());
+    if (!n) {
+      if (n.error().eof()) {
+        spdlog::debug("{}: closed by the client", who());
+      } else {
+        spdlog::info("{}: {} (state {})", who(), n.error().message(), to_string(session_.state()));
+      }
+      return;
+    }
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+}
+
+Step Connection::execute(const Request& r) {
+  if (const auto* l = std::get_if<LoginRequest>(&r)) return login(*l);
+  if (std::holds_alternative<StatusRequest>(r)) {
+    Step s;
+    s.replies.push_back(rp::ok(options_.status_text ? options_.status_text() : ""));
+    s.close = true;
+    return s;
+  }
+  if (const auto* d = std::get_if<DirRequest>(&r)) return dir_command(*d);
+  if (const auto* u = std::get_if<UmaskRequest>(&r)) {
+    const auto old = sandbox_->set_umask(u->mask);
+    return session_.reply(rp::umask_changed(old, u->mask));
+  }
+  if (const auto* t = std::get_if<TransferRequest>(&r)) return prepare(*t);
+  if (const auto* s = std::get_if<StartRequest>(&r)) return start(*s);
+  if (std::holds_alternative<AbortRequest>(r)) {
+    pending_.reset();  // an uncommitted writer leaves nothing behind
+    return {};
+  }
+  return {};
+}
+
+Step Connection::login(const LoginRequest& r) {
+  std::string user, pass;
+  if (r.clear_text) {
+    user = c_string(r.login.user);
+    pass = c_string(r.login.pass);
+  } else {
+    const auto size = static_cast<std::int32_t>(kRsaBytes);
+    auto u = r.login.numuser == size ? key_->decrypt(r.login.user)
+                                     : crypto::Result<std::string>(Unexpected(std::string("len")));
+    auto p = r.login.numpass == size ? key_->decrypt(r.login.pass)
+                                     : crypto::Result<std::string>(Unexpected(std::string("len")));
+    if (!u || !p) {
+      spdlog::warn("{}: login message does not decrypt", who());
+      return session_.login_result(false);
+    }
+    user = std::move(*u);
+    pass = std::move(*p);
+  }
+  auto sb = options_.login ? options_.login(user, pass) : std::nullopt;
+  std::fill(pass.begin(), pass.end(), '\0');
+  if (!sb) {
+    spdlog::warn("{}: login refused for user '{}'", who(), user);
+    return session_.login_result(false);
+  }
+  user_ = user;
+  sandbox_ = std::move(*sb);
+  spdlog::info("{}: logged in, cwd {}", who(), sandbox_->cwd());
+  return session_.login_result(true);
+}
+
+Step Connection::dir_command(const DirRequest& r) {
+  storage::Sandbox& sb = *sandbox_;
+  const int v = session_.version();
+  switch (r.code) {
+    case MsgCode::chdir_v2: {
+      auto ok = sb.chdir(r.path);
+      if (!ok) return session_.reply(rp::chdir_failed(r.path, ok.error().reason(), false, v));
+      return session_.reply(rp::ok(sb.cwd()));
+    }
+    case MsgCode::mkdir_v2: {
+      const bool recursive = (r.transferoption & tropt::kDir) != 0;
+      auto ok = sb.mkdir(r.path, 0777, recursive);
+      if (!ok) {
+        return session_.reply(
+            rp::mkdir_failed(r.path, ok.error().reason(), ok.error().retryable(), v));
+      }
+      return session_.reply(rp::mkdir_ok(r.path, v));
+    }
+    case MsgCode::list_v2:
+      return list(r);
+    case MsgCode::rm: {
+      auto ok = sb.unlink(r.path);
+      if (!ok) return session_.reply(rp::rm_failed(r.path));
+      spdlog::info("{}: rm {}", who(), sb.display(r.path));
+      return session_.reply(rp::rm_ok(r.path));
+    }
+    case MsgCode::stat: {
+      auto st = sb.stat(r.path);
+      if (!st) return session_.reply(rp::stat_failed(r.path));
+      return session_.reply(rp::stat_ok(st->inode, st->mode, st->size, st->block_size, st->blocks,
+                                        st->uid, st->gid, ctime_text(st->atime),
+                                        ctime_text(st->mtime), ctime_text(st->ctime)));
+    }
+    case MsgCode::df: {
+      auto fs = sb.statfs(r.path);
+      if (!fs) return session_.reply(rp::df_failed(r.path, fs.error().reason()));
+      return session_.reply(rp::df_ok(fs->blocks, fs->free_blocks, fs->block_size, fs->files,
+                                      fs->free_files, fs->name_max));
+    }
+    default:
+      return session_.reply(rp::unknown_message());
+  }
+}
+
+// "dir/pattern": the entries of dir whose names match pattern (fnmatch without flags, so '*'
+// matches dot files too, "." and ".." included), each shown with the directory prefix.
+Step Connection::list(const DirRequest& r) {
+  const auto slash = r.path.rfind('/');
+  const std::string prefix = slash == std::string::npos ? "" : r.path.substr(0, slash + 1);
+  const std::string pattern = slash == std::string::npos ? r.path : r.path.substr(slash + 1);
+  const std::string dir = prefix.empty() ? "." : prefix;
+  auto entries = sandbox_->list(dir);
+  if (!entries) {
+    return session_.reply(rp::list_failed(entries.error().code != storage::Errc::permission));
+  }
+  ListReplyV2 reply;
+  for (const auto& e : *entries) {
+    if (::fnmatch(pattern.c_str(), e.name.c_str(), 0) != 0) continue;
+    const bool link = e.type == storage::FileType::symlink;
+    const char kind = e.dangling ? 'u' : (e.target == storage::FileType::directory ? 'd' : 'f');
+    reply.entries.push_back({prefix + e.name, link ? 'l' : ' ', kind});
+  }
+  return session_.reply(std::move(reply));
+}
+
+ferry::Result<std::vector<std::uint32_t>, std::string> Connection::open_listeners(int n) {
+  std::vector<std::uint32_t> ports;
+  pending_->listeners.clear();
+  io::SocketAddress where = local_;
+  where.set_port(0);
+  for (int i = 0; i < n; ++i) {
+    auto l =
+        options_.data_port_first != 0
+            ? io::listen_tcp_in_range(where, options_.data_port_first, options_.data_port_last, 1)
+            : io::listen_tcp(where, 1);
+    if (!l) return Unexpected(l.error().message());
+    auto a = io::SocketAddress::of_local(l->get());
+    if (!a) return Unexpected(a.error().message());
+    ports.push_back(a->port());
+    pending_->listeners.push_back(std::move(*l));
+  }
+  return ports;
+}
+
+Step Connection::prepare(const TransferRequest& r) {
+  pending_.emplace();
+  pending_->store = r.store;
+  pending_->path = r.path;
+  Step s = r.store ? prepare_store(r) : prepare_retrieve(r);
+  if (session_.state() == ServerState::logged && pending_ && !pending_->writer) pending_.reset();
+  return s;
+}
+
+Step Connection::prepare_store(const TransferRequest& r) {
+  storage::Sandbox& sb = *sandbox_;
+  const auto& p = r.params;
+  if (r.path.back() == '/') {
+    return session_.reply(rp::bad_no_retry("Filename " + r.path + " ends with a /"));
+  }
+  // The directory must exist, or be creatable with TROPT_DIR.
+  const auto split = storage::split_parent(r.path);
+  if (!split.parent.empty()) {
+    auto st = sb.stat(split.parent);
+    if (!st) {
+      if (st.error().code != storage::Errc::not_found) {
+        return session_.reply(rp::bad_no_retry("Error stating directory " + split.parent + " : " +
+                                               st.error().reason() + " "));
+      }
+      if ((p.transferoption & tropt::kDir) == 0) {
+        return session_.reply(rp::dir_creation_needed(split.parent));
+      }
+      if (auto made = sb.mkdir(split.parent, 0777, true); !made) {
+        return session_.reply(
+            rp::create_dir_failed(split.parent, made.error().reason(), made.error().retryable()));
+      }
+    }
+  }
+  if (auto st = sb.stat(r.path); st && st->type == storage::FileType::directory) {
+    return session_.reply(rp::is_a_directory(r.path));
+  }
+  storage::WriteOptions wo;
+  wo.preallocate = p.filesize > 0 ? static_cast<std::uint64_t>(p.filesize) : 0;
+  if ((p.transferoption & tropt::kMode) != 0) {
+    wo.mode = p.filemode & 07777;
+    wo.exact_mode = true;
+  }
+  auto w = sb.create(r.path, wo);
+  if (!w) {
+    const auto& e = w.error();
+    if (e.code == storage::Errc::permission && sb.stat(r.path)) {
+      return session_.reply(rp::not_writable(r.path));
+    }
+    if (e.code == storage::Errc::no_space) return session_.reply(rp::transfer_no_space());
+    return session_.reply(rp::create_file_failed(r.path, e.reason(), e.retryable()));
+  }
+  if ((p.transferoption & tropt::kAcc) != 0) {
+    const auto atime = time_of_hex(p.lastaccess), mtime = time_of_hex(p.lastmodif);
+    if (atime >= 0 && mtime >= 0) (void)w->set_times(atime, mtime);
+  }
+  pending_->writer.emplace(std::move(*w));
+  pending_->params = p;
+  if (p.filesize == 0) {
+    auto done = pending_->writer->commit();
+    pending_.reset();
+    if (!done) {
+      return session_.reply(rp::create_file_failed(r.path, done.error().reason(), false));
+    }
+    spdlog::info("{}: put {} (0 bytes)", who(), sb.display(r.path));
+    return session_.accept_transfer(p, {});
+  }
+  std::vector<std::uint32_t> ports;
+  if (session_.version() >= 3) {
+    auto opened = open_listeners(p.nbstream);
+    if (!opened) {
+      pending_.reset();
+      return session_.reply(rp::bad("Cannot create data sockets: " + opened.error()));
+    }
+    ports = std::move(*opened);
+  }
+  return session_.accept_transfer(p, std::move(ports));
+}
+
+Step Connection::prepare_retrieve(const TransferRequest& r) {
+  storage::Sandbox& sb = *sandbox_;
+  auto st = sb.stat(r.path);
+  if (!st) {
+    const bool retry = st.error().code == storage::Errc::busy;
+    return session_.reply(rp::stat_file_failed(r.path, st.error().reason(), retry));
+  }
+  if (st->type == storage::FileType::directory) return session_.reply(rp::is_a_directory(r.path));
+  auto f = sb.open_read(r.path);
+  if (!f) {
+    return session_.reply(
+        rp::bad_no_retry("Error opening local file " + r.path + " : " + f.error().reason() + " "));
+  }
+  TransferParams echo = r.params;
+  echo.filesize = static_cast<std::int64_t>(st->size);
+  echo.filemode = st->mode & 07777;
+  echo.lastaccess = hex_time(st->atime);
+  echo.lastmodif = hex_time(st->mtime);
+  echo.nbstream = streams_for(echo.filesize, r.params.nbstream, r.params.buffersize,
+                              options_.protocol.max_streams);
+  pending_->reader.emplace(std::move(*f));
+  pending_->params = echo;
+  if (echo.filesize == 0) {
+    spdlog::info("{}: get {} (0 bytes)", who(), sb.display(r.path));
+    pending_.reset();
+    return session_.accept_transfer(echo, {});
+  }
+  std::vector<std::uint32_t> ports;
+  if (session_.version() >= 3) {
+    auto opened = open_listeners(echo.nbstream);
+    if (!opened) {
+      pending_.reset();
+      return session_.reply(rp::bad("Cannot create data sockets: " + opened.error()));
+    }
+    ports = std::move(*opened);
+  }
+  return session_.accept_transfer(echo, std::move(ports));
+}
+
+Step Connection::start(const StartRequest& r) {
+  if (!pending_) return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
+  PendingTransfer& t = *pending_;
+  const int n = t.params.nbstream;
+  const auto size = static_cast<std::uint64_t>(t.params.filesize);
+  t.started = std::chrono::steady_clock::now();
+
+  // Open the data connections: accept on our listeners (3) or connect to the client (2).
+  std::vector<UniqueFd> socks;
+  std::string failure;
+  for (int i = 0; i < n && failure.empty(); ++i) {
+    ferry::Result<UniqueFd, io::Error> s = Unexpected(io::Error{EINVAL, "no data port"});
+    if (session_.version() >= 3) {
+      s = io::accept_tcp(t.listeners[static_cast<std::size_t>(i)].get(), options_.data);
+    } else {
+      io::SocketAddress to = remote_;
+      to.set_port(static_cast<std::uint16_t>(r.client_ports[static_cast<std::size_t>(i)]));
+      s = io::connect_tcp(to, options_.data);
+    }
+    if (!s) {
+      failure = "Cannot open data connection " + std::to_string(i) + " : " + s.error().message();
+    } else {
+      io::set_buffer_sizes(s->get(), options_.socket_buffer_bytes, options_.socket_buffer_bytes);
+      if ((t.params.transferoption & tropt::kQbss) != 0) io::set_tos(s->get(), 0x20);
+      socks.push_back(std::move(*s));
+    }
+  }
+  t.listeners.clear();
+  if (!failure.empty()) {
+    spdlog::warn("{}: {}", who(), failure);
+    pending_.reset();
+    return session_.transfer_finished(rp::bad(failure));
+  }
+  if (r.simulate) {
+    pending_.reset();
+    return session_.transfer_finished(rp::transfer_ok());
+  }
+
+  std::vector<StreamResult<void>> results(static_cast<std::size_t>(n));
+  const storage::File& file = t.store ? t.writer->file() : *t.reader;
+  {
+    std::vector<std::jthread> workers;
+    for (int i = 0; i < n; ++i) {
+      const auto seg = segment_of(size, n, i);
+      StreamSpec spec{seg.offset,
+                      seg.length,
+                      static_cast<std::size_t>(std::max(t.params.buffersize, 1)) * 1024,
+                      (t.params.transferoption & tropt::kGzip) != 0,
+                      options_.data,
+                      options_.ack};
+      workers.emplace_back([&, i, spec] {
+        const int sock = socks[static_cast<std::size_t>(i)].get();
+        results[static_cast<std::size_t>(i)] =
+            t.store ? receive_segment(sock, file, spec) : send_segment(sock, file, spec);
+      });
+    }
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
+  for (const auto& res : results) {
+    if (res) continue;
+    const auto& e = res.error();
+    spdlog::warn("{}: {} {} failed: {}", who(), t.store ? "put" : "get", sandbox_->display(t.path),
+                 e.message);
+    const bool no_space = e.no_space();
+    pending_.reset();
+    return session_.transfer_finished(no_space ? Message(rp::transfer_no_space())
+                                               : Message(rp::transfer_failed(e.message)));
+  }
+  if (t.store) {
+    if (auto c = t.writer->commit(); !c) {
+      const bool no_space = c.error().code == storage::Errc::no_space;
+      pending_.reset();
+      return session_.transfer_finished(no_space
+                                            ? Message(rp::transfer_no_space())
+                                            : Message(rp::transfer_failed(c.error().reason())));
+    }
+  }
+  spdlog::info("{}: {} {} ({} bytes, {} streams{}) in {:.3f} s", who(), t.store ? "put" : "get",
+               sandbox_->display(t.path), size, n,
+               (t.params.transferoption & tropt::kGzip) ? ", gzip" : "", secs);
+  pending_.reset();
+  return session_.transfer_finished(rp::transfer_ok());
+}
+
+}  // namespace
+
+std::string ctime_text(std::int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  char buf[64];
+  if (::ctime_r(&tt, buf) == nullptr) return "?";
+  std::string s(buf);
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+void serve_bbftp_connection(UniqueFd control, const BbftpServerOptions& options) {
+  Connection(std::move(control), options).run();
+}
+
+}  // namespace ferry::session

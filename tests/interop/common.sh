@@ -1,0 +1,30 @@
+# Helpers for the interop scripts: a throw-away served root and user, our daemon on a free port.
+# Every wait is bounded; everything is removed on exit.
+
+skip() { echo "SKIPPED: $*"; exit 77; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/ferry-interop-XXXXXX)
+daemon_pid=
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_ferry_daemon BBFTPD [extra options]: sets $port; user "alice", password in $password.
+password="interop-pw-$$"
+start_ferry_daemon() {
+  local bbftpd=$1; shift
+  mkdir -p "$work/root"
+  echo "$password" | "$bbftpd" --add-user alice --password-file "$work/pw" --root "$work/root" >/dev/null
+  "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" "$@" >"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/daemon.log")
+    [ -n "$port" ] && return 0
+    sleep 0.05
+  done
+  cat "$work/daemon.log" >&2
+  fail "our bbftpd did not start"
+}
