@@ -1,27 +1,177 @@
-// bbftp: the bbftp client.
-#include <spdlog/spdlog.h>
+// bbftp: the bbftp client. Command line, control language and output follow the real bbftp 3.x
+// client; long options add non-interactive passwords and an explicit protocol choice.
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
 
-#include <exception>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
+#include "app/signals.hpp"
+#include "client/control.hpp"
+
+namespace {
+
+std::string read_password_from_tty() {
+  // Like the original: "Password: " on stdout, the answer read from the terminal without echo.
+  std::cout << "Password: " << std::flush;
+  const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  const int fd = tty >= 0 ? tty : STDIN_FILENO;
+  termios old{};
+  const bool is_tty = ::tcgetattr(fd, &old) == 0;
+  if (is_tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  std::string pw;
+  char ch;
+  while (::read(fd, &ch, 1) == 1 && ch != '\n') pw += ch;
+  if (is_tty) ::tcsetattr(fd, TCSAFLUSH, &old);
+  if (tty >= 0) ::close(tty);
+  return pw;
+}
+
+std::string slurp(const std::string& path, bool& ok) {
+  std::ifstream in(path);
+  ok = static_cast<bool>(in);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bbftp: bulk file transfer client for bbftp daemons (protocols 1, 2 and 3)",
-               "bbftp"};
+  CLI::App app{"bbftp: bulk file transfer client for bbftp daemons (protocols 2 and 3)", "bbftp"};
+  ferry::client::RunnerConfig cfg;
+  std::string commands, control_file, rc_file, password_file, output_file, error_file;
+  std::string active_range;
+  bool gzip = false, qbss = false, simulate = false, debug = false, background = false;
+  int protocol = 0;
   ferry::app::add_version_flag(app, "bbftp");
-  ferry::app::LogOptions log{.level = "warning", .target = {}, .ident = "bbftp"};
-  add_logging_options(app, log);
+  app.add_option("-u", cfg.connection.user, "User name on the server");
+  app.add_option("-e", commands, "Commands to run, separated by ';'");
+  app.add_option("-i", control_file, "Control file of commands (results go to FILE.res)");
+  app.add_option("-w", cfg.connection.port, "Server control port")->capture_default_str();
+  app.add_option("-p", cfg.transfer.streams, "Parallel data streams")->capture_default_str();
+  app.add_flag("-c", gzip, "Compress data (zlib)");
+  app.add_flag("-q", qbss, "Mark data packets QBSS (IP TOS 0x20)");
+  app.add_flag("-n", simulate, "Simulation: negotiate transfers but move no data");
+  app.add_option("-r", cfg.tries, "Tries per command and connection")->capture_default_str();
+  app.add_option("-R", rc_file, "bbftprc file of set... commands run first ('none': none)");
+  app.add_flag("-V", cfg.output.verbose, "Verbose: show every request and reply");
+  app.add_flag("-t", cfg.output.timestamps, "Timestamp every line");
+  app.add_flag("-m", cfg.output.machine, "Machine-readable results");
+  app.add_flag("-W", cfg.output.warnings, "Print server warnings on standard error");
+  app.add_flag("-d", debug, "Debug logging");
+  app.add_flag("-b", background, "Accepted for compatibility (runs in the foreground)");
+  app.add_option("-o", output_file, "Write results to FILE");
+  app.add_option("-f", error_file, "Write errors to FILE");
+  app.add_option("-D", active_range, "Protocol 2 (active: the client listens)")
+      ->expected(0, 1)
+      ->default_str("");
+  app.add_option("--protocol", protocol, "Protocol version to speak (2 or 3)")
+      ->check(CLI::Range(2, 3));
+  app.add_option("--password-file", password_file, "Read the password from FILE (first line)");
+  app.add_option("--retry-wait", cfg.retry_wait_s, "Seconds between retries")
+      ->capture_default_str();
+  app.add_option("--test-cut-stream-after", cfg.transfer.cut_first_stream_after,
+                 "Testing only: drop the first data stream of a put after N bytes")
+      ->group("");
   std::string host;
-  app.add_option("host", host, "Server to connect to");
+  app.add_option("host", host, "Server")->required();
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+
+  ferry::app::ignore_sigpipe();
   try {
-    ferry::app::setup_logging(log);
+    ferry::app::setup_logging({debug ? "debug" : "warning", {}, "bbftp"});
   } catch (const std::exception& e) {
     std::cerr << "bbftp: " << e.what() << '\n';
     return 2;
   }
-  spdlog::error("the bbftp protocol is not implemented in this build yet");
-  return 1;
+  if (commands.empty() == control_file.empty()) {
+    std::cerr << "BBFTP-ERROR-00007 : One and only one of -e and -i is needed\n";
+    return 7;
+  }
+  if (cfg.connection.user.empty()) {
+    std::cerr << "BBFTP-ERROR-00006 : No user given (-u)\n";
+    return 6;
+  }
+  cfg.connection.host = host;
+  if (gzip) cfg.transfer.options |= ferry::bbftp::tropt::kGzip;
+  if (qbss) cfg.transfer.options |= ferry::bbftp::tropt::kQbss;
+  cfg.transfer.simulate = simulate;
+  if (app.count("-D") > 0 || protocol == 2) {
+    cfg.connection.max_protocol = 2;
+  } else if (protocol == 3) {
+    cfg.connection.min_protocol = 3;
+  }
+
+  if (!password_file.empty()) {
+    bool ok = false;
+    std::string text = slurp(password_file, ok);
+    if (!ok) {
+      std::cerr << "BBFTP-ERROR-00008 : Cannot read password file " << password_file << '\n';
+      return 8;
+    }
+    cfg.connection.password = text.substr(0, text.find('\n'));
+  } else if (const char* env = std::getenv("BBFTP_PASSWORD"); env != nullptr) {
+    cfg.connection.password = env;
+  } else {
+    cfg.connection.password = read_password_from_tty();
+  }
+
+  std::vector<std::string> lines;
+  if (!rc_file.empty() && rc_file != "none") {
+    bool ok = false;
+    const std::string text = slurp(rc_file, ok);
+    if (!ok) {
+      std::cerr << "BBFTP-ERROR-00008 : Cannot read bbftprc file " << rc_file << '\n';
+      return 8;
+    }
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  if (!commands.empty()) {
+    for (auto& c : ferry::client::split_commands(commands)) lines.push_back(c);
+  } else {
+    bool ok = false;
+    const std::string text = slurp(control_file, ok);
+    if (!ok) {
+      std::cerr << "BBFTP-ERROR-00008 : Cannot read control file " << control_file << '\n';
+      return 8;
+    }
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    if (output_file.empty()) output_file = control_file + ".res";
+  }
+
+  std::ofstream out_file, err_file;
+  if (!output_file.empty()) out_file.open(output_file);
+  if (!error_file.empty()) err_file.open(error_file);
+  std::ostream& out = output_file.empty() ? std::cout : out_file;
+  std::ostream& err = error_file.empty() ? std::cerr : err_file;
+
+  // Parse everything before connecting: a typo should not cost a login.
+  std::vector<ferry::client::Command> parsed;
+  for (const auto& l : lines) {
+    auto c = ferry::client::parse_command(l);
+    if (!c) {
+      err << "BBFTP-ERROR-00023 : " << c.error() << " in '" << l << "'\n";
+      return 23;
+    }
+    if (*c) parsed.push_back(std::move(**c));
+  }
+
+  ferry::client::Runner runner(cfg, out, err);
+  if (!runner.start()) return runner.exit_code();
+  for (const auto& c : parsed) runner.run(c);
+  runner.finish();
+  out.flush();
+  return runner.exit_code();
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "io/socket.hpp"
@@ -27,6 +28,8 @@ struct StreamSpec {
   bool compressed = false;
   io::Timeout data_timeout{300000};  // setdatato
   io::Timeout ack_timeout{100000};   // setackto
+  // Fault injection for tests: a sender stops after this many bytes and drops the connection.
+  std::uint64_t cut_after = UINT64_MAX;
 };
 
 // Sends [offset, offset+length) of `file` on `sock`, then waits for the receiver's MSG_ACK.

@@ -1,0 +1,386 @@
+#include "client/control.hpp"
+
+#include <glob.h>
+
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+namespace ferry::client {
+namespace {
+
+using session::Outcome;
+using namespace bbftp;
+
+const std::vector<std::pair<std::string, std::uint32_t>> kOptionBits = {
+    {"tmpfile", tropt::kTmp},     {"keepaccess", tropt::kAcc}, {"keepmode", tropt::kMode},
+    {"createdir", tropt::kDir},   {"gzip", tropt::kGzip},      {"remoterfio", tropt::kRfio},
+    {"localrfio", tropt::kRfioO}, {"qbss", tropt::kQbss},
+};
+
+struct Verb {
+  const char* name;
+  std::size_t min_args;
+  std::size_t max_args;
+};
+constexpr Verb kVerbs[] = {
+    {"get", 1, 2},
+    {"put", 1, 2},
+    {"mget", 1, 2},
+    {"mput", 1, 2},
+    {"cd", 1, 1},
+    {"lcd", 1, 1},
+    {"mkdir", 1, 1},
+    {"rm", 1, 1},
+    {"stat", 1, 1},
+    {"df", 1, 1},
+    {"dir", 1, 1},
+    {"setnbstream", 1, 1},
+    {"setbuffersize", 1, 1},
+    {"setrecvwinsize", 1, 1},
+    {"setsendwinsize", 1, 1},
+    {"setoption", 1, 1},
+    {"setremoteumask", 1, 1},
+    {"setlocalumask", 1, 1},
+    {"setremotecos", 1, 1},
+    {"setlocalcos", 1, 1},
+    {"setrecvcontrolto", 1, 1},
+    {"setsendcontrolto", 1, 1},
+    {"setackto", 1, 1},
+    {"setdatato", 1, 1},
+};
+
+std::string basename_of(const std::string& p) {
+  const auto s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+std::optional<long> number(const std::string& s, int base = 10) {
+  try {
+    std::size_t used = 0;
+    const long v = std::stol(s, &used, base);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+std::string g3(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<std::string> split_commands(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto semi = text.find(';', start);
+    out.push_back(text.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
+    if (semi == std::string::npos) break;
+    start = semi + 1;
+  }
+  return out;
+}
+
+ferry::Result<std::optional<Command>, std::string> parse_command(const std::string& raw) {
+  std::istringstream in(raw);
+  Command c;
+  c.raw = raw;
+  if (!(in >> c.verb)) return std::optional<Command>();
+  for (std::string a; in >> a;) c.args.push_back(a);
+  for (const auto& v : kVerbs) {
+    if (c.verb != v.name) continue;
+    if (c.args.size() < v.min_args || c.args.size() > v.max_args) {
+      return Unexpected("wrong number of arguments for " + c.verb);
+    }
+    return std::optional<Command>(std::move(c));
+  }
+  return Unexpected("unknown command '" + c.verb + "'");
+}
+
+Runner::Runner(RunnerConfig config, std::ostream& out, std::ostream& err)
+    : config_(std::move(config)),
+      out_(out),
+      err_(err),
+      local_(std::move(*storage::Sandbox::unconfined("."))) {
+  config_.connection.on_info = [this](const std::string& text) {
+    if (config_.output.warnings) err_ << stamp() << "BBFTP-WARNING-00100 : " << text << '\n';
+  };
+}
+
+std::string Runner::stamp() const {
+  if (!config_.output.timestamps) return {};
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S (%Z) : ", &tm);
+  return buf;
+}
+
+void Runner::say(const std::string& line) {
+  out_ << stamp() << line << '\n';
+}
+
+void Runner::warn_error(int code, const std::string& text) {
+  char num[8];
+  std::snprintf(num, sizeof num, "%05d", code);
+  err_ << stamp() << "BBFTP-ERROR-" << num << " : " << text << '\n';
+}
+
+bool Runner::start() {
+  for (int attempt = 1;; ++attempt) {
+    if (reconnect()) return true;
+    if (attempt >= config_.tries || last_error_ == session::client_error::kServer ||
+        last_error_ == session::client_error::kIncompatible) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
+  }
+  if (last_error_ != session::client_error::kServer &&
+      last_error_ != session::client_error::kIncompatible) {
+    warn_error(session::client_error::kMaxTries, "Maximum try on connection reached (" +
+                                                     std::to_string(config_.tries) + ") aborting");
+    last_error_ = session::client_error::kMaxTries;
+  }
+  return false;
+}
+
+bool Runner::reconnect() {
+  client_.emplace(config_.connection);
+  if (config_.output.verbose) say(">> USER " + config_.connection.user + " PASS");
+  auto hello = client_->connect();
+  if (!hello) {
+    warn_error(hello.error, hello.text);
+    last_error_ = hello.error;
+    return false;
+  }
+  if (config_.output.verbose) say("<< " + hello.text);
+  // Replay what the previous connection had set, as the real client does.
+  if (remote_umask_) client_->set_umask(*remote_umask_);
+  if (remote_cos_) client_->set_cos(*remote_cos_);
+  if (!remote_dir_.empty()) {
+    if (config_.output.verbose) say(">> COMMAND : cd " + remote_dir_);
+    auto cd = client_->cd(remote_dir_);
+    if (config_.output.verbose && cd) say("<< OK : Current remote directory is " + cd.text);
+  }
+  return true;
+}
+
+Outcome Runner::with_retries(const std::string& shown, const Attempt& attempt) {
+  Outcome o;
+  for (int tries = 1;; ++tries) {
+    if (!client_ || !client_->connected()) {
+      if (!reconnect()) {
+        o.kind = Outcome::broken;
+        o.error = last_error_;
+        o.text = "cannot reconnect";
+        return o;
+      }
+    }
+    if (config_.output.verbose) say(">> COMMAND : " + shown);
+    o = attempt();
+    if (o.kind == Outcome::ok || o.kind == Outcome::refused || o.kind == Outcome::local_failure) {
+      return o;
+    }
+    warn_error(o.error, o.text);
+    if (tries >= config_.tries) return o;
+    if (config_.output.verbose) {
+      say("Retrying command waiting " + std::to_string(config_.retry_wait_s) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
+  }
+}
+
+std::string Runner::remote_join(const std::string& dir, const std::string& name) const {
+  if (dir.empty()) return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+int Runner::run(const Command& c) {
+  std::string failure;
+  const int code = execute(c, failure);
+  if (code == 0) {
+    say(c.raw + " OK");
+  } else {
+    if (!failure.empty()) warn_error(code, failure);
+    say(c.raw + " FAILED");
+    last_error_ = code;
+  }
+  return code;
+}
+
+int Runner::execute(const Command& c, std::string& failure) {
+  auto& t = config_.transfer;
+  const auto& a = c.args;
+  const std::string shown = [&] {
+    std::string s = c.verb;
+    for (const auto& x : a) s += " " + x;
+    return s;
+  }();
+  // Settings, handled locally.
+  if (c.verb.rfind("set", 0) == 0 && c.verb != "setremoteumask" && c.verb != "setremotecos") {
+    if (c.verb == "setoption") {
+      std::string name = a[0];
+      const bool on = name.rfind("no", 0) != 0;
+      if (!on) name = name.substr(2);
+      for (const auto& [n, bit] : kOptionBits) {
+        if (n == name) {
+          t.options = on ? (t.options | bit) : (t.options & ~bit);
+          return 0;
+        }
+      }
+      failure = "Unknown option " + a[0];
+      return 23;
+    }
+    if (c.verb == "setlocalumask") {
+      const auto v = number(a[0], 8);
+      if (!v || *v < 0 || *v > 0777) return failure = "Invalid umask " + a[0], 23;
+      local_.set_umask(static_cast<mode_t>(*v));
+      return 0;
+    }
+    const auto v = number(a[0]);
+    if (!v || *v <= 0) return failure = "Invalid value " + a[0], 23;
+    const auto iv = static_cast<int>(*v);
+    const auto seconds = std::chrono::milliseconds(std::chrono::seconds(iv));
+    if (c.verb == "setnbstream") t.streams = iv;
+    if (c.verb == "setbuffersize") t.buffer_kb = iv;
+    if (c.verb == "setrecvwinsize") t.recv_window_kb = iv;
+    if (c.verb == "setsendwinsize") t.send_window_kb = iv;
+    if (c.verb == "setrecvcontrolto") config_.connection.control_timeout = seconds;
+    if (c.verb == "setsendcontrolto") config_.connection.control_timeout = seconds;
+    if (c.verb == "setackto") config_.connection.ack_timeout = seconds;
+    if (c.verb == "setdatato") config_.connection.data_timeout = seconds;
+    return 0;  // setlocalcos: nothing to do without RFIO
+  }
+  if (c.verb == "lcd") {
+    auto ok = local_.chdir(a[0]);
+    if (!ok) return failure = "Unable to change local directory: " + ok.error().message(), 21;
+    return 0;
+  }
+
+  auto finish = [&](const Outcome& o) {
+    if (o) return 0;
+    failure = o.text;
+    if (o.kind == Outcome::refused || o.kind == Outcome::local_failure) return o.error;
+    return o.error;  // retries were printed; the last one stands
+  };
+  auto verbose_reply = [&](const Outcome& o, const std::string& prefix = "OK : ") {
+    if (config_.output.verbose && o) say("<< " + (o.text.empty() ? "OK" : prefix + o.text));
+  };
+
+  if (c.verb == "cd") {
+    auto o = with_retries(shown, [&] { return client_->cd(a[0]); });
+    if (o) {
+      remote_dir_ = o.text;
+      verbose_reply(o, "OK : Current remote directory is ");
+    }
+    return finish(o);
+  }
+  if (c.verb == "mkdir" || c.verb == "rm" || c.verb == "stat" || c.verb == "df") {
+    auto o = with_retries(shown, [&]() -> Outcome {
+      if (c.verb == "mkdir") return client_->mkdir(a[0], t.options);
+      if (c.verb == "rm") return client_->rm(a[0], t.options);
+      if (c.verb == "stat") return client_->stat(a[0], t.options);
+      return client_->df(a[0], t.options);
+    });
+    verbose_reply(o);
+    if (o && config_.output.machine && (c.verb == "stat" || c.verb == "df")) {
+      say(c.verb + " " + o.text);
+    }
+    return finish(o);
+  }
+  if (c.verb == "setremoteumask" || c.verb == "setremotecos") {
+    const auto v = number(a[0], c.verb == "setremoteumask" ? 8 : 10);
+    if (!v || *v < 0) return failure = "Invalid value " + a[0], 23;
+    auto o = with_retries(shown, [&] {
+      return c.verb == "setremoteumask" ? client_->set_umask(static_cast<std::uint32_t>(*v))
+                                        : client_->set_cos(static_cast<std::int32_t>(*v));
+    });
+    if (o && c.verb == "setremoteumask") remote_umask_ = static_cast<std::uint32_t>(*v);
+    if (o && c.verb == "setremotecos") remote_cos_ = static_cast<std::int32_t>(*v);
+    verbose_reply(o);
+    return finish(o);
+  }
+  if (c.verb == "dir") {
+    const std::string pattern = remote_join(a[0], "*");
+    auto o = with_retries(shown + " ", [&] { return client_->list(pattern, t.options); });
+    if (o) {
+      if (config_.output.machine) {
+        say("dir " + a[0]);
+        for (const auto& e : o.listing) say(std::string{e.link, e.kind} + " " + e.path);
+      } else if (config_.output.verbose) {
+        for (const auto& e : o.listing) say(std::string{e.link, e.kind} + " " + e.path);
+      }
+    }
+    return finish(o);
+  }
+
+  auto transfer = [&](bool put, const std::string& src, const std::string& dst) {
+    auto o = with_retries(put ? "put " + src + " " + dst : "get " + src + " " + dst, [&] {
+      return put ? client_->put(local_, src, dst, t) : client_->get(local_, src, dst, t);
+    });
+    if (o) {
+      if (config_.output.verbose) {
+        say("<< OK");
+        const double s = std::max(o.seconds, 1e-9);
+        say(std::to_string(o.bytes) + (put ? " bytes send in " : " bytes got in ") + g3(s) +
+            " secs (" + g3(static_cast<double>(o.bytes) / 1024 / s) + " Kbytes/sec or " +
+            g3(static_cast<double>(o.bytes) * 8 / 1048576 / s) + " Mbits/s)");
+      }
+      if (config_.output.machine) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%s %llu %.3f %d %d %d %d %s", put ? "put" : "get",
+                      static_cast<unsigned long long>(o.bytes), o.seconds, t.buffer_kb,
+                      t.send_window_kb, t.recv_window_kb, std::max(o.streams, 1),
+                      (t.options & tropt::kGzip) ? "gzip" : "nogzip");
+        say(line);
+      }
+    }
+    return finish(o);
+  };
+  if (c.verb == "put") return transfer(true, a[0], a.size() > 1 ? a[1] : a[0]);
+  if (c.verb == "get") return transfer(false, a[0], a.size() > 1 ? a[1] : a[0]);
+  if (c.verb == "mget") {
+    auto o = with_retries("list " + a[0], [&] { return client_->list(a[0], t.options); });
+    if (!o) return finish(o);
+    int worst = 0;
+    for (const auto& e : o.listing) {
+      if (e.kind != 'f') continue;
+      const std::string dst = a.size() > 1 ? a[1] + "/" + basename_of(e.path) : basename_of(e.path);
+      if (int rc = transfer(false, e.path, dst); rc != 0) worst = rc;
+    }
+    return worst;
+  }
+  if (c.verb == "mput") {
+    glob_t g{};
+    if (::glob(a[0].c_str(), 0, nullptr, &g) != 0) {
+      ::globfree(&g);
+      return failure = "No local file matches " + a[0], 21;
+    }
+    int worst = 0;
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+      const std::string src = g.gl_pathv[i];
+      auto st = local_.stat(src);
+      if (!st || st->type != storage::FileType::regular) continue;
+      const std::string dst = a.size() > 1 ? remote_join(a[1], basename_of(src)) : basename_of(src);
+      if (int rc = transfer(true, src, dst); rc != 0) worst = rc;
+    }
+    ::globfree(&g);
+    return worst;
+  }
+  failure = "unknown command " + c.verb;
+  return 23;
+}
+
+void Runner::finish() {
+  if (client_) client_->close();
+}
+
+}  // namespace ferry::client

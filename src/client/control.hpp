@@ -1,0 +1,75 @@
+// The bbftp control language (-e "cmd; cmd" or -i FILE): parsing, and a runner that executes
+// commands against a server the way the real client does: one "<command> OK" / "<command> FAILED"
+// line each, BBFTP-ERROR lines on stderr, retries and reconnection, exit code of the last failure.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "session/bbftp_client.hpp"
+#include "storage/sandbox.hpp"
+
+namespace ferry::client {
+
+struct Command {
+  std::string raw;   // as typed, echoed in the result line
+  std::string verb;  // "get", "setoption", ...
+  std::vector<std::string> args;
+};
+
+// Splits "-e" text on ';' (each piece keeps its leading space, as the real client echoes it).
+std::vector<std::string> split_commands(const std::string& text);
+// Parses one command; std::nullopt for an empty line. Errors: "unknown command" etc.
+ferry::Result<std::optional<Command>, std::string> parse_command(const std::string& raw);
+
+struct OutputOptions {
+  bool verbose = false;     // -V
+  bool machine = false;     // -m
+  bool timestamps = false;  // -t
+  bool warnings = false;    // -W
+};
+
+struct RunnerConfig {
+  session::ClientConfig connection;
+  session::TransferSettings transfer;
+  OutputOptions output;
+  int tries = 5;          // -r
+  int retry_wait_s = 30;  // between retries, as the real client
+};
+
+class Runner {
+ public:
+  Runner(RunnerConfig config, std::ostream& out, std::ostream& err);
+
+  // Connects (with retries). False when no connection could be made (error printed).
+  bool start();
+  // Runs one command and prints its result line. Returns its error number (0 when OK).
+  int run(const Command& c);
+  void finish();
+  int exit_code() const noexcept { return last_error_; }
+
+ private:
+  using Attempt = std::function<session::Outcome()>;
+  session::Outcome with_retries(const std::string& shown, const Attempt& attempt);
+  bool reconnect();
+  int execute(const Command& c, std::string& failure);
+  void say(const std::string& line);
+  void warn_error(int code, const std::string& text);
+  std::string stamp() const;
+  std::string remote_join(const std::string& dir, const std::string& name) const;
+
+  RunnerConfig config_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::optional<session::BbftpClient> client_;
+  storage::Sandbox local_;
+  std::string remote_dir_;  // last successful cd, replayed after a reconnect
+  std::optional<std::uint32_t> remote_umask_;
+  std::optional<std::int32_t> remote_cos_;
+  int last_error_ = 0;
+};
+
+}  // namespace ferry::client

@@ -1,0 +1,449 @@
+#include "session/bbftp_client.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "crypto/rsa.hpp"
+#include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/server_session.hpp"
+#include "session/bbftp_streams.hpp"
+#include "storage/atomic_writer.hpp"
+
+namespace ferry::session {
+namespace {
+
+using namespace bbftp;
+
+std::array<char, 8> hex_time(std::int64_t t) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(t));
+  std::array<char, 8> out{};
+  std::memcpy(out.data(), buf, 8);
+  return out;
+}
+
+std::int64_t time_of_hex(const std::array<char, 8>& h) {
+  const std::string s(h.data(), h.size());
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(s.c_str(), &end, 16);
+  return end == s.c_str() + 8 ? static_cast<std::int64_t>(v) : -1;
+}
+
+Outcome failure(Outcome::Kind kind, int error, std::string text) {
+  Outcome o;
+  o.kind = kind;
+  o.error = error;
+  o.text = std::move(text);
+  return o;
+}
+
+}  // namespace
+
+bool BbftpClient::send(const std::vector<Message>& messages) {
+  std::vector<std::byte> out;
+  for (const auto& m : messages) encode_to(m, out);
+  return static_cast<bool>(io::write_all(fd_.get(), out, config_.control_timeout));
+}
+
+std::optional<Message> BbftpClient::receive(io::Timeout timeout) {
+  const Context ctx{Direction::to_client, version_ == 0 ? 3 : version_, std::size_t{64} << 20};
+  std::vector<std::byte> chunk(64 * 1024);
+  for (;;) {
+    auto d = decode_next(in_, ctx);
+    if (d) {
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(d->consumed));
+      return std::move(d->message);
+    }
+    if (d.error() != Errc::need_more) return std::nullopt;
+    auto n = io::read_some(fd_.get(), chunk, timeout);
+    if (!n) return std::nullopt;
+    in_.insert(in_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+}
+
+Outcome BbftpClient::broken(std::string why) {
+  fd_.reset();
+  in_.clear();
+  return failure(Outcome::broken, client_error::kBroken, std::move(why));
+}
+
+Outcome BbftpClient::classify(const std::optional<Message>& reply, bool allow_info) {
+  if (!reply) return broken("Connection to the server lost");
+  if (const auto* t = std::get_if<Text>(&*reply)) {
+    switch (t->code) {
+      case MsgCode::ok:
+        return failure(Outcome::ok, 0, t->text);
+      case MsgCode::bad:
+        return failure(Outcome::retry, client_error::kServer, t->text);
+      case MsgCode::bad_no_retry:
+        return failure(Outcome::refused, client_error::kServer, t->text);
+      case MsgCode::info:
+        if (allow_info) return failure(Outcome::ok, -1, t->text);  // -1: keep waiting
+        break;
+      default:
+        break;
+    }
+  }
+  fd_.reset();
+  return failure(Outcome::broken, client_error::kUnexpected,
+                 std::string("Unknown message while waiting for a reply: ") +
+                     name_of(static_cast<MsgCode>(code_of(*reply))));
+}
+
+Outcome BbftpClient::connect() {
+  fd_.reset();
+  in_.clear();
+  version_ = 0;
+  auto fd = io::connect_tcp(config_.host, config_.port, config_.connect_timeout);
+  if (!fd) {
+    return failure(Outcome::broken, client_error::kConnect,
+                   "Cannot connect to control socket: " + fd.error().message());
+  }
+  fd_ = std::move(*fd);
+  io::set_nodelay(fd_.get());
+  if (auto a = io::SocketAddress::of_peer(fd_.get())) server_ = *a;
+  if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
+
+  auto hello = receive(config_.control_timeout);
+  const auto* key_msg = hello ? std::get_if<CryptKey>(&*hello) : nullptr;
+  if (key_msg == nullptr) return broken("The server did not send its key (not a bbftp daemon?)");
+  auto key = crypto::RsaPublicKey::from_mpi(key_msg->modulus_mpi, key_msg->exponent_mpi);
+  if (!key) return broken("The server's key is unusable: " + key.error());
+  auto user = key->encrypt(config_.user);
+  auto pass = key->encrypt(config_.password);
+  if (!user || !pass || user->size() != kRsaBytes || pass->size() != kRsaBytes) {
+    return failure(Outcome::refused, client_error::kServer,
+                   "User name or password too long for the server's key (86 bytes at most)");
+  }
+  Login login;
+  std::memcpy(login.user.data(), user->data(), kRsaBytes);
+  std::memcpy(login.pass.data(), pass->data(), kRsaBytes);
+  login.numuser = login.numpass = static_cast<std::int32_t>(kRsaBytes);
+  if (!send({login})) return broken("Connection to the server lost during login");
+  auto greeting = classify(receive(config_.control_timeout), false);
+  if (!greeting) {
+    fd_.reset();
+    return greeting;
+  }
+
+  if (!send({Empty{MsgCode::prot}})) return broken("Connection lost during negotiation");
+  auto range = receive(config_.control_timeout);
+  const auto* r = range ? std::get_if<ProtRange>(&*range) : nullptr;
+  if (r == nullptr) return broken("No protocol range from the server");
+  const int chosen = std::min(r->max, config_.max_protocol);
+  if (chosen < std::max(r->min, config_.min_protocol)) {
+    send({Text{MsgCode::bad_no_retry, ""}});
+    fd_.reset();
+    return failure(Outcome::refused, client_error::kIncompatible,
+                   "Incompatible deamon and client (server protocols " + std::to_string(r->min) +
+                       "-" + std::to_string(r->max) + ")");
+  }
+  if (!send({ProtChoice{chosen}})) return broken("Connection lost during negotiation");
+  version_ = chosen;
+  return greeting;
+}
+
+void BbftpClient::close() {
+  if (fd_) send({Empty{MsgCode::close_conn}});
+  fd_.reset();
+}
+
+Outcome BbftpClient::simple(const Message& request) {
+  if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  if (!send({request})) return broken("Connection to the server lost");
+  return classify(receive(io::kNoTimeout), false);
+}
+
+Outcome BbftpClient::cd(const std::string& dir) {
+  return simple(DirCommand{MsgCode::chdir_v2, tropt::kClientDefault, dir});
+}
+Outcome BbftpClient::mkdir(const std::string& dir, std::uint32_t options) {
+  return simple(DirCommand{MsgCode::mkdir_v2, options, dir});
+}
+Outcome BbftpClient::rm(const std::string& path, std::uint32_t options) {
+  return simple(DirCommand{MsgCode::rm, options, path});
+}
+Outcome BbftpClient::stat(const std::string& path, std::uint32_t options) {
+  return simple(DirCommand{MsgCode::stat, options, path});
+}
+Outcome BbftpClient::df(const std::string& path, std::uint32_t options) {
+  return simple(DirCommand{MsgCode::df, options, path});
+}
+Outcome BbftpClient::set_umask(std::uint32_t mask) {
+  return simple(IntCommand{MsgCode::chumask, static_cast<std::int32_t>(mask)});
+}
+Outcome BbftpClient::set_cos(std::int32_t cos) {
+  return simple(IntCommand{MsgCode::chcos, cos});
+}
+
+Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
+  if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  if (!send({DirCommand{MsgCode::list_v2, options, pattern}})) {
+    return broken("Connection to the server lost");
+  }
+  auto reply = receive(io::kNoTimeout);
+  if (reply) {
+    if (auto* l = std::get_if<ListReplyV2>(&*reply)) {
+      Outcome o;
+      o.listing = std::move(l->entries);
+      return o;
+    }
+  }
+  return classify(reply, false);
+}
+
+std::vector<UniqueFd> BbftpClient::open_data(const std::vector<std::uint32_t>& server_ports,
+                                             std::vector<UniqueFd>& listeners, std::string& error) {
+  std::vector<UniqueFd> socks;
+  if (version_ >= 3) {
+    for (auto port : server_ports) {
+      io::SocketAddress to = server_;
+      to.set_port(static_cast<std::uint16_t>(port));
+      auto s = io::connect_tcp(to, config_.data_timeout);
+      if (!s) {
+        error = "Cannot connect data socket: " + s.error().message();
+        return {};
+      }
+      socks.push_back(std::move(*s));
+    }
+  } else {
+    for (auto& l : listeners) {
+      auto s = io::accept_tcp(l.get(), config_.data_timeout);
+      if (!s) {
+        error = "Data connection from the server: " + s.error().message();
+        return {};
+      }
+      socks.push_back(std::move(*s));
+    }
+  }
+  return socks;
+}
+
+namespace {
+
+// Runs one segment per stream on its own thread; the first failure wins.
+std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
+                                       std::uint64_t size, const TransferParams& p, bool send,
+                                       io::Timeout data, io::Timeout ack,
+                                       std::uint64_t cut_first_after = UINT64_MAX) {
+  const int n = static_cast<int>(socks.size());
+  std::vector<StreamResult<void>> results(socks.size());
+  {
+    std::vector<std::jthread> workers;
+    for (int i = 0; i < n; ++i) {
+      const auto seg = segment_of(size, n, i);
+      StreamSpec spec{seg.offset,
+                      seg.length,
+                      static_cast<std::size_t>(std::max(p.buffersize, 1)) * 1024,
+                      (p.transferoption & tropt::kGzip) != 0,
+                      data,
+                      ack};
+      if (i == 0) spec.cut_after = cut_first_after;
+      workers.emplace_back([&, i, spec] {
+        const int sock = socks[static_cast<std::size_t>(i)].get();
+        results[static_cast<std::size_t>(i)] =
+            send ? send_segment(sock, file, spec) : receive_segment(sock, file, spec);
+      });
+    }
+  }
+  for (auto& r : results) {
+    if (!r) return r.error();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local_path,
+                         const std::string& remote_path, const TransferSettings& s) {
+  if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  auto st = local.stat(local_path);
+  if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
+  auto file = local.open_read(local_path);
+  if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
+
+  TransferParams p;
+  p.filesize = static_cast<std::int64_t>(st->size);
+  p.transferoption = s.options;
+  p.filemode = st->mode & 07777;
+  p.lastaccess = hex_time(st->atime);
+  p.lastmodif = hex_time(st->mtime);
+  p.sendwinsize = s.send_window_kb;
+  p.recvwinsize = s.recv_window_kb;
+  p.buffersize = s.buffer_kb;
+  p.nbstream = streams_for(p.filesize, s.streams, s.buffer_kb, 1 << 20);
+
+  const auto started = std::chrono::steady_clock::now();
+  if (!send({Transfer{MsgCode::store_v2, p}, Text{MsgCode::filename, remote_path}})) {
+    return broken("Connection to the server lost");
+  }
+  auto reply = receive(io::kNoTimeout);
+  TransferParams accepted = p;
+  std::vector<std::uint32_t> ports;
+  if (reply && std::holds_alternative<TransOkV3>(*reply)) {
+    accepted = std::get<TransOkV3>(*reply).params;
+    ports = std::get<TransOkV3>(*reply).ports;
+  } else if (reply && std::holds_alternative<Transfer>(*reply) &&
+             std::get<Transfer>(*reply).code == MsgCode::trans_ok_v2) {
+    accepted = std::get<Transfer>(*reply).params;
+  } else {
+    auto o = classify(reply, false);  // an empty file is done with MSG_OK ""
+    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return o;
+  }
+  const int n = accepted.nbstream;
+  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
+    return broken("The server accepted an impossible number of streams");
+  }
+  std::vector<UniqueFd> listeners;
+  std::vector<std::uint32_t> our_ports;
+  if (version_ == 2) {
+    io::SocketAddress where = local_;
+    where.set_port(0);
+    for (int i = 0; i < n; ++i) {
+      auto l = io::listen_tcp(where, 1);
+      if (!l) return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
+      listeners.push_back(std::move(*l));
+    }
+  }
+  const Message start =
+      version_ >= 3
+          ? Message(TransStartV3{s.simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
+                                 static_cast<std::uint32_t>(4 * n)})
+          : Message(
+                PortList{s.simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2, our_ports});
+  std::string error;
+  std::vector<UniqueFd> socks;
+  if (version_ >= 3) {
+    socks = open_data(ports, listeners, error);
+    if (!error.empty() || !send({start})) return broken(error.empty() ? "Connection lost" : error);
+  } else {
+    if (!send({start})) return broken("Connection to the server lost");
+    socks = open_data(ports, listeners, error);
+    if (!error.empty()) return broken(error);
+  }
+  std::optional<StreamError> failed;
+  if (!s.simulate) {
+    failed = run_streams(socks, *file, st->size, accepted, true, config_.data_timeout,
+                         config_.ack_timeout, s.cut_first_stream_after);
+  }
+  socks.clear();
+  Outcome o;
+  for (;;) {
+    o = classify(receive(io::kNoTimeout), true);
+    if (o.error != -1) break;
+    if (config_.on_info) config_.on_info(o.text);
+  }
+  if (o && failed) return broken(failed->message);
+  o.bytes = st->size;
+  o.streams = n;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return o;
+}
+
+Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remote_path,
+                         const std::string& local_path, const TransferSettings& s) {
+  if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  TransferParams p;
+  p.transferoption = s.options;
+  p.sendwinsize = s.send_window_kb;
+  p.recvwinsize = s.recv_window_kb;
+  p.buffersize = s.buffer_kb;
+  p.nbstream = s.streams;
+  const auto started = std::chrono::steady_clock::now();
+  if (!send({Transfer{MsgCode::retr_v2, p}, Text{MsgCode::filename, remote_path}})) {
+    return broken("Connection to the server lost");
+  }
+  auto reply = receive(io::kNoTimeout);
+  TransferParams accepted;
+  std::vector<std::uint32_t> ports;
+  if (reply && std::holds_alternative<TransOkV3>(*reply)) {
+    accepted = std::get<TransOkV3>(*reply).params;
+    ports = std::get<TransOkV3>(*reply).ports;
+  } else if (reply && std::holds_alternative<Transfer>(*reply) &&
+             std::get<Transfer>(*reply).code == MsgCode::trans_ok_v2) {
+    accepted = std::get<Transfer>(*reply).params;
+  } else {
+    return classify(reply, false);
+  }
+  const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(accepted.filesize, 0));
+  storage::WriteOptions wo;
+  wo.preallocate = size;
+  if ((s.options & tropt::kMode) != 0) {
+    wo.mode = accepted.filemode & 07777;
+    wo.exact_mode = true;
+  }
+  auto writer = local.create(local_path, wo);
+  if (!writer) {
+    send({Empty{MsgCode::abort}});
+    return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
+  }
+  if ((s.options & tropt::kAcc) != 0) {
+    const auto at = time_of_hex(accepted.lastaccess), mt = time_of_hex(accepted.lastmodif);
+    if (at >= 0 && mt >= 0) (void)writer->set_times(at, mt);
+  }
+  if (size == 0) {
+    auto c = writer->commit();
+    if (!c) {
+      send({Empty{MsgCode::abort}});
+      return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+    }
+    if (!send({Empty{MsgCode::create_zero}})) return broken("Connection to the server lost");
+    Outcome o;
+    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return o;
+  }
+  const int n = accepted.nbstream;
+  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
+    return broken("The server accepted an impossible number of streams");
+  }
+  std::vector<UniqueFd> listeners;
+  std::vector<std::uint32_t> our_ports;
+  if (version_ == 2) {
+    io::SocketAddress where = local_;
+    where.set_port(0);
+    for (int i = 0; i < n; ++i) {
+      auto l = io::listen_tcp(where, 1);
+      if (!l) return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
+      listeners.push_back(std::move(*l));
+    }
+  }
+  std::string error;
+  std::vector<UniqueFd> socks;
+  if (version_ >= 3) {
+    socks = open_data(ports, listeners, error);
+    if (!error.empty()) return broken(error);
+    if (!send({TransStartV3{MsgCode::trans_start_v3, static_cast<std::uint32_t>(4 * n)}})) {
+      return broken("Connection to the server lost");
+    }
+  } else {
+    if (!send({PortList{MsgCode::trans_start_v2, our_ports}})) {
+      return broken("Connection to the server lost");
+    }
+    socks = open_data(ports, listeners, error);
+    if (!error.empty()) return broken(error);
+  }
+  auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
+                            config_.ack_timeout);
+  socks.clear();
+  Outcome o;
+  for (;;) {
+    o = classify(receive(io::kNoTimeout), true);
+    if (o.error != -1) break;
+    if (config_.on_info) config_.on_info(o.text);
+  }
+  if (!o) return o;  // the writer is dropped: no partial file
+  if (failed) return broken(failed->message);
+  if (auto c = writer->commit(); !c) {
+    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+  }
+  o.bytes = size;
+  o.streams = n;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return o;
+}
+
+}  // namespace ferry::session

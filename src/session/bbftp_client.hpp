@@ -1,0 +1,115 @@
+// The client side of a bbftp control connection: login, negotiation, commands, and transfers
+// over parallel data streams. Blocking; one instance per server connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/unique_fd.hpp"
+#include "io/socket.hpp"
+#include "proto/bbftp/messages.hpp"
+#include "storage/sandbox.hpp"
+
+namespace ferry::session {
+
+// The real client's error numbers (BBFTP-ERROR-000NN) that scripts see as exit codes.
+namespace client_error {
+inline constexpr int kConnect = 52;     // cannot connect to control socket
+inline constexpr int kBroken = 34;      // connection broken / killed
+inline constexpr int kMaxTries = 33;    // maximum try on connection reached
+inline constexpr int kUnexpected = 62;  // unknown message while waiting for a reply
+inline constexpr int kIncompatible = 101;
+inline constexpr int kLocal = 21;    // local file error
+inline constexpr int kServer = 100;  // the server refused, with its text
+}  // namespace client_error
+
+struct ClientConfig {
+  std::string host;
+  std::uint16_t port = 5021;
+  std::string user;
+  std::string password;
+  int min_protocol = 2;
+  int max_protocol = 3;
+  io::Timeout connect_timeout{std::chrono::seconds(60)};
+  io::Timeout control_timeout{std::chrono::seconds(180)};
+  io::Timeout data_timeout{std::chrono::seconds(300)};
+  io::Timeout ack_timeout{std::chrono::seconds(100)};
+  std::function<void(const std::string&)> on_info;  // MSG_INFO texts during transfers
+};
+
+struct TransferSettings {
+  int streams = 1;
+  int buffer_kb = 256;
+  int send_window_kb = 256;
+  int recv_window_kb = 256;
+  std::uint32_t options = bbftp::tropt::kClientDefault;  // TROPT bits
+  bool simulate = false;
+  std::uint64_t cut_first_stream_after = UINT64_MAX;  // fault injection for tests
+};
+
+struct Outcome {
+  enum Kind {
+    ok,
+    refused,        // MSG_BAD_NO_RETRY: permanent, connection kept
+    retry,          // MSG_BAD: transient, connection kept
+    broken,         // the connection is gone or out of step
+    local_failure,  // a local file could not be read or written
+  };
+  Kind kind = ok;
+  int error = 0;     // client_error number when not ok
+  std::string text;  // the server's reply text, or our own error message
+  // Filled by the commands that have them.
+  std::vector<bbftp::ListEntry> listing;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  int streams = 0;
+  explicit operator bool() const noexcept { return kind == ok; }
+};
+
+class BbftpClient {
+ public:
+  explicit BbftpClient(ClientConfig config) : config_(std::move(config)) {}
+
+  // Connects, logs in and negotiates the protocol. The server's greeting is in `text`.
+  Outcome connect();
+  bool connected() const noexcept { return fd_.valid(); }
+  int protocol() const noexcept { return version_; }
+  // Sends MSG_CLOSE_CONN and closes.
+  void close();
+
+  Outcome cd(const std::string& dir);
+  Outcome mkdir(const std::string& dir, std::uint32_t options);
+  Outcome list(const std::string& pattern, std::uint32_t options);  // "dir/*"
+  Outcome rm(const std::string& path, std::uint32_t options);
+  Outcome stat(const std::string& path, std::uint32_t options);
+  Outcome df(const std::string& path, std::uint32_t options);
+  Outcome set_umask(std::uint32_t mask);
+  Outcome set_cos(std::int32_t cos);
+
+  Outcome put(const storage::Sandbox& local, const std::string& local_path,
+              const std::string& remote_path, const TransferSettings& s);
+  Outcome get(const storage::Sandbox& local, const std::string& remote_path,
+              const std::string& local_path, const TransferSettings& s);
+
+ private:
+  bool send(const std::vector<bbftp::Message>& messages);
+  std::optional<bbftp::Message> receive(io::Timeout timeout);
+  Outcome simple(const bbftp::Message& request);
+  Outcome classify(const std::optional<bbftp::Message>& reply, bool allow_info);
+  Outcome broken(std::string why);
+  std::vector<UniqueFd> open_data(const std::vector<std::uint32_t>& server_ports,
+                                  std::vector<UniqueFd>& listeners, std::string& error);
+
+  ClientConfig config_;
+  UniqueFd fd_;
+  int version_ = 0;
+  std::vector<std::byte> in_;
+  io::SocketAddress server_;
+  io::SocketAddress local_;
+};
+
+}  // namespace ferry::session
