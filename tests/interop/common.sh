@@ -7,7 +7,10 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 work=$(mktemp -d /tmp/ferry-interop-XXXXXX)
 daemon_pid=
 cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  if [ -n "$daemon_pid" ]; then
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
