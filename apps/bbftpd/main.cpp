@@ -242,6 +242,7 @@ int main(int argc, char** argv) {
 
   BbftpServerOptions options;
   options.protocol.version = std::string(ferry::kVersion) + "-ferry";
+  options.protocol.min_protocol = 1;  // like the real daemon: PROT_ANS says 1..3
   options.protocol.max_streams = s.max_streams;
   options.protocol.allow_clear_text = s.clear_text;
   options.protocol.allow_status = s.status;

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -20,6 +21,10 @@ namespace {
 
 using namespace bbftp;
 namespace rp = bbftp::replies;
+
+// Protocol 1 moves blocks of at most READBUFLEN = 256000 bytes; the real receiver's buffer is
+// exactly that big.
+constexpr std::size_t kV1BlockBytes = 256000;
 
 std::array<char, 8> hex_time(std::int64_t t) {
   char buf[16];
@@ -70,6 +75,13 @@ class Connection {
   Step prepare_store(const TransferRequest& r);
   Step prepare_retrieve(const TransferRequest& r);
   Step start(const StartRequest& r);
+  Step v1_dir(const V1DirRequest& r);
+  Step v1_transfer(const V1TransferRequest& r);
+  // Moves the data of the pending transfer over `socks` (one segment each) and sends the final
+  // reply: commit (store) and MSG_OK "OK", or the failure.
+  Step move_data(std::vector<UniqueFd> socks, bool compressed, std::size_t block_size);
+  ferry::Result<std::vector<UniqueFd>, std::string> connect_to_client(
+      const std::vector<std::uint32_t>& ports, std::uint32_t options);
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
   io::Timeout read_timeout() const;
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
@@ -189,6 +201,8 @@ Step Connection::execute(const Request& r) {
   }
   if (const auto* t = std::get_if<TransferRequest>(&r)) return prepare(*t);
   if (const auto* s = std::get_if<StartRequest>(&r)) return start(*s);
+  if (const auto* v = std::get_if<V1DirRequest>(&r)) return v1_dir(*v);
+  if (const auto* v = std::get_if<V1TransferRequest>(&r)) return v1_transfer(*v);
   if (std::holds_alternative<AbortRequest>(r)) {
     pending_.reset();  // an uncommitted writer leaves nothing behind
     return {};
@@ -431,7 +445,6 @@ Step Connection::start(const StartRequest& r) {
   if (!pending_) return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
   PendingTransfer& t = *pending_;
   const int n = t.params.nbstream;
-  const auto size = static_cast<std::uint64_t>(t.params.filesize);
   t.started = std::chrono::steady_clock::now();
 
   // Open the data connections: accept on our listeners (3) or connect to the client (2).
@@ -464,19 +477,21 @@ Step Connection::start(const StartRequest& r) {
     pending_.reset();
     return session_.transfer_finished(rp::transfer_ok());
   }
+  return move_data(std::move(socks), (t.params.transferoption & tropt::kGzip) != 0,
+                   static_cast<std::size_t>(std::max(t.params.buffersize, 1)) * 1024);
+}
 
-  std::vector<StreamResult<void>> results(static_cast<std::size_t>(n));
+Step Connection::move_data(std::vector<UniqueFd> socks, bool compressed, std::size_t block_size) {
+  PendingTransfer& t = *pending_;
+  const int n = static_cast<int>(socks.size());
+  const auto size = static_cast<std::uint64_t>(t.params.filesize);
+  std::vector<StreamResult<void>> results(socks.size());
   const storage::File& file = t.store ? t.writer->file() : *t.reader;
   {
     std::vector<std::jthread> workers;
     for (int i = 0; i < n; ++i) {
       const auto seg = segment_of(size, n, i);
-      StreamSpec spec{seg.offset,
-                      seg.length,
-                      static_cast<std::size_t>(std::max(t.params.buffersize, 1)) * 1024,
-                      (t.params.transferoption & tropt::kGzip) != 0,
-                      options_.data,
-                      options_.ack};
+      StreamSpec spec{seg.offset, seg.length, block_size, compressed, options_.data, options_.ack};
       workers.emplace_back([&, i, spec] {
         const int sock = socks[static_cast<std::size_t>(i)].get();
         results[static_cast<std::size_t>(i)] =
@@ -506,10 +521,128 @@ Step Connection::start(const StartRequest& r) {
     }
   }
   spdlog::info("{}: {} {} ({} bytes, {} streams{}) in {:.3f} s", who(), t.store ? "put" : "get",
-               sandbox_->display(t.path), size, n,
-               (t.params.transferoption & tropt::kGzip) ? ", gzip" : "", secs);
+               sandbox_->display(t.path), size, n, compressed ? ", gzip" : "", secs);
   pending_.reset();
   return session_.transfer_finished(rp::transfer_ok());
+}
+
+ferry::Result<std::vector<UniqueFd>, std::string> Connection::connect_to_client(
+    const std::vector<std::uint32_t>& ports, std::uint32_t options) {
+  std::vector<UniqueFd> socks;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    io::SocketAddress to = remote_;
+    to.set_port(static_cast<std::uint16_t>(ports[i]));
+    auto s = io::connect_tcp(to, options_.data);
+    if (!s) {
+      return Unexpected("Cannot connect receive socket " + std::to_string(i) + " : " +
+                        std::string(std::strerror(s.error().sys_errno)));
+    }
+    io::set_buffer_sizes(s->get(), options_.socket_buffer_bytes, options_.socket_buffer_bytes);
+    if ((options & tropt::kQbss) != 0) io::set_tos(s->get(), 0x20);
+    socks.push_back(std::move(*s));
+  }
+  return socks;
+}
+
+// Protocol 1 MKDIR (not recursive), CHDIR and LIST (glob: sorted, dot files only when the
+// pattern asks, the pattern's directory kept in front of every name).
+Step Connection::v1_dir(const V1DirRequest& r) {
+  storage::Sandbox& sb = *sandbox_;
+  if (r.code == MsgCode::chdir) {
+    auto ok = sb.chdir(r.path);
+    if (!ok) return session_.reply(rp::chdir_failed(r.path, ok.error().reason(), false, 1));
+    return session_.reply(rp::ok(sb.cwd()));
+  }
+  if (r.code == MsgCode::mkdir) {
+    auto ok = sb.mkdir(r.path, 0750, false);
+    if (!ok) {
+      return session_.reply(
+          rp::mkdir_failed(r.path, ok.error().reason(), ok.error().retryable(), 1));
+    }
+    return session_.reply(rp::mkdir_ok(r.path, 1));
+  }
+  const auto slash = r.path.rfind('/');
+  const std::string prefix = slash == std::string::npos ? "" : r.path.substr(0, slash + 1);
+  const std::string pattern = slash == std::string::npos ? r.path : r.path.substr(slash + 1);
+  ListReplyV1 reply;
+  if (auto entries = sb.list(prefix.empty() ? "." : prefix)) {
+    for (const auto& e : *entries) {
+      if (::fnmatch(pattern.c_str(), e.name.c_str(), FNM_PERIOD) == 0) {
+        reply.paths.push_back(prefix + e.name);
+      }
+    }
+    std::sort(reply.paths.begin(), reply.paths.end());
+  }
+  return session_.reply(std::move(reply));  // no match (or no directory): an empty list
+}
+
+Step Connection::v1_transfer(const V1TransferRequest& r) {
+  storage::Sandbox& sb = *sandbox_;
+  if (session_.state() == ServerState::transferring) {  // RETR_START arrived
+    if (!pending_ || !pending_->reader) {
+      return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
+    }
+    pending_->started = std::chrono::steady_clock::now();
+    auto socks = connect_to_client(r.ports, 0);
+    if (!socks) {
+      pending_.reset();
+      return session_.transfer_finished(rp::bad(socks.error()));
+    }
+    return move_data(std::move(*socks), r.compressed, kV1BlockBytes);
+  }
+  pending_.emplace();
+  pending_->store = r.store;
+  pending_->path = r.path;
+  pending_->started = std::chrono::steady_clock::now();
+  auto st = sb.stat(r.path);
+  if (st && st->type == storage::FileType::directory) {
+    pending_.reset();
+    return session_.reply(rp::is_a_directory(r.path));
+  }
+  if (!r.store) {
+    if (!st) {
+      pending_.reset();
+      const bool retry = st.error().code == storage::Errc::busy;
+      return session_.reply(rp::stat_file_failed(r.path, st.error().reason(), retry));
+    }
+    auto f = sb.open_read(r.path);
+    if (!f) {
+      pending_.reset();
+      return session_.reply(rp::bad_no_retry("Error opening local file " + r.path + " : " +
+                                             f.error().reason() + " "));
+    }
+    pending_->reader.emplace(std::move(*f));
+    pending_->params.filesize = static_cast<std::int64_t>(st->size);
+    return session_.accept_v1_retrieve(pending_->params.filesize);
+  }
+  if (!st && st.error().code != storage::Errc::not_found) {
+    pending_.reset();
+    return session_.reply(rp::stat_file_failed(r.path, st.error().reason(), false));
+  }
+  storage::WriteOptions wo;
+  wo.mode = 0660;
+  wo.preallocate = static_cast<std::uint64_t>(r.filesize);
+  auto w = sb.create(r.path, wo);
+  if (!w) {
+    pending_.reset();
+    return session_.reply(
+        rp::create_file_failed(r.path, w.error().reason(), w.error().retryable()));
+  }
+  pending_->writer.emplace(std::move(*w));
+  pending_->params.filesize = r.filesize;
+  if (r.filesize == 0) {
+    auto done = pending_->writer->commit();
+    pending_.reset();
+    if (!done) return session_.reply(rp::create_file_failed(r.path, done.error().reason(), false));
+    return session_.reply(rp::transfer_ok());
+  }
+  session_.begin_v1_store();  // no message precedes the data
+  auto socks = connect_to_client(r.ports, 0);
+  if (!socks) {
+    pending_.reset();
+    return session_.transfer_finished(rp::bad(socks.error()));
+  }
+  return move_data(std::move(*socks), r.compressed, kV1BlockBytes);
 }
 
 }  // namespace

@@ -35,6 +35,8 @@ const char* to_string(ServerState s) noexcept {
       return "awaiting_start";
     case ServerState::awaiting_create_zero:
       return "awaiting_create_zero";
+    case ServerState::awaiting_retr_start:
+      return "awaiting_retr_start";
     case ServerState::transferring:
       return "transferring";
     case ServerState::closed:
@@ -191,6 +193,24 @@ Step ServerSession::on_message(const Message& m) {
       return on_logged(m);
     }
 
+    case ServerState::awaiting_retr_start: {
+      const auto* e = std::get_if<Empty>(&m);
+      if (e != nullptr && e->code == MsgCode::retr_start && pending_v1_) {
+        state_ = ServerState::transferring;
+        Step s;
+        s.request = std::move(*pending_v1_);
+        pending_v1_.reset();
+        return s;
+      }
+      pending_v1_.reset();
+      if (e != nullptr && (e->code == MsgCode::create_zero || e->code == MsgCode::abr)) {
+        state_ = ServerState::logged;
+        return {};  // no reply to either
+      }
+      state_ = ServerState::closed;  // the real daemon exits on anything else
+      return {{}, std::nullopt, true};
+    }
+
     case ServerState::deciding:
     case ServerState::transferring:
       // Nothing may arrive while a request runs; the real daemon aborts and exits.
@@ -203,7 +223,48 @@ Step ServerSession::on_message(const Message& m) {
   return {};
 }
 
+Step ServerSession::on_logged_v1(const Message& m) {
+  if (const auto* st = std::get_if<StoreV1>(&m)) {
+    if (st->code == MsgCode::retr_rfio || st->code == MsgCode::retr_rfio_c) {
+      return replies_only(replies::rfio_not_supported());  // its 576 bytes were read
+    }
+    if (st->nbport < 1 || st->nbport > static_cast<std::int32_t>(kV1MaxPorts)) {
+      // The real daemon trusts nbport (0 divides by zero, > 10 overflows); we refuse it.
+      return replies_only(replies::bad_no_retry("Invalid number of ports"));
+    }
+    const bool store = st->code == MsgCode::store || st->code == MsgCode::store_c;
+    if (store && st->filesize < 0) return replies_only(replies::bad_no_retry("Invalid file size"));
+    V1TransferRequest r;
+    r.store = store;
+    r.compressed = st->code == MsgCode::store_c || st->code == MsgCode::retr_c;
+    r.path = st->filename();
+    r.filesize = store ? st->filesize : 0;
+    r.ports.assign(st->ports.begin(), st->ports.begin() + st->nbport);
+    if (r.path.empty()) return replies_only(replies::bad_no_retry("Empty file name"));
+    if (!store) pending_v1_ = r;
+    state_ = ServerState::deciding;
+    Step s;
+    s.request = std::move(r);
+    return s;
+  }
+  if (const auto* t = std::get_if<Text>(&m);
+      t && (t->code == MsgCode::mkdir || t->code == MsgCode::chdir || t->code == MsgCode::list)) {
+    std::string path = t->text;
+    while (!path.empty() && path.back() == '\0') path.pop_back();  // "NUL optional"
+    Step s;
+    s.request = V1DirRequest{t->code, std::move(path)};
+    return s;
+  }
+  return unknown();
+}
+
+Step ServerSession::accept_v1_retrieve(std::int64_t filesize) {
+  state_ = ServerState::awaiting_retr_start;
+  return replies_only(RetrOk{filesize});
+}
+
 Step ServerSession::on_logged(const Message& m) {
+  if (version_ == 1) return on_logged_v1(m);
   if (const auto* d = std::get_if<DirCommand>(&m); d && version_ >= 2) {
     Step s;
     s.request = DirRequest{d->code, d->path, d->transferoption};
@@ -262,6 +323,7 @@ Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std:
 
 Step ServerSession::reply(Message r, bool close) {
   pending_.reset();
+  pending_v1_.reset();
   state_ = close ? ServerState::closed : ServerState::logged;
   return replies_only(std::move(r), close);
 }

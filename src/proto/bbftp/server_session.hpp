@@ -35,6 +35,7 @@ enum class ServerState {
   deciding,           // the host is checking a store / retrieve
   awaiting_start,     // TRANS_OK sent; TRANS_START, SIMUL or ABORT comes next
   awaiting_create_zero,
+  awaiting_retr_start,  // protocol 1: RETR_OK sent; RETR_START (or CREATE_ZERO / ABR) next
   transferring,
   closed,
 };
@@ -64,8 +65,21 @@ struct StartRequest {  // TRANS_START: move the data now
   std::vector<std::uint32_t> client_ports;  // protocol 2: where to connect
 };
 struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
+// Protocol 1: the client listens; the daemon connects to `ports` (at the control peer's address).
+struct V1TransferRequest {
+  bool store = true;
+  bool compressed = false;
+  std::string path;
+  std::int64_t filesize = 0;  // store only
+  std::vector<std::uint32_t> ports;
+};
+// Protocol 1 MKDIR (not recursive), CHDIR and LIST (a glob pattern).
+struct V1DirRequest {
+  MsgCode code{};
+  std::string path;
+};
 using Request = std::variant<LoginRequest, StatusRequest, DirRequest, UmaskRequest, TransferRequest,
-                             StartRequest, AbortRequest>;
+                             StartRequest, AbortRequest, V1TransferRequest, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;
@@ -96,9 +110,14 @@ class ServerSession {
   // (or closes when `close`).
   Step reply(Message reply, bool close = false);
   Step transfer_finished(Message final_reply);
+  // Protocol 1 retrieve: the file is there; RETR_OK goes out and RETR_START is awaited.
+  Step accept_v1_retrieve(std::int64_t filesize);
+  // Protocol 1 store: the data phase begins at once (no reply precedes the data).
+  void begin_v1_store() noexcept { state_ = ServerState::transferring; }
 
  private:
   Step on_logged(const Message& m);
+  Step on_logged_v1(const Message& m);
   Step unknown();
 
   ServerConfig config_;
@@ -107,6 +126,7 @@ class ServerSession {
   bool prot_sent_ = false;
   bool clear_text_ = false;
   std::optional<Transfer> pending_;  // STORE_V2 / RETR_V2 awaiting its FILENAME / start
+  std::optional<V1TransferRequest> pending_v1_;
 };
 
 // The split of a file over n streams: per = size / n; stream i covers [i*per, i*per+per), the
