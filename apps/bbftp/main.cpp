@@ -47,7 +47,8 @@ std::string slurp(const std::string& path, bool& ok) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bbftp: bulk file transfer client for bbftp daemons (protocols 2 and 3)", "bbftp"};
+  CLI::App app{"bbftp: bulk file transfer client for bbftp daemons (protocols 1, 2 and 3)",
+               "bbftp"};
   ferry::client::RunnerConfig cfg;
   std::string commands, control_file, rc_file, password_file, output_file, error_file;
   std::string active_range;
@@ -75,8 +76,8 @@ int main(int argc, char** argv) {
   app.add_option("-D", active_range, "Protocol 2 (active: the client listens)")
       ->expected(0, 1)
       ->default_str("");
-  app.add_option("--protocol", protocol, "Protocol version to speak (2 or 3)")
-      ->check(CLI::Range(2, 3));
+  app.add_option("--protocol", protocol, "Protocol version to speak (1, 2 or 3)")
+      ->check(CLI::Range(1, 3));
   app.add_option("--password-file", password_file, "Read the password from FILE (first line)");
   app.add_option("--retry-wait", cfg.retry_wait_s, "Seconds between retries")
       ->capture_default_str();
@@ -106,7 +107,9 @@ int main(int argc, char** argv) {
   if (gzip) cfg.transfer.options |= ferry::bbftp::tropt::kGzip;
   if (qbss) cfg.transfer.options |= ferry::bbftp::tropt::kQbss;
   cfg.transfer.simulate = simulate;
-  if (app.count("-D") > 0 || protocol == 2) {
+  if (protocol == 1) {
+    cfg.connection.min_protocol = cfg.connection.max_protocol = 1;
+  } else if (app.count("-D") > 0 || protocol == 2) {
     cfg.connection.max_protocol = 2;
   } else if (protocol == 3) {
     cfg.connection.min_protocol = 3;

@@ -194,7 +194,7 @@ int run_listener(const Settings& s, const BbftpServerOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"bbftpd: bbftp daemon (protocols 2 and 3), compatible with bbftp 3.x clients",
+  CLI::App app{"bbftpd: bbftp daemon (protocols 1, 2 and 3), compatible with bbftp 3.x clients",
                "bbftpd"};
   Settings s;
   ferry::app::add_version_flag(app, "bbftpd");

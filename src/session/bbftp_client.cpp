@@ -1,5 +1,6 @@
 #include "session/bbftp_client.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -127,6 +128,10 @@ Outcome BbftpClient::connect() {
     return greeting;
   }
 
+  if (config_.max_protocol == 1) {
+    version_ = 1;  // protocol 1 has no negotiation: the first command tells the daemon
+    return greeting;
+  }
   if (!send({Empty{MsgCode::prot}})) return broken("Connection lost during negotiation");
   auto range = receive(config_.control_timeout);
   const auto* r = range ? std::get_if<ProtRange>(&*range) : nullptr;
@@ -155,35 +160,54 @@ Outcome BbftpClient::simple(const Message& request) {
   return classify(receive(io::kNoTimeout), false);
 }
 
+namespace {
+Outcome not_in_v1(const char* what) {
+  return failure(Outcome::refused, client_error::kServer,
+                 std::string(what) + " is not available in protocol 1");
+}
+}  // namespace
+
 Outcome BbftpClient::cd(const std::string& dir) {
+  if (version_ == 1) return simple(Text{MsgCode::chdir, dir});
   return simple(DirCommand{MsgCode::chdir_v2, tropt::kClientDefault, dir});
 }
 Outcome BbftpClient::mkdir(const std::string& dir, std::uint32_t options) {
+  if (version_ == 1) return simple(Text{MsgCode::mkdir, dir});
   return simple(DirCommand{MsgCode::mkdir_v2, options, dir});
 }
 Outcome BbftpClient::rm(const std::string& path, std::uint32_t options) {
+  if (version_ == 1) return not_in_v1("rm");
   return simple(DirCommand{MsgCode::rm, options, path});
 }
 Outcome BbftpClient::stat(const std::string& path, std::uint32_t options) {
+  if (version_ == 1) return not_in_v1("stat");
   return simple(DirCommand{MsgCode::stat, options, path});
 }
 Outcome BbftpClient::df(const std::string& path, std::uint32_t options) {
+  if (version_ == 1) return not_in_v1("df");
   return simple(DirCommand{MsgCode::df, options, path});
 }
 Outcome BbftpClient::set_umask(std::uint32_t mask) {
+  if (version_ == 1) return not_in_v1("setremoteumask");
   return simple(IntCommand{MsgCode::chumask, static_cast<std::int32_t>(mask)});
 }
 Outcome BbftpClient::set_cos(std::int32_t cos) {
+  if (version_ == 1) return not_in_v1("setremotecos");
   return simple(IntCommand{MsgCode::chcos, cos});
 }
 
 Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
-  if (!send({DirCommand{MsgCode::list_v2, options, pattern}})) {
-    return broken("Connection to the server lost");
-  }
+  const Message request = version_ == 1 ? Message(Text{MsgCode::list, pattern})
+                                        : Message(DirCommand{MsgCode::list_v2, options, pattern});
+  if (!send({request})) return broken("Connection to the server lost");
   auto reply = receive(io::kNoTimeout);
   if (reply) {
+    if (auto* l1 = std::get_if<ListReplyV1>(&*reply)) {
+      Outcome o;
+      for (auto& p : l1->paths) o.listing.push_back({std::move(p), ' ', ' '});  // no types in v1
+      return o;
+    }
     if (auto* l = std::get_if<ListReplyV2>(&*reply)) {
       Outcome o;
       o.listing = std::move(l->entries);
@@ -226,7 +250,8 @@ namespace {
 std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                        std::uint64_t size, const TransferParams& p, bool send,
                                        io::Timeout data, io::Timeout ack,
-                                       std::uint64_t cut_first_after = UINT64_MAX) {
+                                       std::uint64_t cut_first_after = UINT64_MAX,
+                                       std::size_t block_bytes = 0) {
   const int n = static_cast<int>(socks.size());
   std::vector<StreamResult<void>> results(socks.size());
   {
@@ -235,7 +260,8 @@ std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const stora
       const auto seg = segment_of(size, n, i);
       StreamSpec spec{seg.offset,
                       seg.length,
-                      static_cast<std::size_t>(std::max(p.buffersize, 1)) * 1024,
+                      block_bytes != 0 ? block_bytes
+                                       : static_cast<std::size_t>(std::max(p.buffersize, 1)) * 1024,
                       (p.transferoption & tropt::kGzip) != 0,
                       data,
                       ack};
@@ -258,6 +284,7 @@ std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const stora
 Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local_path,
                          const std::string& remote_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  if (version_ == 1) return put_v1(local, local_path, remote_path, s);
   auto st = local.stat(local_path);
   if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
   auto file = local.open_read(local_path);
@@ -346,6 +373,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
 Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remote_path,
                          const std::string& local_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  if (version_ == 1) return get_v1(local, remote_path, local_path, s);
   TransferParams p;
   p.transferoption = s.options;
   p.sendwinsize = s.send_window_kb;
@@ -442,6 +470,127 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   }
   o.bytes = size;
   o.streams = n;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return o;
+}
+
+namespace {
+// Protocol 1 moves blocks of at most READBUFLEN = 256000 bytes over at most 10 ports.
+constexpr std::size_t kV1BlockBytes = 256000;
+
+// The daemon connects to our listeners in order; which listener accepted says which stream.
+ferry::Result<std::vector<UniqueFd>, std::string> accept_all(std::vector<UniqueFd>& listeners,
+                                                             io::Timeout timeout) {
+  std::vector<UniqueFd> socks;
+  for (auto& l : listeners) {
+    auto s = io::accept_tcp(l.get(), timeout);
+    if (!s) return Unexpected("Data connection from the server: " + s.error().message());
+    socks.push_back(std::move(*s));
+  }
+  return socks;
+}
+
+ferry::Result<std::vector<UniqueFd>, std::string> v1_listeners(const io::SocketAddress& local,
+                                                               int n, StoreV1& req) {
+  std::vector<UniqueFd> listeners;
+  io::SocketAddress where = local;
+  where.set_port(0);
+  req.nbport = n;
+  for (int i = 0; i < n; ++i) {
+    auto l = io::listen_tcp(where, 1);
+    if (!l) return Unexpected(l.error().message());
+    req.ports[static_cast<std::size_t>(i)] = io::SocketAddress::of_local(l->get())->port();
+    listeners.push_back(std::move(*l));
+  }
+  return listeners;
+}
+}  // namespace
+
+Outcome BbftpClient::put_v1(const storage::Sandbox& local, const std::string& local_path,
+                            const std::string& remote_path, const TransferSettings& s) {
+  auto st = local.stat(local_path);
+  if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
+  auto file = local.open_read(local_path);
+  if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
+  if (remote_path.size() >= kV1FilenameSize) {
+    return failure(Outcome::refused, client_error::kServer, "File name too long for protocol 1");
+  }
+  const int n = streams_for(static_cast<std::int64_t>(st->size), s.streams, s.buffer_kb,
+                            static_cast<int>(kV1MaxPorts));
+  StoreV1 req;
+  req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::store_c : MsgCode::store;
+  req.set_filename(remote_path);
+  req.filesize = static_cast<std::int64_t>(st->size);
+  auto listeners = v1_listeners(local_, n, req);
+  if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
+  const auto started = std::chrono::steady_clock::now();
+  if (!send({req})) return broken("Connection to the server lost");
+  std::optional<StreamError> failed;
+  if (st->size > 0) {
+    // No reply precedes the data: the daemon connects, or refuses with a reply instead.
+    auto socks = accept_all(*listeners, config_.data_timeout);
+    if (!socks) return classify(receive(config_.control_timeout), false);
+    TransferParams p;
+    p.transferoption = s.options;
+    failed = run_streams(*socks, *file, st->size, p, true, config_.data_timeout,
+                         config_.ack_timeout, s.cut_first_stream_after, kV1BlockBytes);
+  }
+  Outcome o = classify(receive(io::kNoTimeout), false);
+  if (o && failed) return broken(failed->message);
+  o.bytes = st->size;
+  o.streams = n;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return o;
+}
+
+Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& remote_path,
+                            const std::string& local_path, const TransferSettings& s) {
+  if (remote_path.size() >= kV1FilenameSize) {
+    return failure(Outcome::refused, client_error::kServer, "File name too long for protocol 1");
+  }
+  StoreV1 req;
+  req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::retr_c : MsgCode::retr;
+  req.set_filename(remote_path);
+  auto listeners =
+      v1_listeners(local_, std::clamp(s.streams, 1, static_cast<int>(kV1MaxPorts)), req);
+  if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
+  const auto started = std::chrono::steady_clock::now();
+  if (!send({req})) return broken("Connection to the server lost");
+  auto reply = receive(io::kNoTimeout);
+  const auto* ok = reply ? std::get_if<RetrOk>(&*reply) : nullptr;
+  if (ok == nullptr) return classify(reply, false);
+  if (ok->filesize < 0) return broken("The server announced a negative size");
+  const auto size = static_cast<std::uint64_t>(ok->filesize);
+  storage::WriteOptions wo;
+  wo.preallocate = size;
+  auto writer = local.create(local_path, wo);
+  if (!writer) {
+    send({Empty{MsgCode::abr}});
+    return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
+  }
+  if (size == 0) {
+    if (auto c = writer->commit(); !c) {
+      send({Empty{MsgCode::abr}});
+      return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+    }
+    if (!send({Empty{MsgCode::create_zero}})) return broken("Connection to the server lost");
+    return Outcome{};
+  }
+  if (!send({Empty{MsgCode::retr_start}})) return broken("Connection to the server lost");
+  auto socks = accept_all(*listeners, config_.data_timeout);
+  if (!socks) return classify(receive(config_.control_timeout), false);
+  TransferParams p;
+  p.transferoption = s.options;
+  auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
+                            config_.ack_timeout, UINT64_MAX, kV1BlockBytes);
+  Outcome o = classify(receive(io::kNoTimeout), false);
+  if (!o) return o;
+  if (failed) return broken(failed->message);
+  if (auto c = writer->commit(); !c) {
+    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+  }
+  o.bytes = size;
+  o.streams = req.nbport;
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return o;
 }

@@ -33,7 +33,7 @@ struct ClientConfig {
   std::string user;
   std::string password;
   int min_protocol = 2;
-  int max_protocol = 3;
+  int max_protocol = 3;  // 1: speak protocol 1 (no negotiation; the daemon must support it)
   io::Timeout connect_timeout{std::chrono::seconds(60)};
   io::Timeout control_timeout{std::chrono::seconds(180)};
   io::Timeout data_timeout{std::chrono::seconds(300)};
@@ -101,6 +101,10 @@ class BbftpClient {
   Outcome simple(const bbftp::Message& request);
   Outcome classify(const std::optional<bbftp::Message>& reply, bool allow_info);
   Outcome broken(std::string why);
+  Outcome put_v1(const storage::Sandbox& local, const std::string& local_path,
+                 const std::string& remote_path, const TransferSettings& s);
+  Outcome get_v1(const storage::Sandbox& local, const std::string& remote_path,
+                 const std::string& local_path, const TransferSettings& s);
   std::vector<UniqueFd> open_data(const std::vector<std::uint32_t>& server_ports,
                                   std::vector<UniqueFd>& listeners, std::string& error);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end on loopback: our bbftp against our bbftpd (confined user of a password file).
-# Protocols 2 and 3; 1, 4 and 8 streams; with and without compression; files of 0 B, 1 B,
+# Protocols 1, 2 and 3; 1, 4 and 8 streams; with and without compression; files of 0 B, 1 B,
 # buffer size -1/+0/+1 and 64 MiB; every command; bad logins; path escapes; a data stream cut
 # mid-transfer. Usage: bbftp_pair.sh BBFTP BBFTPD
 set -euo pipefail
@@ -21,11 +21,12 @@ head -c $((256 * 1024)) /dev/urandom >"$work/local/fb"
 head -c $((256 * 1024 + 1)) /dev/urandom >"$work/local/fbp1"
 head -c $((64 << 20)) /dev/urandom >"$work/local/f64m"
 
-for proto in 3 2; do
+client -e "mkdir t" >/dev/null || fail "mkdir t"
+for proto in 3 2 1; do
   for streams in 1 4 8; do
     for gz in "" "-c"; do
       label="protocol $proto, $streams streams${gz:+, compressed}"
-      cmds="mkdir t; cd t"
+      cmds="cd t"
       for f in f0 f1 fbm1 fb fbp1 f64m; do
         cmds="$cmds; put $work/local/$f $f; get $f $work/local/$f.back"
       done
