@@ -51,6 +51,13 @@ echo "$out" | grep -Eq '^df [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+$' || fail 
 [ -d "$work/root/t/sub/deeper" ] || fail "mkdir is recursive with createdir"
 ok "dir, stat, df, rm, mkdir, cd, setremoteumask, setoption"
 
+# Protocol 1 has its own mkdir, cd and (glob) dir.
+out=$(client --protocol 1 -m -e "mkdir v1dir; cd v1dir; put $work/local/f1 one; dir *; cd ..") ||
+  fail "protocol 1 commands: $out"
+echo "$out" | grep -q "one" || fail "protocol 1 dir: $out"
+cmp "$work/local/f1" "$work/root/v1dir/one" || fail "protocol 1 put"
+ok "protocol 1: mkdir, cd, put, dir"
+
 # Refusals: exit codes and texts.
 set +e
 out=$(BBFTP_PASSWORD=wrong timeout 30 "$bbftp" -u alice -w "$port" -r 1 -e "dir ." 127.0.0.1 2>&1)

@@ -127,6 +127,12 @@ Step ServerSession::on_message(const Message& m) {
         state_ = ServerState::logged;
         return unknown();  // one reply for the whole STORE_V2 / RETR_V2 group
       }
+      if ((pending_->params.transferoption & tropt::kRfio) != 0) {
+        // No mass-storage root is served: refuse like a real daemon built without RFIO.
+        pending_.reset();
+        state_ = ServerState::logged;
+        return replies_only(replies::rfio_not_supported());
+      }
       TransferRequest r;
       r.store = pending_->code == MsgCode::store_v2;
       r.params = pending_->params;
@@ -266,6 +272,7 @@ Step ServerSession::accept_v1_retrieve(std::int64_t filesize) {
 Step ServerSession::on_logged(const Message& m) {
   if (version_ == 1) return on_logged_v1(m);
   if (const auto* d = std::get_if<DirCommand>(&m); d && version_ >= 2) {
+    if ((d->transferoption & tropt::kRfio) != 0) return replies_only(replies::rfio_not_supported());
     Step s;
     s.request = DirRequest{d->code, d->path, d->transferoption};
     return s;

@@ -125,7 +125,7 @@ TEST(BbftpServerSession, OneReplyForAStoreGroupWithoutFilename) {
 TEST(BbftpServerSession, OptionsAreMaskedAndStreamsClamped) {
   auto s = logged_in();
   TransferParams p;
-  p.transferoption = 0xFF;
+  p.transferoption = 0xFF & ~tropt::kRfio;  // RFIO is refused outright, see below
   p.nbstream = 500;
   s.on_message(Transfer{MsgCode::store_v2, p});
   auto step = s.on_message(Text{MsgCode::filename, "f"});
@@ -177,6 +177,49 @@ TEST(BbftpServerSession, LoginRefusalAndClearText) {
   EXPECT_FALSE(accepted.close);
   auto login = lax.on_message(Login{});
   EXPECT_TRUE(std::get<LoginRequest>(*login.request).clear_text);
+}
+
+TEST(BbftpServerSession, RfioRequestsAreRefusedOnceWithoutAMassStorageRoot) {
+  auto s = logged_in();
+  TransferParams p;
+  p.transferoption = tropt::kRfio;
+  EXPECT_TRUE(s.on_message(Transfer{MsgCode::retr_v2, p}).replies.empty());
+  auto step = s.on_message(Text{MsgCode::filename, "hpss:/f"});
+  ASSERT_EQ(step.replies.size(), 1u);
+  EXPECT_EQ(std::get<Text>(step.replies[0]), replies::rfio_not_supported());
+  EXPECT_FALSE(step.request);
+  auto list = s.on_message(DirCommand{MsgCode::list_v2, tropt::kRfio, "x/*"});
+  EXPECT_EQ(std::get<Text>(list.replies.at(0)), replies::rfio_not_supported());
+  EXPECT_EQ(s.state(), ServerState::logged);
+}
+
+TEST(BbftpServerSession, ProtocolOneAfterLogin) {
+  ServerSession s(ServerConfig{.min_protocol = 1});
+  s.on_message(Login{});
+  s.login_result(true);
+  EXPECT_EQ(s.context().version, 1) << "a protocol-1 client may talk before MSG_PROT";
+  StoreV1 retr;
+  retr.code = MsgCode::retr_c;
+  retr.set_filename("f");
+  retr.nbport = 3;
+  retr.ports = {1, 2, 3};
+  auto step = s.on_message(retr);
+  EXPECT_EQ(s.version(), 1);
+  const auto& r = std::get<V1TransferRequest>(*step.request);
+  EXPECT_FALSE(r.store);
+  EXPECT_TRUE(r.compressed);
+  EXPECT_EQ(r.ports.size(), 3u);
+  auto ok = s.accept_v1_retrieve(10);
+  EXPECT_EQ(std::get<RetrOk>(ok.replies.at(0)).filesize, 10);
+  auto start = s.on_message(Empty{MsgCode::retr_start});
+  EXPECT_TRUE(std::holds_alternative<V1TransferRequest>(*start.request));
+  s.transfer_finished(replies::transfer_ok());
+  StoreV1 bad = retr;
+  bad.nbport = 11;  // the real daemon would overflow its port table
+  auto refused = s.on_message(bad);
+  EXPECT_EQ(std::get<Text>(refused.replies.at(0)).code, MsgCode::bad_no_retry);
+  auto unknown = s.on_message(Raw{0x18, {0, 0, 0, 3}});
+  EXPECT_EQ(std::get<Text>(unknown.replies.at(0)), replies::unknown_message_v1());
 }
 
 TEST(BbftpServerSession, StreamSplitAndCount) {
