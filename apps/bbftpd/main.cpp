@@ -41,6 +41,7 @@ struct Settings {
   int max_connections = 64;
   std::string pid_file;
   bool no_fixed_data_port = false;
+  std::string system_auth = "auto";
 };
 
 std::string read_password_from_stdin() {
@@ -221,6 +222,11 @@ int main(int argc, char** argv) {
                  "Add or update USER in --password-file (password read from standard input) "
                  "with --root DIR, then exit");
   app.add_option("--root", s.add_root, "Served root of the user given to --add-user");
+  app.add_option("--system-auth", s.system_auth,
+                 "System accounts: pam (service 'bbftp'), shadow (crypt(3)), or auto (PAM when "
+                 "built with it)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "pam", "shadow"}));
   app.add_option("--max-connections", s.max_connections, "Most sessions at once")
       ->capture_default_str();
   app.add_option("--pid-file", s.pid_file, "Write the listener's pid to FILE");
@@ -298,9 +304,16 @@ int main(int argc, char** argv) {
       std::cerr << "bbftpd: system accounts need root; run as root or give --password-file\n";
       return 2;
     }
-    options.login = [](std::string_view user,
-                       std::string_view pass) -> std::optional<ferry::storage::Sandbox> {
-      auto account = ferry::daemon::check_system_account(user, pass);
+    const auto how = s.system_auth == "pam"      ? ferry::daemon::SystemAuth::pam
+                     : s.system_auth == "shadow" ? ferry::daemon::SystemAuth::shadow
+                                                 : ferry::daemon::SystemAuth::automatic;
+    if (how == ferry::daemon::SystemAuth::pam && !ferry::daemon::pam_available()) {
+      std::cerr << "bbftpd: this build has no PAM support\n";
+      return 2;
+    }
+    options.login = [how](std::string_view user,
+                          std::string_view pass) -> std::optional<ferry::storage::Sandbox> {
+      auto account = ferry::daemon::check_system_account(user, pass, how);
       if (!account) return std::nullopt;
       if (auto ok = ferry::daemon::become(*account); !ok) {
         spdlog::error("user {}: {}", account->name, ok.error());

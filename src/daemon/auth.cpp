@@ -6,8 +6,13 @@
 #include <pwd.h>
 #include <shadow.h>
 #include <unistd.h>
+#ifdef FERRY_HAVE_PAM
+#include <security/pam_appl.h>
+#endif
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -106,7 +111,54 @@ std::string hash_password(std::string_view password) {
   return out == nullptr || out[0] == '*' ? std::string() : std::string(out);
 }
 
-std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password) {
+#ifdef FERRY_HAVE_PAM
+namespace {
+
+// PAM asks its questions through this: the password for hidden prompts, the user otherwise.
+struct Answers {
+  std::string user;
+  std::string password;
+};
+
+int converse(int n, const pam_message** msgs, pam_response** out, void* data) {
+  const auto* a = static_cast<const Answers*>(data);
+  auto* replies =
+      static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
+  if (replies == nullptr) return PAM_BUF_ERR;
+  for (int i = 0; i < n; ++i) {
+    const int style = msgs[i]->msg_style;
+    if (style == PAM_PROMPT_ECHO_OFF) replies[i].resp = ::strdup(a->password.c_str());
+    if (style == PAM_PROMPT_ECHO_ON) replies[i].resp = ::strdup(a->user.c_str());
+  }
+  *out = replies;
+  return PAM_SUCCESS;
+}
+
+bool pam_check(const std::string& user, std::string_view password) {
+  Answers answers{user, std::string(password)};
+  const pam_conv conv{converse, &answers};
+  pam_handle_t* h = nullptr;
+  if (::pam_start("bbftp", user.c_str(), &conv, &h) != PAM_SUCCESS) return false;
+  int rc = ::pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+  if (rc == PAM_SUCCESS) rc = ::pam_acct_mgmt(h, PAM_SILENT);
+  ::pam_end(h, rc);
+  std::fill(answers.password.begin(), answers.password.end(), '\0');
+  return rc == PAM_SUCCESS;
+}
+
+}  // namespace
+
+bool pam_available() noexcept {
+  return true;
+}
+#else
+bool pam_available() noexcept {
+  return false;
+}
+#endif
+
+std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password,
+                                               SystemAuth how) {
   const std::string name(user);
   passwd pw{};
   passwd* found = nullptr;
@@ -114,6 +166,15 @@ std::optional<SystemUser> check_system_account(std::string_view user, std::strin
   if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
     spend_check_time(password);
     return std::nullopt;
+  }
+  const SystemUser account{name, pw.pw_uid, pw.pw_gid, pw.pw_dir != nullptr ? pw.pw_dir : "/"};
+  if (how == SystemAuth::pam || (how == SystemAuth::automatic && pam_available())) {
+#ifdef FERRY_HAVE_PAM
+    if (!pam_check(name, password)) return std::nullopt;
+    return account;
+#else
+    return std::nullopt;  // asked for PAM in a build without it
+#endif
   }
   std::string hash = pw.pw_passwd != nullptr ? pw.pw_passwd : "";
   if (hash == "x" || hash == "X") {
@@ -128,7 +189,7 @@ std::optional<SystemUser> check_system_account(std::string_view user, std::strin
     hash = sp.sp_pwdp != nullptr ? sp.sp_pwdp : "";
   }
   if (!password_matches(password, hash)) return std::nullopt;
-  return SystemUser{name, pw.pw_uid, pw.pw_gid, pw.pw_dir != nullptr ? pw.pw_dir : "/"};
+  return account;
 }
 
 ferry::Result<void, std::string> become(const SystemUser& user) {

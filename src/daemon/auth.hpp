@@ -51,8 +51,17 @@ struct SystemUser {
   gid_t gid = 0;
   std::string home;
 };
-// Looks the user up and checks the password against shadow (or passwd). Needs root for shadow.
-std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password);
+enum class SystemAuth {
+  automatic,  // PAM (service "bbftp") when built with it, else shadow + crypt(3)
+  pam,
+  shadow,
+};
+// True when this build can authenticate through PAM.
+bool pam_available() noexcept;
+// Looks the user up and checks the password through PAM or against shadow (or passwd). Needs
+// root for shadow and for most PAM stacks.
+std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password,
+                                               SystemAuth how = SystemAuth::automatic);
 // setgid, initgroups, setuid: irreversible. Errors: the errno text.
 ferry::Result<void, std::string> become(const SystemUser& user);
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "daemon/auth.hpp"
 #include "daemon/rcfile.hpp"
@@ -55,6 +58,27 @@ TEST(PasswordFile, AddUserWritesAPrivateFile) {
 
 TEST(SystemAccounts, UnknownUserIsRefused) {
   EXPECT_FALSE(daemon::check_system_account("ferry-no-such-user", "x"));
+}
+
+// A throw-away account with a known password, checked through shadow and through PAM.
+TEST(SystemAccounts, ShadowAndPamCheckARealAccount) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create an account and read shadow";
+  const std::string user = "ferryt" + std::to_string(::getpid() % 100000);
+  const std::string password = "pw-" + user;
+  ASSERT_EQ(std::system(("useradd -M -d /nonexistent " + user + " 2>/dev/null").c_str()), 0);
+  struct Remove {
+    std::string user;
+    ~Remove() { (void)std::system(("userdel " + user + " 2>/dev/null").c_str()); }
+  } remove{user};
+  ASSERT_EQ(std::system(("echo '" + user + ":" + password + "' | chpasswd").c_str()), 0);
+  for (auto how : {daemon::SystemAuth::shadow, daemon::SystemAuth::pam}) {
+    if (how == daemon::SystemAuth::pam && !daemon::pam_available()) continue;
+    auto ok = daemon::check_system_account(user, password, how);
+    ASSERT_TRUE(ok) << (how == daemon::SystemAuth::pam ? "pam" : "shadow");
+    EXPECT_EQ(ok->name, user);
+    EXPECT_NE(ok->uid, 0u);
+    EXPECT_FALSE(daemon::check_system_account(user, password + "x", how));
+  }
 }
 
 TEST(RcFile, RealDaemonSettings) {
