@@ -69,27 +69,42 @@ Outcome BbftpClient::broken(std::string why) {
   return failure(Outcome::broken, client_error::kBroken, std::move(why));
 }
 
-Outcome BbftpClient::classify(const std::optional<Message>& reply, bool allow_info) {
-  if (!reply) return broken("Connection to the server lost");
-  if (const auto* t = std::get_if<Text>(&*reply)) {
-    switch (t->code) {
-      case MsgCode::ok:
-        return failure(Outcome::ok, 0, t->text);
-      case MsgCode::bad:
-        return failure(Outcome::retry, client_error::kServer, t->text);
-      case MsgCode::bad_no_retry:
-        return failure(Outcome::refused, client_error::kServer, t->text);
-      case MsgCode::info:
-        if (allow_info) return failure(Outcome::ok, -1, t->text);  // -1: keep waiting
-        break;
-      default:
-        break;
-    }
+std::optional<ClientEvent> BbftpClient::next_event(io::Timeout timeout, Outcome& broken_out) {
+  auto reply = receive(timeout);
+  if (!reply) {
+    broken_out = broken("Connection to the server lost");
+    return std::nullopt;
+  }
+  return session_.on_message(*reply);
+}
+
+Outcome BbftpClient::outcome_of(const ClientEvent& ev) {
+  if (const auto* a = std::get_if<Accepted>(&ev)) return failure(Outcome::ok, 0, a->text);
+  if (const auto* r = std::get_if<Refused>(&ev)) {
+    return failure(r->retryable ? Outcome::retry : Outcome::refused, client_error::kServer,
+                   r->text);
+  }
+  if (const auto* v = std::get_if<Violation>(&ev)) {
+    fd_.reset();
+    in_.clear();
+    return failure(Outcome::broken, client_error::kUnexpected, v->what);
   }
   fd_.reset();
-  return failure(Outcome::broken, client_error::kUnexpected,
-                 std::string("Unknown message while waiting for a reply: ") +
-                     name_of(static_cast<MsgCode>(code_of(*reply))));
+  in_.clear();
+  return failure(Outcome::broken, client_error::kUnexpected, "Unexpected reply from the server");
+}
+
+Outcome BbftpClient::final_reply() {
+  for (;;) {
+    Outcome lost;
+    auto ev = next_event(io::kNoTimeout, lost);
+    if (!ev) return lost;
+    if (const auto* info = std::get_if<Info>(&*ev)) {
+      if (config_.on_info) config_.on_info(info->text);
+      continue;
+    }
+    return outcome_of(*ev);
+  }
 }
 
 Outcome BbftpClient::connect() {
@@ -106,10 +121,14 @@ Outcome BbftpClient::connect() {
   if (auto a = io::SocketAddress::of_peer(fd_.get())) server_ = *a;
   if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
 
-  auto hello = receive(config_.control_timeout);
-  const auto* key_msg = hello ? std::get_if<CryptKey>(&*hello) : nullptr;
-  if (key_msg == nullptr) return broken("The server did not send its key (not a bbftp daemon?)");
-  auto key = crypto::RsaPublicKey::from_mpi(key_msg->modulus_mpi, key_msg->exponent_mpi);
+  session_ = ClientSession(config_.min_protocol, config_.max_protocol);
+  Outcome lost;
+  auto hello = next_event(config_.control_timeout, lost);
+  if (!hello) return lost;
+  const auto* offered = std::get_if<KeyReceived>(&*hello);
+  if (offered == nullptr) return outcome_of(*hello);
+  const auto& key_msg = offered->key;
+  auto key = crypto::RsaPublicKey::from_mpi(key_msg.modulus_mpi, key_msg.exponent_mpi);
   if (!key) return broken("The server's key is unusable: " + key.error());
   auto user = key->encrypt(config_.user);
   auto pass = key->encrypt(config_.password);
@@ -122,30 +141,32 @@ Outcome BbftpClient::connect() {
   std::memcpy(login.pass.data(), pass->data(), kRsaBytes);
   login.numuser = login.numpass = static_cast<std::int32_t>(kRsaBytes);
   if (!send({login})) return broken("Connection to the server lost during login");
-  auto greeting = classify(receive(config_.control_timeout), false);
+  session_.sent_login();
+  auto reply = next_event(config_.control_timeout, lost);
+  if (!reply) return lost;
+  Outcome greeting = outcome_of(*reply);
   if (!greeting) {
     fd_.reset();
     return greeting;
   }
 
   if (config_.max_protocol == 1) {
-    version_ = 1;  // protocol 1 has no negotiation: the first command tells the daemon
+    session_.use_protocol_1();  // protocol 1 has no negotiation: the first command tells it
+    version_ = 1;
     return greeting;
   }
   if (!send({Empty{MsgCode::prot}})) return broken("Connection lost during negotiation");
-  auto range = receive(config_.control_timeout);
-  const auto* r = range ? std::get_if<ProtRange>(&*range) : nullptr;
-  if (r == nullptr) return broken("No protocol range from the server");
-  const int chosen = std::min(r->max, config_.max_protocol);
-  if (chosen < std::max(r->min, config_.min_protocol)) {
-    send({Text{MsgCode::bad_no_retry, ""}});
+  session_.sent_prot();
+  auto range = next_event(config_.control_timeout, lost);
+  if (!range) return lost;
+  const auto* n = std::get_if<Negotiated>(&*range);
+  if (n == nullptr) return outcome_of(*range);
+  send({n->answer});
+  if (!n->version) {
     fd_.reset();
-    return failure(Outcome::refused, client_error::kIncompatible,
-                   "Incompatible deamon and client (server protocols " + std::to_string(r->min) +
-                       "-" + std::to_string(r->max) + ")");
+    return failure(Outcome::refused, client_error::kIncompatible, "Incompatible deamon and client");
   }
-  if (!send({ProtChoice{chosen}})) return broken("Connection lost during negotiation");
-  version_ = chosen;
+  version_ = *n->version;
   return greeting;
 }
 
@@ -157,7 +178,10 @@ void BbftpClient::close() {
 Outcome BbftpClient::simple(const Message& request) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
   if (!send({request})) return broken("Connection to the server lost");
-  return classify(receive(io::kNoTimeout), false);
+  session_.sent_command();
+  Outcome lost;
+  auto ev = next_event(io::kNoTimeout, lost);
+  return ev ? outcome_of(*ev) : lost;
 }
 
 namespace {
@@ -201,20 +225,16 @@ Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   const Message request = version_ == 1 ? Message(Text{MsgCode::list, pattern})
                                         : Message(DirCommand{MsgCode::list_v2, options, pattern});
   if (!send({request})) return broken("Connection to the server lost");
-  auto reply = receive(io::kNoTimeout);
-  if (reply) {
-    if (auto* l1 = std::get_if<ListReplyV1>(&*reply)) {
-      Outcome o;
-      for (auto& p : l1->paths) o.listing.push_back({std::move(p), ' ', ' '});  // no types in v1
-      return o;
-    }
-    if (auto* l = std::get_if<ListReplyV2>(&*reply)) {
-      Outcome o;
-      o.listing = std::move(l->entries);
-      return o;
-    }
+  session_.sent_list();
+  Outcome lost;
+  auto ev = next_event(io::kNoTimeout, lost);
+  if (!ev) return lost;
+  if (auto* l = std::get_if<Listing>(&*ev)) {
+    Outcome o;
+    o.listing = std::move(l->entries);
+    return o;
   }
-  return classify(reply, false);
+  return outcome_of(*ev);
 }
 
 std::vector<UniqueFd> BbftpClient::open_data(const std::vector<std::uint32_t>& server_ports,
@@ -305,20 +325,18 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   if (!send({Transfer{MsgCode::store_v2, p}, Text{MsgCode::filename, remote_path}})) {
     return broken("Connection to the server lost");
   }
-  auto reply = receive(io::kNoTimeout);
-  TransferParams accepted = p;
-  std::vector<std::uint32_t> ports;
-  if (reply && std::holds_alternative<TransOkV3>(*reply)) {
-    accepted = std::get<TransOkV3>(*reply).params;
-    ports = std::get<TransOkV3>(*reply).ports;
-  } else if (reply && std::holds_alternative<Transfer>(*reply) &&
-             std::get<Transfer>(*reply).code == MsgCode::trans_ok_v2) {
-    accepted = std::get<Transfer>(*reply).params;
-  } else {
-    auto o = classify(reply, false);  // an empty file is done with MSG_OK ""
+  session_.sent_transfer();
+  Outcome lost;
+  auto ev = next_event(io::kNoTimeout, lost);
+  if (!ev) return lost;
+  const auto* ready = std::get_if<TransferReady>(&*ev);
+  if (ready == nullptr) {
+    auto o = outcome_of(*ev);  // an empty file is done with MSG_OK ""
     o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return o;
   }
+  const TransferParams accepted = ready->params;
+  const std::vector<std::uint32_t> ports = ready->ports;
   const int n = accepted.nbstream;
   if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
     return broken("The server accepted an impossible number of streams");
@@ -330,7 +348,11 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
     where.set_port(0);
     for (int i = 0; i < n; ++i) {
       auto l = io::listen_tcp(where, 1);
-      if (!l) return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      if (!l) {
+        send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+        session_.settled();
+        return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      }
       our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
       listeners.push_back(std::move(*l));
     }
@@ -343,6 +365,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
                 PortList{s.simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2, our_ports});
   std::string error;
   std::vector<UniqueFd> socks;
+  session_.started_transfer();
   if (version_ >= 3) {
     socks = open_data(ports, listeners, error);
     if (!error.empty() || !send({start})) return broken(error.empty() ? "Connection lost" : error);
@@ -357,12 +380,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
                          config_.ack_timeout, s.cut_first_stream_after);
   }
   socks.clear();
-  Outcome o;
-  for (;;) {
-    o = classify(receive(io::kNoTimeout), true);
-    if (o.error != -1) break;
-    if (config_.on_info) config_.on_info(o.text);
-  }
+  Outcome o = final_reply();
   if (o && failed) return broken(failed->message);
   o.bytes = st->size;
   o.streams = n;
@@ -384,18 +402,14 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   if (!send({Transfer{MsgCode::retr_v2, p}, Text{MsgCode::filename, remote_path}})) {
     return broken("Connection to the server lost");
   }
-  auto reply = receive(io::kNoTimeout);
-  TransferParams accepted;
-  std::vector<std::uint32_t> ports;
-  if (reply && std::holds_alternative<TransOkV3>(*reply)) {
-    accepted = std::get<TransOkV3>(*reply).params;
-    ports = std::get<TransOkV3>(*reply).ports;
-  } else if (reply && std::holds_alternative<Transfer>(*reply) &&
-             std::get<Transfer>(*reply).code == MsgCode::trans_ok_v2) {
-    accepted = std::get<Transfer>(*reply).params;
-  } else {
-    return classify(reply, false);
-  }
+  session_.sent_transfer();
+  Outcome lost;
+  auto ev = next_event(io::kNoTimeout, lost);
+  if (!ev) return lost;
+  const auto* ready = std::get_if<TransferReady>(&*ev);
+  if (ready == nullptr) return outcome_of(*ev);
+  const TransferParams accepted = ready->params;
+  const std::vector<std::uint32_t> ports = ready->ports;
   const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(accepted.filesize, 0));
   storage::WriteOptions wo;
   wo.preallocate = size;
@@ -406,6 +420,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   auto writer = local.create(local_path, wo);
   if (!writer) {
     send({Empty{MsgCode::abort}});
+    session_.settled();
     return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
   }
   if ((s.options & tropt::kAcc) != 0) {
@@ -414,6 +429,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   }
   if (size == 0) {
     auto c = writer->commit();
+    session_.settled();  // CREATE_ZERO and ABORT get no reply
     if (!c) {
       send({Empty{MsgCode::abort}});
       return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
@@ -434,13 +450,18 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     where.set_port(0);
     for (int i = 0; i < n; ++i) {
       auto l = io::listen_tcp(where, 1);
-      if (!l) return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      if (!l) {
+        send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+        session_.settled();
+        return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
+      }
       our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
       listeners.push_back(std::move(*l));
     }
   }
   std::string error;
   std::vector<UniqueFd> socks;
+  session_.started_transfer();
   if (version_ >= 3) {
     socks = open_data(ports, listeners, error);
     if (!error.empty()) return broken(error);
@@ -457,12 +478,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
                             config_.ack_timeout);
   socks.clear();
-  Outcome o;
-  for (;;) {
-    o = classify(receive(io::kNoTimeout), true);
-    if (o.error != -1) break;
-    if (config_.on_info) config_.on_info(o.text);
-  }
+  Outcome o = final_reply();
   if (!o) return o;  // the writer is dropped: no partial file
   if (failed) return broken(failed->message);
   if (auto c = writer->commit(); !c) {
@@ -525,17 +541,17 @@ Outcome BbftpClient::put_v1(const storage::Sandbox& local, const std::string& lo
   if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
   const auto started = std::chrono::steady_clock::now();
   if (!send({req})) return broken("Connection to the server lost");
+  session_.started_transfer();  // no reply precedes the data: the final one, or a refusal
   std::optional<StreamError> failed;
   if (st->size > 0) {
-    // No reply precedes the data: the daemon connects, or refuses with a reply instead.
     auto socks = accept_all(*listeners, config_.data_timeout);
-    if (!socks) return classify(receive(config_.control_timeout), false);
+    if (!socks) return final_reply();
     TransferParams p;
     p.transferoption = s.options;
     failed = run_streams(*socks, *file, st->size, p, true, config_.data_timeout,
                          config_.ack_timeout, s.cut_first_stream_after, kV1BlockBytes);
   }
-  Outcome o = classify(receive(io::kNoTimeout), false);
+  Outcome o = final_reply();
   if (o && failed) return broken(failed->message);
   o.bytes = st->size;
   o.streams = n;
@@ -556,19 +572,24 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
   const auto started = std::chrono::steady_clock::now();
   if (!send({req})) return broken("Connection to the server lost");
-  auto reply = receive(io::kNoTimeout);
-  const auto* ok = reply ? std::get_if<RetrOk>(&*reply) : nullptr;
-  if (ok == nullptr) return classify(reply, false);
-  if (ok->filesize < 0) return broken("The server announced a negative size");
-  const auto size = static_cast<std::uint64_t>(ok->filesize);
+  session_.sent_transfer();
+  Outcome lost;
+  auto ev = next_event(io::kNoTimeout, lost);
+  if (!ev) return lost;
+  const auto* ready = std::get_if<TransferReady>(&*ev);
+  if (ready == nullptr) return outcome_of(*ev);
+  if (ready->params.filesize < 0) return broken("The server announced a negative size");
+  const auto size = static_cast<std::uint64_t>(ready->params.filesize);
   storage::WriteOptions wo;
   wo.preallocate = size;
   auto writer = local.create(local_path, wo);
   if (!writer) {
     send({Empty{MsgCode::abr}});
+    session_.settled();
     return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
   }
   if (size == 0) {
+    session_.settled();  // CREATE_ZERO and ABR get no reply
     if (auto c = writer->commit(); !c) {
       send({Empty{MsgCode::abr}});
       return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
@@ -577,13 +598,14 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
     return Outcome{};
   }
   if (!send({Empty{MsgCode::retr_start}})) return broken("Connection to the server lost");
+  session_.started_transfer();
   auto socks = accept_all(*listeners, config_.data_timeout);
-  if (!socks) return classify(receive(config_.control_timeout), false);
+  if (!socks) return final_reply();
   TransferParams p;
   p.transferoption = s.options;
   auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
                             config_.ack_timeout, UINT64_MAX, kV1BlockBytes);
-  Outcome o = classify(receive(io::kNoTimeout), false);
+  Outcome o = final_reply();
   if (!o) return o;
   if (failed) return broken(failed->message);
   if (auto c = writer->commit(); !c) {

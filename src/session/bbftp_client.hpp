@@ -11,6 +11,7 @@
 
 #include "core/unique_fd.hpp"
 #include "io/socket.hpp"
+#include "proto/bbftp/client_session.hpp"
 #include "proto/bbftp/messages.hpp"
 #include "storage/sandbox.hpp"
 
@@ -99,7 +100,11 @@ class BbftpClient {
   bool send(const std::vector<bbftp::Message>& messages);
   std::optional<bbftp::Message> receive(io::Timeout timeout);
   Outcome simple(const bbftp::Message& request);
-  Outcome classify(const std::optional<bbftp::Message>& reply, bool allow_info);
+  // Feeds a reply (or its absence) to the session; the event, or a broken outcome.
+  std::optional<bbftp::ClientEvent> next_event(io::Timeout timeout, Outcome& broken_out);
+  Outcome outcome_of(const bbftp::ClientEvent& ev);
+  // Waits for the end of a running transfer, passing MSG_INFO texts on.
+  Outcome final_reply();
   Outcome broken(std::string why);
   Outcome put_v1(const storage::Sandbox& local, const std::string& local_path,
                  const std::string& remote_path, const TransferSettings& s);
@@ -111,6 +116,7 @@ class BbftpClient {
   ClientConfig config_;
   UniqueFd fd_;
   int version_ = 0;
+  bbftp::ClientSession session_{2, 3};
   std::vector<std::byte> in_;
   io::SocketAddress server_;
   io::SocketAddress local_;
