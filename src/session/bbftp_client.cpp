@@ -16,21 +16,6 @@ namespace {
 
 using namespace bbftp;
 
-std::array<char, 8> hex_time(std::int64_t t) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(t));
-  std::array<char, 8> out{};
-  std::memcpy(out.data(), buf, 8);
-  return out;
-}
-
-std::int64_t time_of_hex(const std::array<char, 8>& h) {
-  const std::string s(h.data(), h.size());
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(s.c_str(), &end, 16);
-  return end == s.c_str() + 8 ? static_cast<std::int64_t>(v) : -1;
-}
-
 Outcome failure(Outcome::Kind kind, int error, std::string text) {
   Outcome o;
   o.kind = kind;
@@ -266,6 +251,24 @@ std::vector<UniqueFd> BbftpClient::open_data(const std::vector<std::uint32_t>& s
 
 namespace {
 
+// Protocols 1 and 2: the client listens and the daemon connects, one socket per stream.
+ferry::Result<std::vector<UniqueFd>, std::string> listen_for_server(
+    const io::SocketAddress& local, int n, std::vector<std::uint32_t>& ports) {
+  std::vector<UniqueFd> listeners;
+  io::SocketAddress where = local;
+  where.set_port(0);
+  ports.clear();
+  for (int i = 0; i < n; ++i) {
+    auto l = io::listen_tcp(where, 1);
+    if (!l) return Unexpected(l.error().message());
+    auto bound = io::SocketAddress::of_local(l->get());
+    if (!bound) return Unexpected(bound.error().message());
+    ports.push_back(bound->port());
+    listeners.push_back(std::move(*l));
+  }
+  return listeners;
+}
+
 // Runs one segment per stream on its own thread; the first failure wins.
 std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                        std::uint64_t size, const TransferParams& p, bool send,
@@ -314,8 +317,8 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   p.filesize = static_cast<std::int64_t>(st->size);
   p.transferoption = s.options;
   p.filemode = st->mode & 07777;
-  p.lastaccess = hex_time(st->atime);
-  p.lastmodif = hex_time(st->mtime);
+  p.lastaccess = encode_time(st->atime);
+  p.lastmodif = encode_time(st->mtime);
   p.sendwinsize = s.send_window_kb;
   p.recvwinsize = s.recv_window_kb;
   p.buffersize = s.buffer_kb;
@@ -344,18 +347,13 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   std::vector<UniqueFd> listeners;
   std::vector<std::uint32_t> our_ports;
   if (version_ == 2) {
-    io::SocketAddress where = local_;
-    where.set_port(0);
-    for (int i = 0; i < n; ++i) {
-      auto l = io::listen_tcp(where, 1);
-      if (!l) {
-        send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
-        session_.settled();
-        return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
-      }
-      our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
-      listeners.push_back(std::move(*l));
+    auto made = listen_for_server(local_, n, our_ports);
+    if (!made) {
+      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+      session_.settled();
+      return failure(Outcome::local_failure, client_error::kLocal, made.error());
     }
+    listeners = std::move(*made);
   }
   const Message start =
       version_ >= 3
@@ -424,7 +422,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
   }
   if ((s.options & tropt::kAcc) != 0) {
-    const auto at = time_of_hex(accepted.lastaccess), mt = time_of_hex(accepted.lastmodif);
+    const auto at = decode_time(accepted.lastaccess), mt = decode_time(accepted.lastmodif);
     if (at >= 0 && mt >= 0) (void)writer->set_times(at, mt);
   }
   if (size == 0) {
@@ -446,18 +444,13 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   std::vector<UniqueFd> listeners;
   std::vector<std::uint32_t> our_ports;
   if (version_ == 2) {
-    io::SocketAddress where = local_;
-    where.set_port(0);
-    for (int i = 0; i < n; ++i) {
-      auto l = io::listen_tcp(where, 1);
-      if (!l) {
-        send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
-        session_.settled();
-        return failure(Outcome::local_failure, client_error::kLocal, l.error().message());
-      }
-      our_ports.push_back(io::SocketAddress::of_local(l->get())->port());
-      listeners.push_back(std::move(*l));
+    auto made = listen_for_server(local_, n, our_ports);
+    if (!made) {
+      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+      session_.settled();
+      return failure(Outcome::local_failure, client_error::kLocal, made.error());
     }
+    listeners = std::move(*made);
   }
   std::string error;
   std::vector<UniqueFd> socks;
@@ -508,16 +501,11 @@ ferry::Result<std::vector<UniqueFd>, std::string> accept_all(std::vector<UniqueF
 
 ferry::Result<std::vector<UniqueFd>, std::string> v1_listeners(const io::SocketAddress& local,
                                                                int n, StoreV1& req) {
-  std::vector<UniqueFd> listeners;
-  io::SocketAddress where = local;
-  where.set_port(0);
+  std::vector<std::uint32_t> ports;
+  auto listeners = listen_for_server(local, n, ports);
+  if (!listeners) return listeners;
   req.nbport = n;
-  for (int i = 0; i < n; ++i) {
-    auto l = io::listen_tcp(where, 1);
-    if (!l) return Unexpected(l.error().message());
-    req.ports[static_cast<std::size_t>(i)] = io::SocketAddress::of_local(l->get())->port();
-    listeners.push_back(std::move(*l));
-  }
+  std::copy(ports.begin(), ports.end(), req.ports.begin());
   return listeners;
 }
 }  // namespace

@@ -26,21 +26,6 @@ namespace rp = bbftp::replies;
 // exactly that big.
 constexpr std::size_t kV1BlockBytes = 256000;
 
-std::array<char, 8> hex_time(std::int64_t t) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(t));
-  std::array<char, 8> out{};
-  std::memcpy(out.data(), buf, 8);
-  return out;
-}
-
-std::int64_t time_of_hex(const std::array<char, 8>& h) {
-  const std::string s(h.data(), h.size());
-  char* end = nullptr;
-  const unsigned long v = std::strtoul(s.c_str(), &end, 16);
-  return end == s.c_str() + 8 ? static_cast<std::int64_t>(v) : -1;
-}
-
 // Clear-text logins carry NUL-terminated strings in the 128-byte fields.
 std::string c_string(const std::array<std::uint8_t, kRsaBytes>& field) {
   const auto* p = reinterpret_cast<const char*>(field.data());
@@ -376,7 +361,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
     return session_.reply(rp::create_file_failed(r.path, e.reason(), e.retryable()));
   }
   if ((p.transferoption & tropt::kAcc) != 0) {
-    const auto atime = time_of_hex(p.lastaccess), mtime = time_of_hex(p.lastmodif);
+    const auto atime = decode_time(p.lastaccess), mtime = decode_time(p.lastmodif);
     if (atime >= 0 && mtime >= 0) (void)w->set_times(atime, mtime);
   }
   pending_->writer.emplace(std::move(*w));
@@ -418,8 +403,8 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
   TransferParams echo = r.params;
   echo.filesize = static_cast<std::int64_t>(st->size);
   echo.filemode = st->mode & 07777;
-  echo.lastaccess = hex_time(st->atime);
-  echo.lastmodif = hex_time(st->mtime);
+  echo.lastaccess = encode_time(st->atime);
+  echo.lastmodif = encode_time(st->mtime);
   echo.nbstream = streams_for(echo.filesize, r.params.nbstream, r.params.buffersize,
                               options_.protocol.max_streams);
   pending_->reader.emplace(std::move(*f));

@@ -345,6 +345,32 @@ TransferParams decode_params(std::span<const std::byte, kStoreV2Size> in) noexce
   return p;
 }
 
+std::array<char, 8> encode_time(std::int64_t t) noexcept {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto v = static_cast<std::uint32_t>(t);  // the real peers print a 32-bit time_t
+  std::array<char, 8> out{};
+  for (int i = 7; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = kHex[v & 0xf];
+  return out;
+}
+
+std::int64_t decode_time(const std::array<char, 8>& field) noexcept {
+  std::int64_t v = 0;
+  for (char c : field) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    v = v * 16 + d;
+  }
+  return v;
+}
+
 BlockHeader decode_block_header(std::span<const std::byte, 8> in) noexcept {
   return {load_be32(in.first<4>()), load_be32(in.last<4>())};
 }

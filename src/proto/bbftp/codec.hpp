@@ -6,6 +6,7 @@
 // encode() produces exactly the bytes the real peers put on the wire.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -77,6 +78,11 @@ void encode_to(const Message& m, std::vector<std::byte>& out);
 // mess_store_v2 alone (48 bytes), as used inside TRANS_OK_V3 too.
 void encode_params(const TransferParams& p, std::span<std::byte, kStoreV2Size> out) noexcept;
 TransferParams decode_params(std::span<const std::byte, kStoreV2Size> in) noexcept;
+
+// mess_store_v2 carries times as 8 lowercase hex digits of a time_t ("%08x"), no NUL.
+std::array<char, 8> encode_time(std::int64_t t) noexcept;
+// The time, or -1 when the field is not 8 hex digits (a RETR_V2 sends zeros).
+std::int64_t decode_time(const std::array<char, 8>& field) noexcept;
 
 // The per-block header of compressed data streams (mess_compress, 8 bytes).
 inline constexpr std::uint32_t kDataCompressed = 1;

@@ -57,6 +57,15 @@ Step ServerSession::on_protocol_error(Errc e) {
   return replies_only(replies::bad_no_retry(to_string(e)), true);
 }
 
+// A TRANS_START whose stream count disagrees with the accepted one: drop the transfer.
+Step ServerSession::inconsistent_start() {
+  state_ = ServerState::logged;
+  pending_.reset();
+  Step s = replies_only(replies::bad("Inconsistency between MSG_TRANS_START* and message length"));
+  s.request = AbortRequest{};
+  return s;
+}
+
 Step ServerSession::unknown() {
   return replies_only(version_ == 1 ? replies::unknown_message_v1() : replies::unknown_message());
 }
@@ -150,22 +159,12 @@ Step ServerSession::on_message(const Message& m) {
       const auto n = static_cast<std::size_t>(pending_->params.nbstream);
       if (const auto* v3 = std::get_if<TransStartV3>(&m); v3 && version_ >= 3) {
         if (v3->declared_length != 4 * n) {
-          state_ = ServerState::logged;
-          pending_.reset();
-          Step s = replies_only(
-              replies::bad("Inconsistency between MSG_TRANS_START* and message length"));
-          s.request = AbortRequest{};
-          return s;
+          return inconsistent_start();
         }
         r.simulate = v3->code == MsgCode::trans_simul_v3;
       } else if (const auto* v2 = std::get_if<PortList>(&m); v2 && version_ == 2) {
         if (v2->ports.size() != n) {
-          state_ = ServerState::logged;
-          pending_.reset();
-          Step s = replies_only(
-              replies::bad("Inconsistency between MSG_TRANS_START* and message length"));
-          s.request = AbortRequest{};
-          return s;
+          return inconsistent_start();
         }
         r.simulate = v2->code == MsgCode::trans_simul;
         r.client_ports = v2->ports;

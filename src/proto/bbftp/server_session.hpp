@@ -119,6 +119,7 @@ class ServerSession {
   Step on_logged(const Message& m);
   Step on_logged_v1(const Message& m);
   Step unknown();
+  Step inconsistent_start();
 
   ServerConfig config_;
   ServerState state_ = ServerState::awaiting_login;

@@ -165,6 +165,14 @@ TEST(BbftpCodec, UnknownCodesKeepTheirPayload) {
   EXPECT_STREQ(name_of(static_cast<MsgCode>(0x99)), "MSG_?");
 }
 
+TEST(BbftpCodec, TimeFieldsAreEightHexDigits) {
+  const auto f = encode_time(0x6b041ee2);
+  EXPECT_EQ(std::string(f.data(), 8), "6b041ee2");  // session 1's lastmodif
+  EXPECT_EQ(decode_time(f), 0x6b041ee2);
+  EXPECT_EQ(std::string(encode_time(5).data(), 8), "00000005");
+  EXPECT_EQ(decode_time(std::array<char, 8>{}), -1) << "RETR_V2 sends zeros";
+}
+
 TEST(BbftpCodec, BlockHeader) {
   std::byte b[8];
   encode_block_header({kDataCompressed, 1234}, b);
