@@ -1,23 +1,45 @@
-// xftpd: the XFTP daemon.
+// xftpd: the XFTP daemon (legacy mode, compatible with the original XFTP client).
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <csignal>
 #include <exception>
 #include <iostream>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
+#include "io/udp.hpp"
+#include "session/xftp_server.hpp"
 #include "storage/sandbox.hpp"
 
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop(int) {
+  g_stop.store(true);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"xftpd: XFTP file transfer daemon", "xftpd"};
+  CLI::App app{"xftpd: XFTP file transfer daemon (UDP)", "xftpd"};
   ferry::app::add_version_flag(app, "xftpd");
   ferry::app::add_config_option(app);
   ferry::app::LogOptions log{.level = "info", .target = {}, .ident = "xftpd"};
   add_logging_options(app, log);
   std::string root;
-  int port = 2333;
+  std::string listen = "0.0.0.0";
+  std::uint16_t port = 2333;
+  int idle_s = 30;
+  ferry::session::XftpServerOptions options;
   app.add_option("--root", root, "Directory to serve")->required();
-  app.add_option("--port", port, "UDP port to listen on")->capture_default_str();
+  app.add_option("--listen", listen, "Address to listen on (IPv4 or IPv6)")->capture_default_str();
+  app.add_option("--port", port, "UDP port (0 picks a free one, logged at start)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_s, "Seconds a transfer may stay silent")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--max-transfers", options.max_transfers, "Transfers at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
   try {
     ferry::app::setup_logging(log);
@@ -25,11 +47,33 @@ int main(int argc, char** argv) {
     std::cerr << "xftpd: " << e.what() << '\n';
     return 2;
   }
-  auto served = ferry::storage::Sandbox::confined(root);
+  options.idle = std::chrono::seconds(idle_s);
+
+  auto served =
+      ferry::storage::Sandbox::confined(root, {.resolver = ferry::storage::Resolver::automatic,
+                                               .policy = {.require_utf8 = true},
+                                               .umask = 022});
   if (!served) {
-    spdlog::error("cannot serve {}", served.error().message());
+    spdlog::critical("cannot serve {}", served.error().message());
     return 1;
   }
-  spdlog::error("the XFTP protocol is not implemented in this build yet");
-  return 1;
+  auto where = ferry::io::resolve(listen, port, true);
+  if (!where) {
+    spdlog::critical("{}", where.error().message());
+    return 1;
+  }
+  auto sock = ferry::io::bind_udp(where->front());
+  if (!sock) {
+    spdlog::critical("{}", sock.error().message());
+    return 1;
+  }
+  const auto bound = ferry::io::SocketAddress::of_local(sock->get());
+  spdlog::info("xftpd listening on {} (udp), serving {}",
+               bound ? bound->to_string() : where->front().to_string(), root);
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
+  ferry::session::XftpServer server(std::move(*sock), std::move(*served), options);
+  server.run(g_stop);
+  spdlog::info("xftpd stopped");
+  return 0;
 }

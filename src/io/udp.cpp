@@ -1,0 +1,48 @@
+#include "io/udp.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace ferry::io {
+
+Result<UniqueFd> bind_udp(const SocketAddress& where) {
+  UniqueFd fd(::socket(where.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Unexpected(Error{errno, "socket"});
+  if (::bind(fd.get(), where.get(), where.size()) != 0) {
+    return Unexpected(Error{errno, "bind " + where.to_string()});
+  }
+  return fd;
+}
+
+Result<std::size_t> receive_from(int fd, MutableBytes out, SocketAddress& from, Timeout timeout) {
+  for (;;) {
+    if (timeout != kNoTimeout) {
+      if (auto w = wait_readable(fd, timeout); !w) return Unexpected(std::move(w).error());
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const ssize_t n = ::recvfrom(fd, out.data(), out.size(), MSG_DONTWAIT,
+                                 reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n >= 0) {
+      from = SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EAGAIN || errno == EINTR) continue;
+    return Unexpected(Error{errno, "recvfrom"});
+  }
+}
+
+Result<void> send_to(int fd, Bytes data, const SocketAddress& to) {
+  for (;;) {
+    if (::sendto(fd, data.data(), data.size(), 0, to.get(), to.size()) >= 0) return {};
+    if (errno != EINTR) return Unexpected(Error{errno, "sendto " + to.to_string()});
+  }
+}
+
+bool same_endpoint(const SocketAddress& a, const SocketAddress& b) noexcept {
+  return a.same_host(b) && a.port() == b.port();
+}
+
+}  // namespace ferry::io
