@@ -8,6 +8,7 @@
 # Usage: sudo bench/bbftp.sh [BUILD_DIR]   with FERRY_REAL_BBFTP and FERRY_REAL_BBFTPD set to the
 # real client and daemon (built outside this repository); without them only our pair is measured.
 set -euo pipefail
+. "$(dirname "$0")/../scripts/lib/daemon.sh"
 build=$(cd "${1:-build}" && pwd)
 runs=${RUNS:-5}
 size_mib=${SIZE_MIB:-1024}
@@ -53,12 +54,7 @@ done
 # Daemons: ours in the foreground; the real one behind a minimal inetd, as its docs describe.
 "$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 -l info >"$work/ours.log" 2>&1 &
 pids+=($!)
-our_port=
-for _ in $(seq 1 100); do
-  our_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/ours.log")
-  [ -n "$our_port" ] && break
-  sleep 0.05
-done
+our_port=$(wait_for_port "$work/ours.log") || our_port=
 [ -n "$our_port" ] || { cat "$work/ours.log"; exit 1; }
 
 have_real=0

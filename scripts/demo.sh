@@ -3,6 +3,7 @@
 # served root, a 256 MiB file put and got back over 4 streams, checksums compared, rates shown.
 # Usage: scripts/demo.sh [BUILD_DIR]
 set -euo pipefail
+. "$(dirname "$0")/lib/daemon.sh"
 build=$(cd "${1:-build}" && pwd)
 work=$(mktemp -d /tmp/ferry-demo-XXXXXX)
 daemon=
@@ -22,12 +23,7 @@ echo "$password" | "$build/apps/bbftpd" --add-user demo --password-file "$work/p
 "$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/passwords" \
   >"$work/bbftpd.log" 2>&1 &
 daemon=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/bbftpd.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=$(wait_for_port "$work/bbftpd.log") || port=
 [ -n "$port" ] || { cat "$work/bbftpd.log"; echo "demo: bbftpd did not start" >&2; exit 1; }
 echo "bbftpd listening on 127.0.0.1:$port, serving $work/root for user 'demo'"
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -86,6 +87,9 @@ struct XftpServer::State {
   std::vector<std::uint8_t> upload(const io::SocketAddress& from, const Datagram& req);
   std::vector<std::uint8_t> download(const io::SocketAddress& from, const Datagram& req);
   ferry::Result<std::pair<UniqueFd, std::uint16_t>, std::string> data_socket();
+  // Opens the transfer's data socket, runs `body(fd)` on its own thread and returns the OK reply
+  // carrying the port (INTERNAL_ERROR when no socket could be had).
+  std::vector<std::uint8_t> launch(const Datagram& req, std::function<void(int)> body);
 };
 
 XftpServer::XftpServer(UniqueFd control, storage::Sandbox root, XftpServerOptions options)
@@ -225,6 +229,21 @@ ferry::Result<std::pair<UniqueFd, std::uint16_t>, std::string> XftpServer::State
   return std::pair{std::move(*fd), bound->port()};
 }
 
+std::vector<std::uint8_t> XftpServer::State::launch(const Datagram& req,
+                                                    std::function<void(int)> body) {
+  auto sock = data_socket();
+  if (!sock) return answer(req, Status::internal_error);
+  auto reply = answer(req, Status::ok, encode_port(sock->second));
+  ++running;
+  std::lock_guard lock(mu);
+  transfers.emplace_back(
+      [this, body = std::move(body), fd = std::make_shared<UniqueFd>(std::move(sock->first))] {
+        body(fd->get());
+        --running;
+      });
+  return reply;
+}
+
 std::vector<std::uint8_t> XftpServer::State::upload(const io::SocketAddress& from,
                                                     const Datagram& req) {
   if (root.stat(req.data, storage::Follow::no)) return answer(req, Status::file_exists);
@@ -234,21 +253,15 @@ std::vector<std::uint8_t> XftpServer::State::upload(const io::SocketAddress& fro
     return answer(req, w.error().code == storage::Errc::exists ? Status::file_exists
                                                                : Status::internal_error);
   }
-  auto sock = data_socket();
-  if (!sock) return answer(req, Status::internal_error);
-  auto reply = answer(req, Status::ok, encode_port(sock->second));
-  ++running;
-  std::lock_guard lock(mu);
-  transfers.emplace_back([this, from, id = req.id, path = req.data,
-                          writer = std::make_shared<storage::AtomicWriter>(std::move(*w)),
-                          fd = std::make_shared<UniqueFd>(std::move(sock->first))] {
+  return launch(req, [this, from, id = req.id, path = req.data,
+                      writer = std::make_shared<storage::AtomicWriter>(std::move(*w))](int fd) {
     std::vector<std::byte> buf(65536);
     std::uint64_t offset = 0;
     const auto ack = encode(upload_ack(id));
     bool done = false;
     for (;;) {
       io::SocketAddress peer;
-      auto n = io::receive_from(fd->get(), buf, peer, options.idle);
+      auto n = io::receive_from(fd, buf, peer, options.idle);
       if (!n) break;                                 // idle timeout: the upload is abandoned
       if (!io::same_endpoint(peer, from)) continue;  // data only from the requester
       if (*n == 0) {
@@ -257,7 +270,7 @@ std::vector<std::uint8_t> XftpServer::State::upload(const io::SocketAddress& fro
       }
       if (!writer->pwrite_all({buf.data(), *n}, offset)) break;
       offset += *n;
-      (void)io::send_to(fd->get(), as_view(ack), from);
+      (void)io::send_to(fd, as_view(ack), from);
     }
     if (done) {
       spdlog::info("xftpd: upload {} ({} bytes) from {}", path, offset, from.to_string());
@@ -266,9 +279,7 @@ std::vector<std::uint8_t> XftpServer::State::upload(const io::SocketAddress& fro
       spdlog::warn("xftpd: upload {} from {} abandoned after {} bytes", path, from.to_string(),
                    offset);
     }
-    --running;
   });
-  return reply;
 }
 
 std::vector<std::uint8_t> XftpServer::State::download(const io::SocketAddress& from,
@@ -279,14 +290,8 @@ std::vector<std::uint8_t> XftpServer::State::download(const io::SocketAddress& f
   if (running.load() >= options.max_transfers) return answer(req, Status::internal_error);
   auto f = root.open_read(req.data);
   if (!f) return answer(req, Status::internal_error);
-  auto sock = data_socket();
-  if (!sock) return answer(req, Status::internal_error);
-  auto reply = answer(req, Status::ok, encode_port(sock->second));
-  ++running;
-  std::lock_guard lock(mu);
-  transfers.emplace_back([this, from, id = req.id, path = req.data,
-                          file = std::make_shared<storage::File>(std::move(*f)),
-                          fd = std::make_shared<UniqueFd>(std::move(sock->first))] {
+  return launch(req, [this, from, id = req.id, path = req.data,
+                      file = std::make_shared<storage::File>(std::move(*f))](int fd) {
     std::vector<std::byte> chunk(kLegacyDatagram);
     std::vector<std::byte> in(65536);
     std::uint64_t offset = 0;
@@ -298,7 +303,7 @@ std::vector<std::uint8_t> XftpServer::State::download(const io::SocketAddress& f
         break;
       }
       if (*n == 0) break;
-      if (!io::send_to(fd->get(), {chunk.data(), *n}, from)) {
+      if (!io::send_to(fd, {chunk.data(), *n}, from)) {
         ok = false;
         break;
       }
@@ -306,7 +311,7 @@ std::vector<std::uint8_t> XftpServer::State::download(const io::SocketAddress& f
       bool acked = false;
       while (!acked) {
         io::SocketAddress peer;
-        auto got = io::receive_from(fd->get(), in, peer, options.idle);
+        auto got = io::receive_from(fd, in, peer, options.idle);
         if (!got) break;
         if (!io::same_endpoint(peer, from)) continue;
         auto a = decode({in.data(), *got});
@@ -320,15 +325,13 @@ std::vector<std::uint8_t> XftpServer::State::download(const io::SocketAddress& f
     }
     if (ok) {
       // EOF: a zero-length datagram; repeated because a lost one would stall the client.
-      for (int i = 0; i < 3; ++i) (void)io::send_to(fd->get(), {}, from);
+      for (int i = 0; i < 3; ++i) (void)io::send_to(fd, {}, from);
       spdlog::info("xftpd: download {} ({} bytes) to {}", path, offset, from.to_string());
     } else {
       spdlog::warn("xftpd: download {} to {} abandoned after {} bytes", path, from.to_string(),
                    offset);
     }
-    --running;
   });
-  return reply;
 }
 
 }  // namespace ferry::session

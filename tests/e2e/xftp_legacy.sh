@@ -4,6 +4,7 @@
 # status; DELETE, MKDIR, MOVE; malformed datagrams leave the server serving; 20 transfers at once.
 # Usage: xftp_legacy.sh XFTPD
 set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib/daemon.sh"
 xftpd=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../interop/common.sh"
@@ -12,12 +13,7 @@ mkdir -p "$work/root/sub" "$work/local"
 echo hello >"$work/root/hello.txt"
 "$xftpd" --root "$work/root" --listen 127.0.0.1 --port 0 --idle-timeout 5 >"$work/xftpd.log" 2>&1 &
 daemon_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/xftpd.log")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=$(wait_for_port "$work/xftpd.log") || port=
 [ -n "$port" ] || { cat "$work/xftpd.log"; fail "xftpd did not start"; }
 peer() { timeout 60 python3 "$here/xftp_original_peer.py" 127.0.0.1 "$port" "$@"; }
 passed=0

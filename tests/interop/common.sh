@@ -1,6 +1,8 @@
 # Helpers for the interop scripts: a throw-away served root and user, our daemon on a free port.
 # Every wait is bounded; everything is removed on exit.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/daemon.sh"
+
 skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
 
@@ -23,11 +25,7 @@ start_ferry_daemon() {
   echo "$password" | "$bbftpd" --add-user alice --password-file "$work/pw" --root "$work/root" >/dev/null
   "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" "$@" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/daemon.log")
-    [ -n "$port" ] && return 0
-    sleep 0.05
-  done
+  port=$(wait_for_port "$work/daemon.log") && return 0
   cat "$work/daemon.log" >&2
   fail "our bbftpd did not start"
 }
