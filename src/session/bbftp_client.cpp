@@ -304,6 +304,46 @@ std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const stora
 
 }  // namespace
 
+// After TRANS_OK: the data connections, in stream order. Protocol 3 connects to the daemon's
+// ports and then sends TRANS_START_V3; protocol 2 listens, sends its ports in TRANS_START_V2 and
+// accepts. A failure is the outcome to return.
+ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
+    const TransferParams& accepted, const std::vector<std::uint32_t>& ports, bool simulate) {
+  const int n = accepted.nbstream;
+  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
+    return Unexpected(broken("The server accepted an impossible number of streams"));
+  }
+  std::vector<UniqueFd> listeners;
+  std::vector<std::uint32_t> our_ports;
+  if (version_ == 2) {
+    auto made = listen_for_server(local_, n, our_ports);
+    if (!made) {
+      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+      session_.settled();
+      return Unexpected(failure(Outcome::local_failure, client_error::kLocal, made.error()));
+    }
+    listeners = std::move(*made);
+  }
+  const Message start =
+      version_ >= 3
+          ? Message(TransStartV3{simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
+                                 static_cast<std::uint32_t>(4 * n)})
+          : Message(PortList{simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2, our_ports});
+  std::string error;
+  std::vector<UniqueFd> socks;
+  session_.started_transfer();
+  if (version_ >= 3) {
+    socks = open_data(ports, listeners, error);
+    if (!error.empty()) return Unexpected(broken(error));
+    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
+  } else {
+    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
+    socks = open_data(ports, listeners, error);
+    if (!error.empty()) return Unexpected(broken(error));
+  }
+  return socks;
+}
+
 Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local_path,
                          const std::string& remote_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
@@ -341,37 +381,9 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   const TransferParams accepted = ready->params;
   const std::vector<std::uint32_t> ports = ready->ports;
   const int n = accepted.nbstream;
-  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
-    return broken("The server accepted an impossible number of streams");
-  }
-  std::vector<UniqueFd> listeners;
-  std::vector<std::uint32_t> our_ports;
-  if (version_ == 2) {
-    auto made = listen_for_server(local_, n, our_ports);
-    if (!made) {
-      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
-      session_.settled();
-      return failure(Outcome::local_failure, client_error::kLocal, made.error());
-    }
-    listeners = std::move(*made);
-  }
-  const Message start =
-      version_ >= 3
-          ? Message(TransStartV3{s.simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
-                                 static_cast<std::uint32_t>(4 * n)})
-          : Message(
-                PortList{s.simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2, our_ports});
-  std::string error;
-  std::vector<UniqueFd> socks;
-  session_.started_transfer();
-  if (version_ >= 3) {
-    socks = open_data(ports, listeners, error);
-    if (!error.empty() || !send({start})) return broken(error.empty() ? "Connection lost" : error);
-  } else {
-    if (!send({start})) return broken("Connection to the server lost");
-    socks = open_data(ports, listeners, error);
-    if (!error.empty()) return broken(error);
-  }
+  auto opened = start_data(accepted, ports, s.simulate);
+  if (!opened) return std::move(opened).error();
+  std::vector<UniqueFd> socks = std::move(*opened);
   std::optional<StreamError> failed;
   if (!s.simulate) {
     failed = run_streams(socks, *file, st->size, accepted, true, config_.data_timeout,
@@ -438,36 +450,9 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     return o;
   }
   const int n = accepted.nbstream;
-  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
-    return broken("The server accepted an impossible number of streams");
-  }
-  std::vector<UniqueFd> listeners;
-  std::vector<std::uint32_t> our_ports;
-  if (version_ == 2) {
-    auto made = listen_for_server(local_, n, our_ports);
-    if (!made) {
-      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
-      session_.settled();
-      return failure(Outcome::local_failure, client_error::kLocal, made.error());
-    }
-    listeners = std::move(*made);
-  }
-  std::string error;
-  std::vector<UniqueFd> socks;
-  session_.started_transfer();
-  if (version_ >= 3) {
-    socks = open_data(ports, listeners, error);
-    if (!error.empty()) return broken(error);
-    if (!send({TransStartV3{MsgCode::trans_start_v3, static_cast<std::uint32_t>(4 * n)}})) {
-      return broken("Connection to the server lost");
-    }
-  } else {
-    if (!send({PortList{MsgCode::trans_start_v2, our_ports}})) {
-      return broken("Connection to the server lost");
-    }
-    socks = open_data(ports, listeners, error);
-    if (!error.empty()) return broken(error);
-  }
+  auto opened = start_data(accepted, ports, false);
+  if (!opened) return std::move(opened).error();
+  std::vector<UniqueFd> socks = std::move(*opened);
   auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
                             config_.ack_timeout);
   socks.clear();

@@ -110,6 +110,9 @@ class BbftpClient {
                  const std::string& remote_path, const TransferSettings& s);
   Outcome get_v1(const storage::Sandbox& local, const std::string& remote_path,
                  const std::string& local_path, const TransferSettings& s);
+  ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferParams& accepted,
+                                                           const std::vector<std::uint32_t>& ports,
+                                                           bool simulate);
   std::vector<UniqueFd> open_data(const std::vector<std::uint32_t>& server_ports,
                                   std::vector<UniqueFd>& listeners, std::string& error);
 
