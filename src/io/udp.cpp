@@ -1,8 +1,11 @@
 #include "io/udp.hpp"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ferry::io {
@@ -39,6 +42,38 @@ Result<void> send_to(int fd, Bytes data, const SocketAddress& to) {
     if (::sendto(fd, data.data(), data.size(), 0, to.get(), to.size()) >= 0) return {};
     if (errno != EINTR) return Unexpected(Error{errno, "sendto " + to.to_string()});
   }
+}
+
+Result<void> set_receive_timeout(int fd, Timeout timeout) {
+  const auto ms = timeout == kNoTimeout ? 0 : std::max<long long>(timeout.count(), 1);
+  timeval tv{.tv_sec = static_cast<time_t>(ms / 1000),
+             .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+    return Unexpected(Error{errno, "setsockopt SO_RCVTIMEO"});
+  }
+  return {};
+}
+
+Result<std::size_t> receive_datagram(int fd, MutableBytes out, SocketAddress& from) {
+  for (;;) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const ssize_t n =
+        ::recvfrom(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n >= 0) {
+      from = SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Unexpected(Error{ETIMEDOUT, "recvfrom"});
+    return Unexpected(Error{errno, "recvfrom"});
+  }
+}
+
+void report_icmp_errors(int fd) noexcept {
+  const int on = 1;
+  (void)::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  (void)::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
 }
 
 bool same_endpoint(const SocketAddress& a, const SocketAddress& b) noexcept {

@@ -1,6 +1,10 @@
 // xftpd in legacy mode (magic 0xCF): byte-compatible with the original client, without the
-// original server's bugs (see the XFTP spec, section 3). One control socket; each transfer gets
-// its own data socket and thread, so the control socket never waits on a transfer.
+// original server's bugs (see the XFTP spec, section 3).
+//
+// One thread owns the control socket: it decodes, drops copies of requests still being worked
+// on, answers repeated ones from memory, and queues the rest; it never touches the disk. A few
+// workers carry requests out against the served root and send the replies. Each transfer then
+// runs on its own data socket and thread, bounded in number.
 #pragma once
 
 #include <atomic>
@@ -16,6 +20,9 @@ namespace ferry::session {
 struct XftpServerOptions {
   io::Timeout idle{std::chrono::seconds(30)};  // a transfer with no datagram for this long ends
   int max_transfers = 64;                      // more at once get INTERNAL_ERROR
+  int workers = 4;                             // threads carrying out requests
+  int max_queued = 256;                        // requests waiting for a worker, in all
+  int max_queued_per_client = 16;              // ... from one source address
   std::chrono::seconds duplicate_window{35};   // a repeated request gets the first reply again
 };
 
@@ -26,7 +33,8 @@ class XftpServer {
   XftpServer(const XftpServer&) = delete;
   XftpServer& operator=(const XftpServer&) = delete;
 
-  // Serves until `stop` becomes true (checked at least every 200 ms); waits for running transfers.
+  // Serves until `stop` becomes true (checked at least every 200 ms); running transfers are
+  // abandoned within a quarter of a second (uploads leave nothing behind), then it returns.
   void run(const std::atomic<bool>& stop);
 
  private:

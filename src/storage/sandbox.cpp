@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>  // renameat2
 
 #include "storage/fs_util.hpp"
 
@@ -303,12 +304,15 @@ Result<void> Sandbox::mkdir(std::string_view path, mode_t mode, bool recursive) 
   return {};
 }
 
-Result<void> Sandbox::rename(std::string_view from, std::string_view to) const {
+Result<void> Sandbox::rename(std::string_view from, std::string_view to,
+                             Overwrite overwrite) const {
   auto src = open_parent(from);
   if (!src) return Unexpected(std::move(src).error());
   auto dst = open_parent(to);
   if (!dst) return Unexpected(std::move(dst).error());
-  if (::renameat(src->dir.get(), src->leaf.c_str(), dst->dir.get(), dst->leaf.c_str()) != 0) {
+  const unsigned flags = overwrite == Overwrite::refuse ? RENAME_NOREPLACE : 0;
+  if (::renameat2(src->dir.get(), src->leaf.c_str(), dst->dir.get(), dst->leaf.c_str(), flags) !=
+      0) {
     return fail(errno, errno == ENOENT ? from : to);
   }
   return {};

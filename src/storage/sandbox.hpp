@@ -99,7 +99,10 @@ class Sandbox {
   // `mode` before the session umask. recursive: creates missing parents, an existing
   // directory is fine. Errors: exists (not recursive), not_found (missing parent).
   Result<void> mkdir(std::string_view path, mode_t mode = 0777, bool recursive = false) const;
-  Result<void> rename(std::string_view from, std::string_view to) const;
+  enum class Overwrite { allow, refuse };
+  // refuse: an existing `to` is an `exists` error, decided atomically (RENAME_NOREPLACE).
+  Result<void> rename(std::string_view from, std::string_view to,
+                      Overwrite overwrite = Overwrite::allow) const;
   Result<void> unlink(std::string_view path) const;  // files and symlinks, not directories
   Result<void> rmdir(std::string_view path) const;   // empty directories
   Result<void> chmod(std::string_view path, mode_t mode) const;
