@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-transfers", options.max_transfers, "Transfers at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  int busy_poll_us = 50;
+  app.add_option("--busy-poll", busy_poll_us,
+                 "Microseconds a transfer polls for each datagram before sleeping (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
   try {
     ferry::app::setup_logging(log);
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.idle = std::chrono::seconds(idle_s);
+  options.busy_poll = std::chrono::microseconds(busy_poll_us);
 
   auto served =
       ferry::storage::Sandbox::confined(root, {.resolver = ferry::storage::Resolver::automatic,

@@ -54,20 +54,30 @@ Result<void> set_receive_timeout(int fd, Timeout timeout) {
   return {};
 }
 
-Result<std::size_t> receive_datagram(int fd, MutableBytes out, SocketAddress& from) {
+namespace {
+Result<std::size_t> receive_with(int fd, MutableBytes out, SocketAddress& from, int flags) {
   for (;;) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     const ssize_t n =
-        ::recvfrom(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+        ::recvfrom(fd, out.data(), out.size(), flags, reinterpret_cast<sockaddr*>(&ss), &len);
     if (n >= 0) {
       from = SocketAddress(reinterpret_cast<sockaddr*>(&ss), len);
       return static_cast<std::size_t>(n);
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Unexpected(Error{ETIMEDOUT, "recvfrom"});
-    return Unexpected(Error{errno, "recvfrom"});
+    if (errno != EINTR) return Unexpected(Error{errno, "recvfrom"});
   }
+}
+}  // namespace
+
+Result<std::size_t> receive_datagram(int fd, MutableBytes out, SocketAddress& from) {
+  auto n = receive_with(fd, out, from, 0);
+  if (!n && n.error().sys_errno == EAGAIN) return Unexpected(Error{ETIMEDOUT, "recvfrom"});
+  return n;
+}
+
+Result<std::size_t> try_receive_datagram(int fd, MutableBytes out, SocketAddress& from) {
+  return receive_with(fd, out, from, MSG_DONTWAIT);
 }
 
 void report_icmp_errors(int fd) noexcept {

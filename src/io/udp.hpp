@@ -14,6 +14,8 @@ Result<void> send_to(int fd, Bytes data, const SocketAddress& to);
 // wait bounded by SO_RCVTIMEO. ETIMEDOUT when `set_receive_timeout`'s time passed with nothing.
 Result<void> set_receive_timeout(int fd, Timeout timeout);
 Result<std::size_t> receive_datagram(int fd, MutableBytes out, SocketAddress& from);
+// Does not wait: EAGAIN when nothing is there.
+Result<std::size_t> try_receive_datagram(int fd, MutableBytes out, SocketAddress& from);
 // Reports ICMP errors (port unreachable: ECONNREFUSED) on the next receive even though the
 // socket is not connected, so a client learns at once that nothing listens at an address.
 void report_icmp_errors(int fd) noexcept;

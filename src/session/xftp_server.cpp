@@ -260,7 +260,13 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
   auto body = [this, from = job.from, id = job.request.id, path = job.request.data,
                sock = std::make_shared<UniqueFd>(std::move(*fd)),
                out = std::make_shared<XftpOutcome>(std::move(outcome))] {
-    const StopAndWaitOptions o{.idle = options.idle, .stop = stop, .progress = {}};
+    const int cpus = static_cast<int>(std::max(2U, std::thread::hardware_concurrency()));
+    const bool poll = transfers_running.load() <= cpus / 2;
+    const StopAndWaitOptions o{
+        .idle = options.idle,
+        .stop = stop,
+        .progress = {},
+        .busy_poll = poll ? options.busy_poll : std::chrono::microseconds(0)};
     if (out->upload) {
       auto got =
           receive_stop_and_wait(sock->get(), from, *out->upload, encode(upload_ack(id)), {}, o);

@@ -24,6 +24,9 @@ struct XftpServerOptions {
   int max_queued = 256;                        // requests waiting for a worker, in all
   int max_queued_per_client = 16;              // ... from one source address
   std::chrono::seconds duplicate_window{35};   // a repeated request gets the first reply again
+  // Transfers poll for the next datagram this long before sleeping (see StopAndWaitOptions), as
+  // long as no more of them run than half the CPUs, so that polling never starves the others.
+  std::chrono::microseconds busy_poll{50};
 };
 
 class XftpServer {

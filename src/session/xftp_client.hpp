@@ -1,0 +1,99 @@
+// The XFTP client in legacy mode (spec section 3, "Client"): talks to the original server and to
+// ours. One random ID per client; replies accepted only from the address asked, with the request's
+// CMD and ID echoed; data of a download that overtakes the OK reply is kept. Stop-and-wait only:
+// UPLOAD and DOWNLOAD requests are sent once and never repeated (an original server would start a
+// second transfer); LIST, DELETE, MKDIR and MOVE are repeated while unanswered, which is safe
+// (LIST is read-only, our server answers a repeated request from memory, and the original server
+// never answers the other three at all).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/unique_fd.hpp"
+#include "io/socket.hpp"
+#include "proto/xftp/legacy.hpp"
+#include "storage/atomic_writer.hpp"
+#include "storage/file.hpp"
+
+namespace ferry::session {
+
+struct XftpClientOptions {
+  io::Timeout timeout{std::chrono::seconds(30)};  // for a reply, and for silence in a transfer
+  io::Timeout first_retry{std::chrono::milliseconds(500)};  // then doubling, for LIST & co.
+  const std::atomic<bool>* stop = nullptr;  // set (by a signal handler) to give up at once
+  std::chrono::microseconds busy_poll{50};  // see StopAndWaitOptions
+};
+
+struct XftpClientError {
+  enum class Kind {
+    refused,      // the server answered with an error status (`status`)
+    no_reply,     // nothing came back in time
+    network,      // a socket error, or nothing listens at the address (ICMP port unreachable)
+    local_file,   // reading or writing the local file failed
+    protocol,     // the server said something that makes no sense (an OK without a port)
+    interrupted,  // `stop` was set
+  };
+  Kind kind = Kind::network;
+  xftp::Status status = xftp::Status::ok;
+  int sys_errno = 0;
+  std::string message;
+};
+
+template <class T>
+using XftpResult = Result<T, XftpClientError>;
+
+using TransferProgress = std::function<void(std::uint64_t bytes)>;
+
+class XftpClient {
+ public:
+  // Resolves `host` ("localhost", names, IPv4, IPv6); the first address that does not turn out
+  // to be closed is used for the whole session.
+  static XftpResult<XftpClient> open(std::string_view host, std::uint16_t port,
+                                     XftpClientOptions options = {});
+
+  XftpResult<xftp::Listing> list(std::string_view path);
+  XftpResult<void> remove(std::string_view path);
+  XftpResult<void> mkdir(std::string_view path);
+  XftpResult<void> move(std::string_view from, std::string_view to);
+  // Sends `source` as `remote`; returns the bytes acknowledged by the server.
+  XftpResult<std::uint64_t> upload(const storage::File& source, std::string_view remote,
+                                   const TransferProgress& progress = {});
+  // Receives `remote` into `into` (not committed: the caller renames it into place).
+  XftpResult<std::uint64_t> download(std::string_view remote, storage::AtomicWriter& into,
+                                     const TransferProgress& progress = {});
+
+  std::string server() const;  // "127.0.0.1:2333" once known, else the first address
+
+ private:
+  XftpClient() = default;
+  struct Early {
+    std::uint16_t port;
+    std::string bytes;
+  };
+  XftpResult<xftp::Datagram> exchange(xftp::Command command, std::string data, bool may_repeat,
+                                      std::vector<Early>* early = nullptr);
+  XftpResult<xftp::Datagram> exchange_with(const io::SocketAddress& to,
+                                           const std::vector<std::uint8_t>& request,
+                                           xftp::Command command, bool may_repeat,
+                                           std::vector<Early>* early);
+  XftpResult<void> simple(xftp::Command command, std::string data);
+  XftpResult<io::SocketAddress> data_peer(const xftp::Datagram& reply) const;
+
+  XftpClientOptions options_;
+  std::vector<io::SocketAddress> candidates_;  // until one has answered
+  io::SocketAddress server_;
+  bool settled_ = false;
+  UniqueFd fd_;
+  xftp::Id id_{};
+};
+
+// A message for a refusal, e.g. "not found on the server" for NOT_FOUND.
+std::string describe(xftp::Status status);
+
+}  // namespace ferry::session
