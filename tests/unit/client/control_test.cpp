@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "client/control.hpp"
+
+#include <gtest/gtest.h>
 
 namespace ferry::test {
 namespace {
