@@ -109,7 +109,16 @@ struct XftpServer::State {
   }
   void accept(const io::SocketAddress& from, Datagram request);
   void work();
-  std::vector<std::uint8_t> execute(const Job& job);
+  void execute(const Job& job);
+  // Remembers the reply before sending it: a copy of the request arriving right after the reply
+  // must find it answered, not in progress (which would be dropped).
+  void answer(const Job& job, const std::vector<std::uint8_t>& reply) {
+    {
+      std::lock_guard lock(mu);
+      filter.finish(job.key, reply);
+    }
+    send(job.from, reply);
+  }
   bool reserve_transfer() {
     if (transfers_running.fetch_add(1) < options.max_transfers) return true;
     --transfers_running;
@@ -195,21 +204,18 @@ void XftpServer::State::work() {
       if (--it->second <= 0) queued_per_client.erase(it);
     }
     lock.unlock();
-    auto reply = execute(job);
-    lock.lock();
-    filter.finish(job.key, reply);
+    execute(job);
   }
 }
 
-std::vector<std::uint8_t> XftpServer::State::execute(const Job& job) {
+void XftpServer::State::execute(const Job& job) {
   const Datagram& req = job.request;
   auto request = classify(req);
   if (!request) {
     spdlog::info("xftpd: {} from {} refused: INVALID", command_name(req.command),
                  job.from.to_string());
-    auto reply = reply_to(req, request.error());
-    send(job.from, reply);
-    return reply;
+    answer(job, reply_to(req, request.error()));
+    return;
   }
   const bool wants_transfer =
       request->command == Command::upload || request->command == Command::download;
@@ -225,13 +231,11 @@ std::vector<std::uint8_t> XftpServer::State::execute(const Job& job) {
               job.from.to_string(), status_name(outcome.status));
   if (outcome.upload || outcome.download) {
     auto [reply, start] = prepare(job, std::move(outcome));
-    send(job.from, reply);
+    answer(job, reply);
     if (start) start();
-    return reply;
+    return;
   }
-  auto reply = reply_to(req, outcome.status, std::move(outcome.data));
-  send(job.from, reply);
-  return reply;
+  answer(job, reply_to(req, outcome.status, std::move(outcome.data)));
 }
 
 std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::prepare(
