@@ -29,16 +29,26 @@ class Receiver {
   void accepted() { last_ = Clock::now(); }
   Result<std::size_t, TransferError> next(MutableBytes buf, io::SocketAddress& from) {
     if (!timeout_set_) return Unexpected(TransferError{TransferError::Kind::network, "setsockopt"});
-    if (options_.busy_poll.count() > 0) {
+    if (options_.busy_poll.count() > 0 && skip_polls_ > 0) {
+      --skip_polls_;
+    } else if (options_.busy_poll.count() > 0) {
       const auto until = Clock::now() + options_.busy_poll;
       for (unsigned i = 0;; ++i) {
         auto n = io::try_receive_datagram(fd_, buf, from);
-        if (n) return *n;
+        if (n) {
+          backoff_ /= 2;  // hits and misses alternating under load keep it sleeping mostly
+          return *n;
+        }
         if (n.error().sys_errno != EAGAIN) {
           return Unexpected(TransferError{TransferError::Kind::network, n.error().message()});
         }
         if (i % 8 == 7 && Clock::now() >= until) break;
       }
+      // Polling in vain means the peer is slow or the CPUs are busy; then it only burns the
+      // time others need (and costs this thread the scheduler's favour for sleepers): sleep for
+      // the next datagrams, twice as many after each miss.
+      backoff_ = std::min<unsigned>(std::max(1U, backoff_ * 2), 4096);
+      skip_polls_ = backoff_;
     }
     for (;;) {
       auto n = io::receive_datagram(fd_, buf, from);
@@ -61,6 +71,8 @@ class Receiver {
   int fd_;
   const StopAndWaitOptions& options_;
   bool timeout_set_ = false;
+  unsigned backoff_ = 0;     // doubles with each polling miss, halves with each hit
+  unsigned skip_polls_ = 0;  // datagrams left to wait for without polling
   Clock::time_point last_;
 };
 

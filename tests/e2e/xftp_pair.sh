@@ -131,7 +131,8 @@ kill -0 "$daemon_pid" || fail "xftpd died"
 ok "malformed datagrams leave the server serving"
 
 if python3 -c 'import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0))' 2>/dev/null; then
-  "$xftpd" --root "$work/root" --listen ::1 --port 0 >"$work/xftpd6.log" 2>&1 &
+  printf 'root = "%s"\nlisten = "::1"\nport = 0\n' "$work/root" >"$work/xftpd6.conf"
+  "$xftpd" --config "$work/xftpd6.conf" >"$work/xftpd6.log" 2>&1 &
   pid6=$!
   port6=$(wait_for_port "$work/xftpd6.log") || fail "xftpd on ::1 did not start"
   run 0 "[::1]:$port6" put "$work/local/f4097" /sub/v6
@@ -140,7 +141,7 @@ if python3 -c 'import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGR
   cmp "$work/local/f4097" "$work/local/v6" || fail "get over IPv6"
   run 0 -P "$port6" ::1 ls /
   kill "$pid6"
-  ok "IPv6: put, get and ls with [::1]:PORT and a bare ::1"
+  ok "IPv6 (server set up by a config file): put, get and ls with [::1]:PORT and a bare ::1"
 else
   echo "note: no IPv6 loopback here, IPv6 part not run"
 fi
