@@ -45,6 +45,10 @@ int fail(const std::string& what, const XftpClientError& e) {
   return ferry::client::exit_code_for(e);
 }
 
+XftpClientError local_error(std::string message) {
+  return {XftpClientError::Kind::local_file, {}, 0, std::move(message)};
+}
+
 int usage(const std::string& message) {
   std::cerr << "xftp: " << message << " (see xftp --help)\n";
   return exit_code::usage;
@@ -70,12 +74,9 @@ int get(XftpClient& client, const std::string& remote, const std::string& local_
   const auto local = ferry::client::local_name_for_get(remote, local_arg, is_directory(local_arg));
   if (local.empty()) return usage("get " + remote + ": not a file name");
   auto here = ferry::storage::Sandbox::unconfined(".");
-  if (!here) return fail("get", {XftpClientError::Kind::local_file, {}, 0, here.error().message()});
+  if (!here) return fail("get", local_error(here.error().message()));
   auto writer = here->create(local, {.collision = ferry::storage::Collision::replace});
-  if (!writer) {
-    return fail("get " + remote,
-                {XftpClientError::Kind::local_file, {}, 0, writer.error().message()});
-  }
+  if (!writer) return fail("get " + remote, local_error(writer.error().message()));
   // Legacy mode never tells the size of a download: bytes and rate, no percentage.
   ferry::app::ProgressBar bar(local, std::nullopt, progress);
   auto got = client.download(remote, *writer, [&](std::uint64_t n) { bar.update(n); });
@@ -85,7 +86,7 @@ int get(XftpClient& client, const std::string& remote, const std::string& local_
   }
   if (auto c = writer->commit(); !c) {
     bar.abandon();
-    return fail("get " + remote, {XftpClientError::Kind::local_file, {}, 0, c.error().message()});
+    return fail("get " + remote, local_error(c.error().message()));
   }
   bar.finish(*got);
   return exit_code::ok;
@@ -94,16 +95,14 @@ int get(XftpClient& client, const std::string& remote, const std::string& local_
 int put(XftpClient& client, const std::string& local, const std::string& remote_arg,
         bool progress) {
   auto here = ferry::storage::Sandbox::unconfined(".");
-  if (!here) return fail("put", {XftpClientError::Kind::local_file, {}, 0, here.error().message()});
+  if (!here) return fail("put", local_error(here.error().message()));
   auto st = here->stat(local);
-  if (st && st->type != ferry::storage::FileType::regular) {
-    return fail("put " + local, {XftpClientError::Kind::local_file, {}, 0, "not a regular file"});
+  if (!st) return fail("put " + local, local_error(st.error().message()));
+  if (st->type != ferry::storage::FileType::regular) {
+    return fail("put " + local, local_error("not a regular file"));
   }
-  auto file =
-      st ? here->open_read(local) : decltype(here->open_read(local))(ferry::Unexpected(st.error()));
-  if (!file) {
-    return fail("put " + local, {XftpClientError::Kind::local_file, {}, 0, file.error().message()});
-  }
+  auto file = here->open_read(local);
+  if (!file) return fail("put " + local, local_error(file.error().message()));
   const auto remote = ferry::client::remote_name_for_put(local, remote_arg);
   ferry::app::ProgressBar bar(local, st->size, progress);
   auto sent = client.upload(*file, remote, [&](std::uint64_t n) { bar.update(n); });
