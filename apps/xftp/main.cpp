@@ -97,12 +97,12 @@ int put(XftpClient& client, const std::string& local, const std::string& remote_
   auto here = ferry::storage::Sandbox::unconfined(".");
   if (!here) return fail("put", local_error(here.error().message()));
   auto st = here->stat(local);
-  if (!st) return fail("put " + local, local_error(st.error().message()));
+  if (!st) return fail("put", local_error(st.error().message()));
   if (st->type != ferry::storage::FileType::regular) {
     return fail("put " + local, local_error("not a regular file"));
   }
   auto file = here->open_read(local);
-  if (!file) return fail("put " + local, local_error(file.error().message()));
+  if (!file) return fail("put", local_error(file.error().message()));
   const auto remote = ferry::client::remote_name_for_put(local, remote_arg);
   ferry::app::ProgressBar bar(local, st->size, progress);
   auto sent = client.upload(*file, remote, [&](std::uint64_t n) { bar.update(n); });
