@@ -58,7 +58,7 @@ std::string describe(Status status) {
     case Status::internal_error:
       return "the server could not do it (INTERNAL_ERROR)";
     default:
-      return "unexpected status " + std::to_string(static_cast<int>(status));
+      return std::string("unexpected status ") + status_name(status);
   }
 }
 

@@ -27,42 +27,6 @@ Bytes as_view(const std::vector<std::uint8_t>& v) {
   return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
 }
 
-const char* command_name(std::uint8_t c) {
-  switch (static_cast<Command>(c)) {
-    case Command::list:
-      return "LIST";
-    case Command::upload:
-      return "UPLOAD";
-    case Command::download:
-      return "DOWNLOAD";
-    case Command::remove:
-      return "DELETE";
-    case Command::move:
-      return "MOVE";
-    case Command::mkdir:
-      return "MKDIR";
-    default:
-      return "unknown command";
-  }
-}
-
-const char* status_name(Status s) {
-  switch (s) {
-    case Status::ok:
-      return "OK";
-    case Status::invalid:
-      return "INVALID";
-    case Status::not_found:
-      return "NOT_FOUND";
-    case Status::file_exists:
-      return "FILE_EXISTS";
-    case Status::internal_error:
-      return "INTERNAL_ERROR";
-    default:
-      return "?";
-  }
-}
-
 struct Job {
   io::SocketAddress from;
   Datagram request;

@@ -174,4 +174,44 @@ Result<Listing, std::string> parse_list_json(std::string_view json) {
   return out;
 }
 
+const char* command_name(std::uint8_t command) {
+  switch (static_cast<Command>(command)) {
+    case Command::list:
+      return "LIST";
+    case Command::upload:
+      return "UPLOAD";
+    case Command::download:
+      return "DOWNLOAD";
+    case Command::remove:
+      return "DELETE";
+    case Command::move:
+      return "MOVE";
+    case Command::mkdir:
+      return "MKDIR";
+    default:
+      return "unknown command";
+  }
+}
+
+const char* status_name(Status status) {
+  switch (status) {
+    case Status::request:
+      return "REQUEST";
+    case Status::ok:
+      return "OK";
+    case Status::ack:
+      return "ACK";
+    case Status::invalid:
+      return "INVALID";
+    case Status::not_found:
+      return "NOT_FOUND";
+    case Status::file_exists:
+      return "FILE_EXISTS";
+    case Status::internal_error:
+      return "INTERNAL_ERROR";
+    default:
+      return "unknown status";
+  }
+}
+
 }  // namespace ferry::xftp

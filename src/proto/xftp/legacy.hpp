@@ -67,6 +67,10 @@ std::optional<std::uint16_t> decode_port(std::string_view data);
 Datagram upload_ack(const Id& id);
 Datagram download_ack(const Id& id);
 
+// For logs and messages: "LIST", "UPLOAD", ... ("unknown command"); "OK", "NOT_FOUND", ...
+const char* command_name(std::uint8_t command);
+const char* status_name(Status status);
+
 // MOVE's data: source, one NUL, destination.
 std::string encode_move(std::string_view from, std::string_view to);
 std::optional<std::pair<std::string, std::string>> decode_move(std::string_view data);
