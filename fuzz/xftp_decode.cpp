@@ -1,11 +1,10 @@
 // XFTP legacy datagrams and LIST JSON on any bytes: a datagram that decodes re-encodes to itself;
-// the JSON of any name is ASCII, and for UTF-8 names it parses back to the same names.
+// the JSON of any name is ASCII and parses back to the same name bytes (UTF-8 or not).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "core/utf8.hpp"
 #include "fuzz_check.hpp"
 #include "proto/xftp/legacy.hpp"
 
@@ -20,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string json = list_json({name}, {name, "x"});
   for (char c : json)
     FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F);
-  if (ferry::is_valid_utf8(name)) {
+  if (name.find('\0') == std::string::npos) {  // any name a directory can hold comes back
     auto back = parse_list_json(json);
     FUZZ_CHECK(back.has_value());
     FUZZ_CHECK(back->dirs.size() == 1 && back->dirs[0] == name);

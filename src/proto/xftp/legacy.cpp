@@ -157,8 +157,80 @@ std::string list_json(const std::vector<std::string>& dirs, const std::vector<st
   return "{\"dirs\": " + array(dirs) + ", \"files\": " + array(files) + "}";
 }
 
+namespace {
+
+// A name byte that is not UTF-8 reaches the wire as a lone low surrogate \udc80-\udcff (Python's
+// surrogateescape); JSON parsers refuse those. Before parsing, each becomes NUL (which no file
+// name contains) followed by \u00XX; after parsing, the pair is turned back into the byte XX.
+constexpr char kByteMarker = '\0';
+
+std::string unescape_bytes_before_parsing(std::string_view json) {
+  auto hex4 = [&](std::size_t at) -> long {
+    if (at + 4 > json.size()) return -1;
+    unsigned v = 0;
+    for (std::size_t i = at; i < at + 4; ++i) {
+      const char c = json[i];
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return -1;
+    }
+    return static_cast<long>(v);
+  };
+  std::string out;
+  out.reserve(json.size());
+  bool after_high = false;  // the previous escape opened a surrogate pair
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    if (json[i] != '\\' || i + 1 >= json.size()) {
+      out += json[i];
+      after_high = false;
+      continue;
+    }
+    if (json[i + 1] != 'u') {  // \n, \\, \" ...: copied whole
+      out.append(json.substr(i, 2));
+      ++i;
+      after_high = false;
+      continue;
+    }
+    const long v = hex4(i + 2);
+    if (v >= 0xDC80 && v <= 0xDCFF && !after_high) {
+      out += "\\u0000\\u00";
+      out.append(json.substr(i + 4, 2));
+    } else {
+      out.append(json.substr(i, 6));
+    }
+    after_high = v >= 0xD800 && v <= 0xDBFF;
+    i += 5;
+  }
+  return out;
+}
+
+std::string restore_bytes(std::string name) {
+  if (name.find(kByteMarker) == std::string::npos) return name;
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == kByteMarker && i + 2 < name.size() &&
+        (static_cast<unsigned char>(name[i + 1]) & 0xFEU) == 0xC2U) {
+      const auto a = static_cast<unsigned char>(name[i + 1]);
+      const auto b = static_cast<unsigned char>(name[i + 2]);
+      out += static_cast<char>(((a & 0x1FU) << 6) | (b & 0x3FU));  // U+0080..U+00FF as a byte
+      i += 2;
+    } else {
+      out += name[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Listing, std::string> parse_list_json(std::string_view json) {
-  const auto doc = nlohmann::json::parse(json, nullptr, false);
+  const auto doc = nlohmann::json::parse(unescape_bytes_before_parsing(json), nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Unexpected(std::string("not JSON"));
   Listing out;
   for (auto [key, slot] : {std::pair{"dirs", &out.dirs}, std::pair{"files", &out.files}}) {
@@ -168,7 +240,7 @@ Result<Listing, std::string> parse_list_json(std::string_view json) {
     }
     for (const auto& v : *it) {
       if (!v.is_string()) return Unexpected(std::string("a name that is not a string"));
-      slot->push_back(v.get<std::string>());
+      slot->push_back(restore_bytes(v.get<std::string>()));
     }
   }
   return out;

@@ -86,7 +86,9 @@ struct Listing {
   std::vector<std::string> dirs;
   std::vector<std::string> files;
 };
-// Parses a LIST reply; names come back as UTF-8. Errors: not the expected JSON shape.
+// Parses a LIST reply; names come back as the bytes they were on the server (UTF-8, or with the
+// \udcXX escapes of undecodable bytes turned back into those bytes). Errors: not the expected
+// JSON shape.
 Result<Listing, std::string> parse_list_json(std::string_view json);
 
 }  // namespace ferry::xftp

@@ -100,6 +100,23 @@ TEST(XftpLegacy, ListJsonParsesBack) {
   EXPECT_FALSE(parse_list_json("not json"));
 }
 
+TEST(XftpLegacy, ListOfNamesThatAreNotUtf8ParsesBackToTheSameBytes) {
+  // As the original (Python, surrogateescape) writes them: a lone \udcXX per undecodable byte,
+  // also right after a character beyond the BMP (a surrogate pair), and a name that merely
+  // contains the text "\udcff".
+  const std::vector<std::string> names = {"bad\xffname", "\xf0\x9f\x98\x80\xfe", "\xed\xa0\x80",
+                                          "lit\\udcff", "caf\xc3\xa9"};
+  const std::string json = list_json(names, {});
+  EXPECT_NE(json.find("bad\\udcffname"), std::string::npos) << json;
+  auto back = parse_list_json(json);
+  ASSERT_TRUE(back.has_value()) << back.error();
+  EXPECT_EQ(back->dirs, names);
+  // The captured form of a name with one byte 0xFF parses too.
+  auto captured = parse_list_json(R"({"dirs": [], "files": ["a\udcff"]})");
+  ASSERT_TRUE(captured.has_value());
+  EXPECT_EQ(captured->files, std::vector<std::string>{"a\xff"});
+}
+
 TEST(XftpLegacy, MovePayload) {
   EXPECT_EQ(encode_move("a", "b/c"), std::string("a\0b/c", 5));
   auto m = decode_move(std::string("a\0b/c", 5));
