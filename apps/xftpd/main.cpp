@@ -40,6 +40,17 @@ int main(int argc, char** argv) {
   app.add_option("--max-transfers", options.max_transfers, "Transfers at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  app.add_option("--workers", options.workers, "Threads carrying out requests")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--max-queued", options.max_queued,
+                 "Requests waiting for a worker, in all (more get INTERNAL_ERROR)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--max-queued-per-client", options.max_queued_per_client,
+                 "Requests waiting for a worker from one client address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
   int busy_poll_us = 50;
   app.add_option("--busy-poll", busy_poll_us,
                  "Microseconds a transfer polls for each datagram before sleeping (0: never)")
