@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
@@ -43,6 +44,10 @@ constexpr void store_be64(std::span<std::byte, 8> p, std::uint64_t v) noexcept {
 
 inline Bytes as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+// Codecs hand out encoded messages as byte vectors.
+inline Bytes as_bytes(const std::vector<std::uint8_t>& v) noexcept {
+  return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
 }
 inline std::string_view as_chars(Bytes b) noexcept {
   return {reinterpret_cast<const char*>(b.data()), b.size()};

@@ -24,6 +24,10 @@ Outcome failure(Outcome::Kind kind, int error, std::string text) {
   return o;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
 }  // namespace
 
 bool BbftpClient::send(const std::vector<Message>& messages) {
@@ -344,14 +348,55 @@ ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
   return socks;
 }
 
+Outcome BbftpClient::finish_put(const std::optional<StreamError>& failed, std::uint64_t bytes,
+                                int streams, TimePoint started) {
+  Outcome o = final_reply();
+  if (o && failed) return broken(failed->message);
+  o.bytes = bytes;
+  o.streams = streams;
+  o.seconds = seconds_since(started);
+  return o;
+}
+
+Outcome BbftpClient::finish_get(const std::optional<StreamError>& failed,
+                                storage::AtomicWriter& writer, std::uint64_t bytes, int streams,
+                                TimePoint started) {
+  Outcome o = final_reply();
+  if (!o) return o;  // the writer is dropped uncommitted: no partial file
+  if (failed) return broken(failed->message);
+  if (auto c = writer.commit(); !c) {
+    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+  }
+  o.bytes = bytes;
+  o.streams = streams;
+  o.seconds = seconds_since(started);
+  return o;
+}
+
+Outcome BbftpClient::receive_empty(storage::AtomicWriter& writer, MsgCode abort) {
+  session_.settled();  // CREATE_ZERO and the abort get no reply
+  if (auto c = writer.commit(); !c) {
+    send({Empty{abort}});
+    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+  }
+  if (!send({Empty{MsgCode::create_zero}})) return broken("Connection to the server lost");
+  return Outcome{};
+}
+
+Outcome BbftpClient::cannot_create(const storage::Error& e, MsgCode abort) {
+  send({Empty{abort}});
+  session_.settled();
+  return failure(Outcome::local_failure, client_error::kLocal, e.message());
+}
+
 Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local_path,
                          const std::string& remote_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
-  if (version_ == 1) return put_v1(local, local_path, remote_path, s);
   auto st = local.stat(local_path);
   if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
   auto file = local.open_read(local_path);
   if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
+  if (version_ == 1) return put_v1(*st, *file, remote_path, s);
 
   TransferParams p;
   p.filesize = static_cast<std::int64_t>(st->size);
@@ -375,7 +420,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   const auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) {
     auto o = outcome_of(*ev);  // an empty file is done with MSG_OK ""
-    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    o.seconds = seconds_since(started);
     return o;
   }
   const TransferParams accepted = ready->params;
@@ -390,12 +435,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
                          config_.ack_timeout, s.cut_first_stream_after);
   }
   socks.clear();
-  Outcome o = final_reply();
-  if (o && failed) return broken(failed->message);
-  o.bytes = st->size;
-  o.streams = n;
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return o;
+  return finish_put(failed, st->size, n, started);
 }
 
 Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remote_path,
@@ -428,25 +468,14 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     wo.exact_mode = true;
   }
   auto writer = local.create(local_path, wo);
-  if (!writer) {
-    send({Empty{MsgCode::abort}});
-    session_.settled();
-    return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
-  }
+  if (!writer) return cannot_create(writer.error(), MsgCode::abort);
   if ((s.options & tropt::kAcc) != 0) {
     const auto at = decode_time(accepted.lastaccess), mt = decode_time(accepted.lastmodif);
     if (at >= 0 && mt >= 0) (void)writer->set_times(at, mt);
   }
   if (size == 0) {
-    auto c = writer->commit();
-    session_.settled();  // CREATE_ZERO and ABORT get no reply
-    if (!c) {
-      send({Empty{MsgCode::abort}});
-      return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
-    }
-    if (!send({Empty{MsgCode::create_zero}})) return broken("Connection to the server lost");
-    Outcome o;
-    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    Outcome o = receive_empty(*writer, MsgCode::abort);
+    if (o) o.seconds = seconds_since(started);
     return o;
   }
   const int n = accepted.nbstream;
@@ -456,16 +485,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
                             config_.ack_timeout);
   socks.clear();
-  Outcome o = final_reply();
-  if (!o) return o;  // the writer is dropped: no partial file
-  if (failed) return broken(failed->message);
-  if (auto c = writer->commit(); !c) {
-    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
-  }
-  o.bytes = size;
-  o.streams = n;
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return o;
+  return finish_get(failed, *writer, size, n, started);
 }
 
 namespace {
@@ -495,41 +515,32 @@ ferry::Result<std::vector<UniqueFd>, std::string> v1_listeners(const io::SocketA
 }
 }  // namespace
 
-Outcome BbftpClient::put_v1(const storage::Sandbox& local, const std::string& local_path,
+Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& file,
                             const std::string& remote_path, const TransferSettings& s) {
-  auto st = local.stat(local_path);
-  if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
-  auto file = local.open_read(local_path);
-  if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
   if (remote_path.size() >= kV1FilenameSize) {
     return failure(Outcome::refused, client_error::kServer, "File name too long for protocol 1");
   }
-  const int n = streams_for(static_cast<std::int64_t>(st->size), s.streams, s.buffer_kb,
+  const int n = streams_for(static_cast<std::int64_t>(st.size), s.streams, s.buffer_kb,
                             static_cast<int>(kV1MaxPorts));
   StoreV1 req;
   req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::store_c : MsgCode::store;
   req.set_filename(remote_path);
-  req.filesize = static_cast<std::int64_t>(st->size);
+  req.filesize = static_cast<std::int64_t>(st.size);
   auto listeners = v1_listeners(local_, n, req);
   if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
   const auto started = std::chrono::steady_clock::now();
   if (!send({req})) return broken("Connection to the server lost");
   session_.started_transfer();  // no reply precedes the data: the final one, or a refusal
   std::optional<StreamError> failed;
-  if (st->size > 0) {
+  if (st.size > 0) {
     auto socks = accept_all(*listeners, config_.data_timeout);
     if (!socks) return final_reply();
     TransferParams p;
     p.transferoption = s.options;
-    failed = run_streams(*socks, *file, st->size, p, true, config_.data_timeout,
-                         config_.ack_timeout, s.cut_first_stream_after, kV1BlockBytes);
+    failed = run_streams(*socks, file, st.size, p, true, config_.data_timeout, config_.ack_timeout,
+                         s.cut_first_stream_after, kV1BlockBytes);
   }
-  Outcome o = final_reply();
-  if (o && failed) return broken(failed->message);
-  o.bytes = st->size;
-  o.streams = n;
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return o;
+  return finish_put(failed, st.size, n, started);
 }
 
 Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& remote_path,
@@ -556,20 +567,8 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   storage::WriteOptions wo;
   wo.preallocate = size;
   auto writer = local.create(local_path, wo);
-  if (!writer) {
-    send({Empty{MsgCode::abr}});
-    session_.settled();
-    return failure(Outcome::local_failure, client_error::kLocal, writer.error().message());
-  }
-  if (size == 0) {
-    session_.settled();  // CREATE_ZERO and ABR get no reply
-    if (auto c = writer->commit(); !c) {
-      send({Empty{MsgCode::abr}});
-      return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
-    }
-    if (!send({Empty{MsgCode::create_zero}})) return broken("Connection to the server lost");
-    return Outcome{};
-  }
+  if (!writer) return cannot_create(writer.error(), MsgCode::abr);
+  if (size == 0) return receive_empty(*writer, MsgCode::abr);
   if (!send({Empty{MsgCode::retr_start}})) return broken("Connection to the server lost");
   session_.started_transfer();
   auto socks = accept_all(*listeners, config_.data_timeout);
@@ -578,16 +577,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   p.transferoption = s.options;
   auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
                             config_.ack_timeout, UINT64_MAX, kV1BlockBytes);
-  Outcome o = final_reply();
-  if (!o) return o;
-  if (failed) return broken(failed->message);
-  if (auto c = writer->commit(); !c) {
-    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
-  }
-  o.bytes = size;
-  o.streams = req.nbport;
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return o;
+  return finish_get(failed, *writer, size, req.nbport, started);
 }
 
 }  // namespace ferry::session

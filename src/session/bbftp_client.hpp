@@ -13,6 +13,7 @@
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
 #include "proto/bbftp/messages.hpp"
+#include "session/bbftp_streams.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::session {
@@ -106,10 +107,18 @@ class BbftpClient {
   // Waits for the end of a running transfer, passing MSG_INFO texts on.
   Outcome final_reply();
   Outcome broken(std::string why);
-  Outcome put_v1(const storage::Sandbox& local, const std::string& local_path,
+  Outcome put_v1(const storage::FileStat& st, const storage::File& file,
                  const std::string& remote_path, const TransferSettings& s);
   Outcome get_v1(const storage::Sandbox& local, const std::string& remote_path,
                  const std::string& local_path, const TransferSettings& s);
+  // The endings every put and get share (protocols 1 to 3). `abort` is the protocol's abort code.
+  using TimePoint = std::chrono::steady_clock::time_point;
+  Outcome finish_put(const std::optional<StreamError>& failed, std::uint64_t bytes, int streams,
+                     TimePoint started);
+  Outcome finish_get(const std::optional<StreamError>& failed, storage::AtomicWriter& writer,
+                     std::uint64_t bytes, int streams, TimePoint started);
+  Outcome receive_empty(storage::AtomicWriter& writer, bbftp::MsgCode abort);
+  Outcome cannot_create(const storage::Error& e, bbftp::MsgCode abort);
   ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferParams& accepted,
                                                            const std::vector<std::uint32_t>& ports,
                                                            bool simulate);

@@ -68,6 +68,8 @@ class Connection {
   ferry::Result<std::vector<UniqueFd>, std::string> connect_to_client(
       const std::vector<std::uint32_t>& ports, std::uint32_t options);
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
+  // Accepts the pending transfer, with our listening ports in protocol 3 (passive).
+  Step accept_with_ports(const TransferParams& params);
   io::Timeout read_timeout() const;
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
 
@@ -318,6 +320,19 @@ Step Connection::prepare(const TransferRequest& r) {
   return s;
 }
 
+Step Connection::accept_with_ports(const TransferParams& params) {
+  std::vector<std::uint32_t> ports;
+  if (session_.version() >= 3) {
+    auto opened = open_listeners(params.nbstream);
+    if (!opened) {
+      pending_.reset();
+      return session_.reply(rp::bad("Cannot create data sockets: " + opened.error()));
+    }
+    ports = std::move(*opened);
+  }
+  return session_.accept_transfer(params, std::move(ports));
+}
+
 Step Connection::prepare_store(const TransferRequest& r) {
   storage::Sandbox& sb = *sandbox_;
   const auto& p = r.params;
@@ -375,16 +390,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
     spdlog::info("{}: put {} (0 bytes)", who(), sb.display(r.path));
     return session_.accept_transfer(p, {});
   }
-  std::vector<std::uint32_t> ports;
-  if (session_.version() >= 3) {
-    auto opened = open_listeners(p.nbstream);
-    if (!opened) {
-      pending_.reset();
-      return session_.reply(rp::bad("Cannot create data sockets: " + opened.error()));
-    }
-    ports = std::move(*opened);
-  }
-  return session_.accept_transfer(p, std::move(ports));
+  return accept_with_ports(p);
 }
 
 Step Connection::prepare_retrieve(const TransferRequest& r) {
@@ -414,16 +420,7 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
     pending_.reset();
     return session_.accept_transfer(echo, {});
   }
-  std::vector<std::uint32_t> ports;
-  if (session_.version() >= 3) {
-    auto opened = open_listeners(echo.nbstream);
-    if (!opened) {
-      pending_.reset();
-      return session_.reply(rp::bad("Cannot create data sockets: " + opened.error()));
-    }
-    ports = std::move(*opened);
-  }
-  return session_.accept_transfer(echo, std::move(ports));
+  return accept_with_ports(echo);
 }
 
 Step Connection::start(const StartRequest& r) {

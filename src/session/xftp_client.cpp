@@ -114,7 +114,7 @@ XftpResult<Datagram> XftpClient::exchange_with(const io::SocketAddress& to,
                                                const std::vector<std::uint8_t>& request,
                                                Command command, bool may_repeat,
                                                std::vector<Early>* early) {
-  const Bytes bytes{reinterpret_cast<const std::byte*>(request.data()), request.size()};
+  const Bytes bytes = as_bytes(request);
   if (auto s = io::send_to(fd_.get(), bytes, to); !s) {
     return Unexpected(
         failure(XftpClientError::Kind::network, s.error().message(), s.error().sys_errno));

@@ -23,10 +23,6 @@ namespace {
 using namespace xftp;
 using Clock = std::chrono::steady_clock;
 
-Bytes as_view(const std::vector<std::uint8_t>& v) {
-  return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
-}
-
 struct Job {
   io::SocketAddress from;
   Datagram request;
@@ -67,7 +63,7 @@ struct XftpServer::State {
 
   void send(const io::SocketAddress& to, const std::vector<std::uint8_t>& bytes) {
     // sendto on one UDP socket from several threads is safe: each datagram goes out whole.
-    if (auto s = io::send_to(control.get(), as_view(bytes), to); !s) {
+    if (auto s = io::send_to(control.get(), as_bytes(bytes), to); !s) {
       spdlog::debug("xftpd: reply to {}: {}", to.to_string(), s.error().message());
     }
   }

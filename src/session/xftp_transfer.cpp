@@ -158,7 +158,7 @@ Result<std::uint64_t, TransferError> receive_stop_and_wait(int fd, const io::Soc
                                                            std::deque<std::string> early,
                                                            const StopAndWaitOptions& options) {
   Receiver receiver(fd, options);
-  const Bytes ack_bytes{reinterpret_cast<const std::byte*>(ack.data()), ack.size()};
+  const Bytes ack_bytes = as_bytes(ack);
   // Datagrams land directly behind the bytes not yet written; the block goes to the file when
   // full, after the ACK has been sent, so the disk works while the peer sends the next one.
   std::vector<std::byte> block(kBlock + kMaxDatagram);

@@ -9,11 +9,11 @@ set -euo pipefail
 xftp=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../interop/common.sh"
+. "$here/xftp_lib.sh"
+xftp_options=(--legacy)
 command -v python3 >/dev/null || skip "python3 runs the scripted original server"
 mkdir -p "$work/root/sub" "$work/local"
 echo hello >"$work/root/hello.txt"
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
 
 peers=()
 # start_peer NAME [hooks]: a scripted original server; sets $port.
@@ -26,15 +26,6 @@ start_peer() {
 }
 stop_peers() { for p in "${peers[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap 'stop_peers; cleanup' EXIT
-# run EXPECTED_RC xftp-args...: runs our client, checks its exit status, keeps its output.
-run() {
-  local want=$1; shift
-  set +e
-  timeout 120 "$xftp" --legacy "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  set -e
-  [ "$rc" = "$want" ] || { cat "$work/err"; fail "xftp $* exited $rc, expected $want"; }
-}
 
 start_peer plain
 run 0 "localhost:$port" ls /
@@ -46,8 +37,7 @@ ok "ls through 'localhost' and 127.0.0.1"
 for size in 0 1 4095 4096 4097 10000000; do
   head -c "$size" /dev/urandom >"$work/local/f$size"
   run 0 "127.0.0.1:$port" put "$work/local/f$size" "/sub/f$size"
-  for _ in $(seq 1 50); do cmp -s "$work/local/f$size" "$work/root/sub/f$size" && break; sleep 0.1; done
-  cmp "$work/local/f$size" "$work/root/sub/f$size" || fail "put $size differs"
+  wait_same "$work/local/f$size" "$work/root/sub/f$size" || fail "put $size differs"
   run 0 "127.0.0.1:$port" get "/sub/f$size" "$work/local/f$size.back"
   cmp "$work/local/f$size" "$work/local/f$size.back" || fail "get $size differs"
 done

@@ -4,10 +4,10 @@
 # status; DELETE, MKDIR, MOVE; malformed datagrams leave the server serving; 20 transfers at once.
 # Usage: xftp_legacy.sh XFTPD
 set -euo pipefail
-. "$(dirname "$0")/../../scripts/lib/daemon.sh"
 xftpd=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../interop/common.sh"
+. "$here/xftp_lib.sh"
 command -v python3 >/dev/null || skip "python3 runs the scripted original peer"
 mkdir -p "$work/root/sub" "$work/local"
 echo hello >"$work/root/hello.txt"
@@ -16,8 +16,6 @@ daemon_pid=$!
 port=$(wait_for_port "$work/xftpd.log") || port=
 [ -n "$port" ] || { cat "$work/xftpd.log"; fail "xftpd did not start"; }
 peer() { timeout 60 python3 "$here/xftp_original_peer.py" 127.0.0.1 "$port" "$@"; }
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
 
 [ "$(peer list /)" = 'OK {"dirs": ["sub"], "files": ["hello.txt"]}' ] || fail "list: $(peer list /)"
 [ "$(peer list /sub)" = 'OK {"dirs": [], "files": []}' ] || fail "list empty"

@@ -9,6 +9,8 @@ xftp=$(realpath "$1")
 xftpd=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../interop/common.sh"
+. "$here/xftp_lib.sh"
+xftp_options=(-t 10)
 command -v python3 >/dev/null || skip "python3 sends the malformed datagrams"
 mkdir -p "$work/root/sub/inner" "$work/local"
 echo hello >"$work/root/hello.txt"
@@ -16,18 +18,6 @@ echo hello >"$work/root/hello.txt"
 daemon_pid=$!
 port=$(wait_for_port "$work/xftpd.log") || { cat "$work/xftpd.log"; fail "xftpd did not start"; }
 server="127.0.0.1:$port"
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-run() {
-  local want=$1; shift
-  set +e
-  timeout 120 "$xftp" -t 10 "$@" >"$work/out" 2>"$work/err"
-  local rc=$?
-  set -e
-  [ "$rc" = "$want" ] || { cat "$work/err"; fail "xftp $* exited $rc, expected $want"; }
-}
-# Our server renames an upload into place when its end arrives, just after the client is done.
-wait_same() { for _ in $(seq 1 50); do cmp -s "$1" "$2" && return 0; sleep 0.1; done; cmp "$1" "$2"; }
 
 run 0 "$server" ls
 [ "$(cat "$work/out")" = "$(printf 'sub/\nhello.txt')" ] || fail "ls: $(cat "$work/out")"
