@@ -69,20 +69,24 @@ struct Scratch {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace ferry;
   static Scratch scratch;
-  static xftp::DuplicateFilter filter(std::chrono::seconds(35), 64);
+  static xftp::DuplicateFilter filter(
+      {.window = std::chrono::seconds(35), .budget_bytes = 64 << 10, .per_source_bytes = 16 << 10},
+      1);
   static unsigned runs = 0;
   if (++runs % 256 == 0) scratch.reset();
 
   auto request = xftp::decode({reinterpret_cast<const std::byte*>(data), size});
   if (!request) return 0;
-  auto key = xftp::DuplicateFilter::key("127.0.0.1:1", *request);
+  auto key = filter.key("127.0.0.1", "127.0.0.1:1", *request);
   auto seen = filter.begin(key, *request,
                            std::chrono::steady_clock::time_point(std::chrono::seconds(runs)));
   if (seen.seen == xftp::DuplicateFilter::Seen::answered) FUZZ_CHECK(seen.reply.size() >= 11);
+  FUZZ_CHECK(filter.bytes() <= (64U << 10) && filter.bytes_of("127.0.0.1") <= (16U << 10));
 
   auto root = storage::Sandbox::confined(
-      scratch.root.string(),
-      {.resolver = storage::Resolver::automatic, .policy = {.require_utf8 = true}, .umask = 022});
+      scratch.root.string(), {.resolver = storage::Resolver::automatic,
+                              .policy = {.require_utf8 = true, .hide_temporaries = true},
+                              .umask = 022});
   FUZZ_CHECK(root.has_value());
   session::XftpRequestHandler handler(*root);
   std::vector<std::uint8_t> reply;

@@ -1,23 +1,24 @@
 // bbftpd: the bbftp daemon. Options follow the real bbftpd; long options add what it lacks.
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <asio/ip/tcp.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "core/version.hpp"
 #include "daemon/auth.hpp"
+#include "daemon/listener.hpp"
+#include "daemon/login_policy.hpp"
 #include "daemon/rcfile.hpp"
-#include "io/socket.hpp"
+#include "proto/bbftp/replies.hpp"
 #include "session/bbftp_server.hpp"
 
 namespace {
@@ -38,7 +39,10 @@ struct Settings {
   std::string password_file;
   std::string add_user;
   std::string add_root;
-  int max_connections = 64;
+  ferry::daemon::AdmissionLimits limits;
+  int login_deadline_s = 20;
+  int login_failure_ms = 250;
+  std::string data_peer_check = "strict";
   std::string pid_file;
   bool no_fixed_data_port = false;
   std::string system_auth = "auto";
@@ -87,16 +91,6 @@ int add_user(const Settings& s) {
   return 0;
 }
 
-bool parse_range(const std::string& text, std::uint16_t& first, std::uint16_t& last) {
-  unsigned a = 0, b = 0;
-  char colon = 0;
-  std::istringstream in(text);
-  if (!(in >> a >> colon >> b) || colon != ':' || a == 0 || b < a || b > 65535) return false;
-  first = static_cast<std::uint16_t>(a);
-  last = static_cast<std::uint16_t>(b);
-  return true;
-}
-
 std::string status_text(const Settings& s) {
   std::ostringstream out;
   out << "bbftpd (" << ferry::kProjectName << ") " << ferry::kVersion << "\n"
@@ -106,90 +100,39 @@ std::string status_text(const Settings& s) {
   return out.str();
 }
 
-// Per-connection process: never returns.
-[[noreturn]] void serve_child(ferry::UniqueFd conn, const BbftpServerOptions& options) {
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
-  ferry::session::serve_bbftp_connection(std::move(conn), options);
-  spdlog::default_logger()->flush();
-  ::_exit(0);
-}
-
-int run_listener(const Settings& s, const BbftpServerOptions& options) {
-  auto where = ferry::io::resolve(s.listen, s.port, true);
-  if (!where) {
-    spdlog::critical("{}", where.error().message());
-    return 1;
+// The login callback of one connection: the policy decides, the listener is told (it slows a
+// source down after failures and hands out session slots), system accounts become the user.
+ferry::session::LoginAnswer decide_login(const ferry::daemon::LoginPolicy& policy,
+                                         ferry::daemon::ListenerLink& link,
+                                         ferry::daemon::Millis failure_delay, std::string_view user,
+                                         std::string_view pass) {
+  using ferry::session::LoginAnswer;
+  auto checked = policy.check(user, pass);
+  if (!checked.account) {
+    link.login_failed();
+    // The source's earlier failures make it wait longer (decided by the listener).
+    std::this_thread::sleep_for(failure_delay);
+    return LoginAnswer{std::nullopt, std::nullopt, checked.cause};
   }
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io);
-  const auto& addr = where->front();
-  auto listener = ferry::io::listen_tcp(addr);
-  if (!listener) {
-    spdlog::critical("{}", listener.error().message());
-    return 1;
+  if (!link.claim_session()) {
+    return LoginAnswer{std::nullopt, ferry::bbftp::Message(ferry::bbftp::replies::server_busy()),
+                       "the sessions are full"};
   }
-  acceptor.assign(addr.family() == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(),
-                  listener->release());
-  const auto bound = ferry::io::SocketAddress::of_local(acceptor.native_handle());
-  spdlog::info("bbftpd {} listening on {}", ferry::kVersion,
-               bound ? bound->to_string() : addr.to_string());
-  if (s.background) {
-    if (::daemon(0, 0) != 0) {
-      spdlog::critical("cannot go to the background: {}", std::strerror(errno));
-      return 1;
-    }
+  const auto& a = *checked.account;
+  ferry::storage::SandboxOptions so;
+  so.policy.hide_temporaries = true;
+  if (a.confined) {
+    auto sb = ferry::storage::Sandbox::confined(a.root, so);
+    if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "root " + sb.error().message()};
+    return LoginAnswer{std::move(*sb), std::nullopt, {}};
   }
-  if (!s.pid_file.empty()) std::ofstream(s.pid_file) << ::getpid() << '\n';
-
-  int children = 0;
-  asio::signal_set reaper(io, SIGCHLD);
-  std::function<void()> reap = [&] {
-    reaper.async_wait([&](const std::error_code& ec, int) {
-      if (ec) return;
-      while (::waitpid(-1, nullptr, WNOHANG) > 0) --children;
-      reap();
-    });
-  };
-  reap();
-  ferry::app::SignalWatcher signals(io, [&](int sig) {
-    spdlog::info("signal {}: stopping (running sessions finish on their own)", sig);
-    acceptor.close();
-    io.stop();
-  });
-
-  std::function<void()> accept = [&] {
-    acceptor.async_accept([&](const std::error_code& ec, asio::ip::tcp::socket sock) {
-      if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          spdlog::warn("accept: {}", ec.message());
-          accept();
-        }
-        return;
-      }
-      ferry::UniqueFd conn(sock.release());
-      if (children >= s.max_connections) {
-        spdlog::warn("connection refused: {} sessions already running", children);
-      } else {
-        // After fork() parent and child share the epoll set: the child must get its own before
-        // it closes anything Asio registered, or it would unregister the parent's listener.
-        io.notify_fork(asio::io_context::fork_prepare);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-          io.notify_fork(asio::io_context::fork_child);
-          acceptor.close();
-          serve_child(std::move(conn), options);
-        }
-        io.notify_fork(asio::io_context::fork_parent);
-        if (pid < 0) spdlog::error("fork: {}", std::strerror(errno));
-        if (pid > 0) ++children;
-      }
-      accept();
-    });
-  };
-  accept();
-  io.run();
-  if (!s.pid_file.empty()) ::unlink(s.pid_file.c_str());
-  return 0;
+  if (auto ok = ferry::daemon::become(*a.system); !ok) {
+    return LoginAnswer{std::nullopt, std::nullopt, ok.error()};
+  }
+  auto sb = ferry::storage::Sandbox::unconfined(a.root, so);
+  if (!sb) sb = ferry::storage::Sandbox::unconfined("/", so);
+  if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "no working directory"};
+  return LoginAnswer{std::move(*sb), std::nullopt, {}};
 }
 
 }  // namespace
@@ -227,8 +170,30 @@ int main(int argc, char** argv) {
                  "built with it)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "pam", "shadow"}));
-  app.add_option("--max-connections", s.max_connections, "Most sessions at once")
-      ->capture_default_str();
+  app.add_option("--max-connections", s.limits.max_sessions, "Most logged-in sessions at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--max-prelogin", s.limits.max_prelogin,
+                 "Most connections not logged in yet, in all (apart from the sessions)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--max-prelogin-per-source", s.limits.max_prelogin_per_source,
+                 "Most connections not logged in yet from one address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--login-deadline", s.login_deadline_s,
+                 "Seconds a connection has to log in, in all (not per read)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 150));
+  app.add_option("--login-failure-time", s.login_failure_ms,
+                 "Milliseconds every failed login takes, whatever the cause")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10000));
+  app.add_option("--data-peer-check", s.data_peer_check,
+                 "Passive data ports accept only the client's address (strict), or anyone (off: "
+                 "clients behind TCP proxies or NAT with several addresses)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"strict", "off"}));
   app.add_option("--pid-file", s.pid_file, "Write the listener's pid to FILE");
   app.add_flag("-f,--no-fixed-data-port", s.no_fixed_data_port,
                "Protocol 2: connect from ephemeral ports (always the case here)");
@@ -252,12 +217,14 @@ int main(int argc, char** argv) {
   options.protocol.max_streams = s.max_streams;
   options.protocol.allow_clear_text = s.clear_text;
   options.protocol.allow_status = s.status;
+  options.data_peer_check = s.data_peer_check == "strict";
+  options.login_deadline = std::chrono::seconds(s.login_deadline_s);
   if (s.clear_text)
     spdlog::warn(
         "clear-text logins are allowed (-u): passwords may cross the "
         "network unencrypted");
-  if (!s.data_ports.empty() &&
-      !parse_range(s.data_ports, options.data_port_first, options.data_port_last)) {
+  if (!s.data_ports.empty() && !ferry::app::parse_port_range(s.data_ports, options.data_port_first,
+                                                             options.data_port_last)) {
     std::cerr << "bbftpd: -e wants a port range P0:P1, got '" << s.data_ports << "'\n";
     return 2;
   }
@@ -277,28 +244,15 @@ int main(int argc, char** argv) {
     if (rc.data_timeout) options.data = seconds(*rc.data_timeout);
   }
 
+  std::optional<ferry::daemon::LoginPolicy> policy;
+  const std::chrono::milliseconds failure_time(s.login_failure_ms);
   if (!s.password_file.empty()) {
     auto users = ferry::daemon::PasswordFile::load(s.password_file);
     if (!users) {
       std::cerr << "bbftpd: " << users.error() << '\n';
       return 2;
     }
-    options.login = [users = std::move(*users)](
-                        std::string_view user,
-                        std::string_view pass) -> std::optional<ferry::storage::Sandbox> {
-      const auto* e = users.find(user);
-      if (e == nullptr) {
-        ferry::daemon::spend_check_time(pass);
-        return std::nullopt;
-      }
-      if (!ferry::daemon::password_matches(pass, e->hash)) return std::nullopt;
-      auto sb = ferry::storage::Sandbox::confined(e->root);
-      if (!sb) {
-        spdlog::error("user {}: root {}", e->user, sb.error().message());
-        return std::nullopt;
-      }
-      return std::move(*sb);
-    };
+    policy = ferry::daemon::LoginPolicy::password_file(std::move(*users), failure_time);
   } else {
     if (::geteuid() != 0) {
       std::cerr << "bbftpd: system accounts need root; run as root or give --password-file\n";
@@ -311,26 +265,34 @@ int main(int argc, char** argv) {
       std::cerr << "bbftpd: this build has no PAM support\n";
       return 2;
     }
-    options.login = [how](std::string_view user,
-                          std::string_view pass) -> std::optional<ferry::storage::Sandbox> {
-      auto account = ferry::daemon::check_system_account(user, pass, how);
-      if (!account) return std::nullopt;
-      if (auto ok = ferry::daemon::become(*account); !ok) {
-        spdlog::error("user {}: {}", account->name, ok.error());
-        return std::nullopt;
-      }
-      auto sb = ferry::storage::Sandbox::unconfined(account->home);
-      if (!sb) sb = ferry::storage::Sandbox::unconfined("/");
-      if (!sb) return std::nullopt;
-      return std::move(*sb);
-    };
+    policy = ferry::daemon::LoginPolicy::system_accounts(how, failure_time);
   }
   options.status_text = [s] { return status_text(s); };
 
+  auto serve = [&](ferry::UniqueFd conn, ferry::daemon::ListenerLink link,
+                   ferry::daemon::Millis failure_delay) {
+    BbftpServerOptions mine = options;
+    mine.login = [&](std::string_view user, std::string_view pass) {
+      return decide_login(*policy, link, failure_delay, user, pass);
+    };
+    ferry::session::serve_bbftp_connection(std::move(conn), mine);
+  };
   if (inetd) {
     // Started by inetd/systemd socket activation: the connection is on standard input.
-    ferry::session::serve_bbftp_connection(ferry::UniqueFd(::dup(STDIN_FILENO)), options);
+    serve(ferry::UniqueFd(::dup(STDIN_FILENO)), ferry::daemon::ListenerLink(),
+          ferry::daemon::Millis(0));
     return 0;
   }
-  return run_listener(s, options);
+  ferry::daemon::ListenerOptions lo;
+  lo.listen = s.listen;
+  lo.port = s.port;
+  lo.limits = s.limits;
+  lo.login_deadline = std::chrono::seconds(s.login_deadline_s);
+  lo.background = s.background;
+  lo.pid_file = s.pid_file;
+  lo.program = std::string("bbftpd ") + ferry::kVersion;
+  auto refusal = ferry::session::bbftp_refusal_bytes();
+  lo.refusals = {std::move(refusal.greeting), refusal.login_bytes, std::move(refusal.busy),
+                 std::move(refusal.banned)};
+  return ferry::daemon::run_listener(lo, serve);
 }

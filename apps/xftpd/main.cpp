@@ -1,23 +1,16 @@
 // xftpd: the XFTP daemon (legacy mode, compatible with the original XFTP client).
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <csignal>
 #include <exception>
 #include <iostream>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
+#include "app/signals.hpp"
+#include "io/event_loop.hpp"
 #include "io/udp.hpp"
 #include "session/xftp_server.hpp"
 #include "storage/sandbox.hpp"
-
-namespace {
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop(int) {
-  g_stop.store(true);
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"xftpd: XFTP file transfer daemon (UDP)", "xftpd"};
@@ -56,7 +49,15 @@ int main(int argc, char** argv) {
                  "Microseconds a transfer polls for each datagram before sleeping (0: never)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  std::string data_ports;
+  app.add_option("--data-ports", data_ports,
+                 "Data sockets on ports drawn from P0:P1 (for firewalls); default: ephemeral");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  if (!data_ports.empty() &&
+      !ferry::app::parse_port_range(data_ports, options.data_port_first, options.data_port_last)) {
+    std::cerr << "xftpd: --data-ports wants a port range P0:P1, got '" << data_ports << "'\n";
+    return 2;
+  }
   try {
     ferry::app::setup_logging(log);
   } catch (const std::exception& e) {
@@ -66,10 +67,10 @@ int main(int argc, char** argv) {
   options.idle = std::chrono::seconds(idle_s);
   options.busy_poll = std::chrono::microseconds(busy_poll_us);
 
-  auto served =
-      ferry::storage::Sandbox::confined(root, {.resolver = ferry::storage::Resolver::automatic,
-                                               .policy = {.require_utf8 = true},
-                                               .umask = 022});
+  auto served = ferry::storage::Sandbox::confined(
+      root, {.resolver = ferry::storage::Resolver::automatic,
+             .policy = {.require_utf8 = true, .hide_temporaries = true},
+             .umask = 022});
   if (!served) {
     spdlog::critical("cannot serve {}", served.error().message());
     return 1;
@@ -87,10 +88,16 @@ int main(int argc, char** argv) {
   const auto bound = ferry::io::SocketAddress::of_local(sock->get());
   spdlog::info("xftpd listening on {} (udp), serving {}",
                bound ? bound->to_string() : where->front().to_string(), root);
-  std::signal(SIGINT, on_stop);
-  std::signal(SIGTERM, on_stop);
-  ferry::session::XftpServer server(std::move(*sock), std::move(*served), options);
-  server.run(g_stop);
+  ferry::io::EventLoop loop;
+  ferry::session::XftpServer server(loop, std::move(*sock), std::move(*served), options);
+  ferry::app::SignalWatcher signals(loop, [&](int sig) {
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+    loop.stop();
+  });
+  server.start();
+  loop.run();
+  server.stop();
   spdlog::info("xftpd stopped");
   return 0;
 }

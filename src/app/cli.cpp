@@ -1,6 +1,7 @@
 #include "app/cli.hpp"
 
 #include <iostream>
+#include <sstream>
 
 #include "core/version.hpp"
 
@@ -44,6 +45,18 @@ int parse_command_line(CLI::App& app, int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   return -1;
+}
+
+bool parse_port_range(std::string_view text, std::uint16_t& first, std::uint16_t& last) {
+  unsigned a = 0, b = 0;
+  char colon = 0, rest = 0;
+  std::istringstream in{std::string(text)};
+  if (!(in >> a >> colon >> b) || colon != ':' || (in >> rest) || a == 0 || b < a || b > 65535) {
+    return false;
+  }
+  first = static_cast<std::uint16_t>(a);
+  last = static_cast<std::uint16_t>(b);
+  return true;
 }
 
 }  // namespace ferry::app

@@ -134,16 +134,30 @@ int converse(int n, const pam_message** msgs, pam_response** out, void* data) {
   return PAM_SUCCESS;
 }
 
-bool pam_check(const std::string& user, std::string_view password) {
+// Failure delays are the daemon's to decide (the same for every backend): PAM modules that ask
+// for one (pam_unix: about 2 s, randomised) are answered with none.
+void no_fail_delay(int, unsigned, void*) {}
+
+// Empty when accepted, else why not.
+std::string pam_check(const std::string& user, std::string_view password) {
   Answers answers{user, std::string(password)};
   const pam_conv conv{converse, &answers};
   pam_handle_t* h = nullptr;
-  if (::pam_start("bbftp", user.c_str(), &conv, &h) != PAM_SUCCESS) return false;
+  if (::pam_start("bbftp", user.c_str(), &conv, &h) != PAM_SUCCESS) return "PAM unavailable";
+  void (*delay)(int, unsigned, void*) = no_fail_delay;
+  (void)::pam_set_item(h, PAM_FAIL_DELAY, reinterpret_cast<const void*>(delay));
   int rc = ::pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-  if (rc == PAM_SUCCESS) rc = ::pam_acct_mgmt(h, PAM_SILENT);
+  const bool authenticated = rc == PAM_SUCCESS;
+  if (authenticated) rc = ::pam_acct_mgmt(h, PAM_SILENT);
+  std::string why;
+  if (rc != PAM_SUCCESS) {
+    why = !authenticated && (rc == PAM_AUTH_ERR || rc == PAM_USER_UNKNOWN) ? "wrong password"
+          : authenticated ? std::string("locked account (") + ::pam_strerror(h, rc) + ")"
+                          : std::string("refused by PAM: ") + ::pam_strerror(h, rc);
+  }
   ::pam_end(h, rc);
   std::fill(answers.password.begin(), answers.password.end(), '\0');
-  return rc == PAM_SUCCESS;
+  return why;
 }
 
 }  // namespace
@@ -157,23 +171,24 @@ bool pam_available() noexcept {
 }
 #endif
 
-std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password,
-                                               SystemAuth how) {
+ferry::Result<SystemUser, std::string> check_system_account(std::string_view user,
+                                                            std::string_view password,
+                                                            SystemAuth how) {
   const std::string name(user);
   passwd pw{};
   passwd* found = nullptr;
   std::vector<char> buf(16384);
   if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
     spend_check_time(password);
-    return std::nullopt;
+    return Unexpected(std::string("unknown user"));
   }
   const SystemUser account{name, pw.pw_uid, pw.pw_gid, pw.pw_dir != nullptr ? pw.pw_dir : "/"};
   if (how == SystemAuth::pam || (how == SystemAuth::automatic && pam_available())) {
 #ifdef FERRY_HAVE_PAM
-    if (!pam_check(name, password)) return std::nullopt;
+    if (auto why = pam_check(name, password); !why.empty()) return Unexpected(std::move(why));
     return account;
 #else
-    return std::nullopt;  // asked for PAM in a build without it
+    return Unexpected(std::string("PAM asked for, not built in"));
 #endif
   }
   std::string hash = pw.pw_passwd != nullptr ? pw.pw_passwd : "";
@@ -184,11 +199,14 @@ std::optional<SystemUser> check_system_account(std::string_view user, std::strin
     if (::getspnam_r(name.c_str(), &sp, sbuf.data(), sbuf.size(), &sfound) != 0 ||
         sfound == nullptr) {
       spend_check_time(password);
-      return std::nullopt;
+      return Unexpected(std::string("no shadow entry"));
     }
     hash = sp.sp_pwdp != nullptr ? sp.sp_pwdp : "";
   }
-  if (!password_matches(password, hash)) return std::nullopt;
+  const bool locked = hash.empty() || hash[0] == '!' || hash[0] == '*';
+  if (!password_matches(password, hash)) {
+    return Unexpected(std::string(locked ? "locked account" : "wrong password"));
+  }
   return account;
 }
 

@@ -42,7 +42,9 @@ class PasswordFile {
 bool password_matches(std::string_view password, const std::string& hash);
 // A fresh yescrypt hash of `password` (what `mkpasswd` makes by default on Debian 12).
 std::string hash_password(std::string_view password);
-// Burns the time a real check takes, so unknown users answer as slowly as known ones.
+// Burns the time a real check takes, so unknown users answer as slowly as known ones. The first
+// call makes the throw-away hash it checks against: call it once before forking connections, so
+// that no child pays for it (which would tell unknown users apart).
 void spend_check_time(std::string_view password);
 
 struct SystemUser {
@@ -59,9 +61,11 @@ enum class SystemAuth {
 // True when this build can authenticate through PAM.
 bool pam_available() noexcept;
 // Looks the user up and checks the password through PAM or against shadow (or passwd). Needs
-// root for shadow and for most PAM stacks.
-std::optional<SystemUser> check_system_account(std::string_view user, std::string_view password,
-                                               SystemAuth how = SystemAuth::automatic);
+// root for shadow and for most PAM stacks. Errors: why, for the log ("unknown user", "wrong
+// password", "locked account", "refused by PAM: ...").
+ferry::Result<SystemUser, std::string> check_system_account(std::string_view user,
+                                                            std::string_view password,
+                                                            SystemAuth how = SystemAuth::automatic);
 // setgid, initgroups, setuid: irreversible. Errors: the errno text.
 ferry::Result<void, std::string> become(const SystemUser& user);
 

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <numeric>
+#include <random>
 
 namespace ferry::io {
 namespace {
@@ -144,18 +146,35 @@ Result<UniqueFd> listen_tcp(const SocketAddress& where, int backlog) {
   return fd;
 }
 
-Result<UniqueFd> listen_tcp_in_range(const SocketAddress& host, std::uint16_t first,
-                                     std::uint16_t last, int backlog) {
-  SocketAddress a = host;
+Result<UniqueFd> in_random_port_order(std::uint16_t first, std::uint16_t last,
+                                      const std::function<Result<UniqueFd>(std::uint16_t)>& open) {
+  if (first == 0 || last < first) return fail(EINVAL, "empty port range");
+  // Every port of the range once, in an order nobody can guess: a random start and a random
+  // stride that is coprime with the range's size.
+  const std::uint32_t n = static_cast<std::uint32_t>(last) - first + 1;
+  std::random_device rng;
+  const std::uint32_t start = rng() % n;
+  std::uint32_t stride = n > 1 ? 1 + rng() % (n - 1) : 1;
+  while (std::gcd(stride, n) != 1) stride = stride % n + 1;
   int last_errno = EADDRINUSE;
-  for (std::uint32_t p = first; p <= last; ++p) {
-    a.set_port(static_cast<std::uint16_t>(p));
-    auto fd = listen_tcp(a, backlog);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto port =
+        static_cast<std::uint16_t>(first + (start + static_cast<std::uint64_t>(i) * stride) % n);
+    auto fd = open(port);
     if (fd) return fd;
     last_errno = fd.error().sys_errno;
-    if (last_errno != EADDRINUSE && last_errno != EACCES) break;
+    if (last_errno != EADDRINUSE && last_errno != EACCES) return fd;
   }
   return fail(last_errno, "no free port in " + std::to_string(first) + ":" + std::to_string(last));
+}
+
+Result<UniqueFd> listen_tcp_in_range(const SocketAddress& host, std::uint16_t first,
+                                     std::uint16_t last, int backlog) {
+  return in_random_port_order(first, last, [&](std::uint16_t port) {
+    SocketAddress a = host;
+    a.set_port(port);
+    return listen_tcp(a, backlog);
+  });
 }
 
 Result<UniqueFd> accept_tcp(int listener, Timeout timeout, SocketAddress* peer) {
@@ -171,6 +190,24 @@ Result<UniqueFd> accept_tcp(int listener, Timeout timeout, SocketAddress* peer) 
       return UniqueFd(fd);
     }
     if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) return fail(errno, "accept");
+  }
+}
+
+Result<UniqueFd> accept_from(int listener, const SocketAddress* expected, Timeout timeout,
+                             const std::function<void(const SocketAddress&)>& on_stranger) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    Timeout left = kNoTimeout;
+    if (timeout != kNoTimeout) {
+      left = std::chrono::duration_cast<Timeout>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return fail(ETIMEDOUT, "accept");
+    }
+    SocketAddress peer;
+    auto fd = accept_tcp(listener, left, &peer);
+    if (!fd || expected == nullptr || peer.same_host(*expected)) return fd;
+    // Somebody else raced the peer we expect: closed before a byte is read or written.
+    fd->reset();
+    if (on_stranger) on_stranger(peer);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,10 +60,20 @@ Result<std::vector<SocketAddress>> resolve(std::string_view host, std::uint16_t 
 
 // A listening TCP socket (SO_REUSEADDR). Port 0 picks an ephemeral port.
 Result<UniqueFd> listen_tcp(const SocketAddress& where, int backlog = 64);
-// The first port in [first, last] that binds on `host` (for passive data port ranges).
+// A port of [first, last] that binds on `host`, drawn at random (for data port ranges: the next
+// port must not be guessable).
 Result<UniqueFd> listen_tcp_in_range(const SocketAddress& host, std::uint16_t first,
                                      std::uint16_t last, int backlog = 8);
+// Calls `open` for the ports of [first, last] in a random order, each at most once, until one
+// succeeds or fails for another reason than the port being taken (EADDRINUSE, EACCES).
+Result<UniqueFd> in_random_port_order(std::uint16_t first, std::uint16_t last,
+                                      const std::function<Result<UniqueFd>(std::uint16_t)>& open);
 Result<UniqueFd> accept_tcp(int listener, Timeout timeout, SocketAddress* peer = nullptr);
+// Accepts the first connection from `expected`'s host (any host when null) within `timeout` in
+// all; connections from other hosts are closed at once and passed to `on_stranger` (to be
+// logged). A data port must belong to the session that opened it.
+Result<UniqueFd> accept_from(int listener, const SocketAddress* expected, Timeout timeout,
+                             const std::function<void(const SocketAddress&)>& on_stranger = {});
 Result<UniqueFd> connect_tcp(const SocketAddress& to, Timeout timeout,
                              const SocketAddress* from = nullptr);
 // Tries every address of `host` in turn.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 namespace ferry::io {
 
@@ -37,10 +38,28 @@ Result<std::size_t> receive_from(int fd, MutableBytes out, SocketAddress& from, 
   }
 }
 
-Result<void> send_to(int fd, Bytes data, const SocketAddress& to) {
-  for (;;) {
+Result<UniqueFd> bind_udp_in_range(const SocketAddress& host, std::uint16_t first,
+                                   std::uint16_t last) {
+  return in_random_port_order(first, last, [&](std::uint16_t port) {
+    SocketAddress a = host;
+    a.set_port(port);
+    return bind_udp(a);
+  });
+}
+
+Result<void> send_to(int fd, Bytes data, const SocketAddress& to, FullQueue full_queue) {
+  // ENOBUFS (and EAGAIN) mean the interface queue is full for a moment: wait a little and try
+  // again, a bounded number of times (about 1.3 s in all), rather than fail a transfer.
+  const int retries = full_queue == FullQueue::wait ? 50 : 0;
+  for (int full = 0;;) {
     if (::sendto(fd, data.data(), data.size(), 0, to.get(), to.size()) >= 0) return {};
-    if (errno != EINTR) return Unexpected(Error{errno, "sendto " + to.to_string()});
+    if (errno == EINTR) continue;
+    if ((errno == ENOBUFS || errno == EAGAIN) && full < retries) {
+      ++full;
+      std::this_thread::sleep_for(std::chrono::microseconds(100) * full);
+      continue;
+    }
+    return Unexpected(Error{errno, "sendto " + to.to_string()});
   }
 }
 

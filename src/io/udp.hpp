@@ -6,9 +6,16 @@
 namespace ferry::io {
 
 Result<UniqueFd> bind_udp(const SocketAddress& where);
+// A port of [first, last] on `host`, drawn at random (xftpd's data ports behind a firewall).
+Result<UniqueFd> bind_udp_in_range(const SocketAddress& host, std::uint16_t first,
+                                   std::uint16_t last);
 // Waits up to `timeout` for one datagram; ETIMEDOUT when none came. `out` should hold 64 KiB.
 Result<std::size_t> receive_from(int fd, MutableBytes out, SocketAddress& from, Timeout timeout);
-Result<void> send_to(int fd, Bytes data, const SocketAddress& to);
+// wait: a full interface queue (ENOBUFS) is waited out, briefly and a bounded number of times;
+// fail: reported at once (an event loop must not sleep).
+enum class FullQueue { wait, fail };
+Result<void> send_to(int fd, Bytes data, const SocketAddress& to,
+                     FullQueue full_queue = FullQueue::wait);
 
 // The fast path of stop-and-wait transfers: one blocking recvfrom per datagram (no poll), its
 // wait bounded by SO_RCVTIMEO. ETIMEDOUT when `set_receive_timeout`'s time passed with nothing.

@@ -1,5 +1,7 @@
 #include "session/bbftp_client.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -15,6 +17,11 @@ namespace ferry::session {
 namespace {
 
 using namespace bbftp;
+
+// A connection to one of our data ports from another host than the server's: closed unread.
+void ignore_stranger(const io::SocketAddress& from) {
+  spdlog::debug("data connection from {} closed: not the server's address", from.to_string());
+}
 
 Outcome failure(Outcome::Kind kind, int error, std::string text) {
   Outcome o;
@@ -242,7 +249,7 @@ std::vector<UniqueFd> BbftpClient::open_data(const std::vector<std::uint32_t>& s
     }
   } else {
     for (auto& l : listeners) {
-      auto s = io::accept_tcp(l.get(), config_.data_timeout);
+      auto s = io::accept_from(l.get(), &server_, config_.data_timeout, ignore_stranger);
       if (!s) {
         error = "Data connection from the server: " + s.error().message();
         return {};
@@ -493,11 +500,13 @@ namespace {
 constexpr std::size_t kV1BlockBytes = 256000;
 
 // The daemon connects to our listeners in order; which listener accepted says which stream.
+// Only the server's host may: anyone else is closed at once.
 ferry::Result<std::vector<UniqueFd>, std::string> accept_all(std::vector<UniqueFd>& listeners,
+                                                             const io::SocketAddress& server,
                                                              io::Timeout timeout) {
   std::vector<UniqueFd> socks;
   for (auto& l : listeners) {
-    auto s = io::accept_tcp(l.get(), timeout);
+    auto s = io::accept_from(l.get(), &server, timeout, ignore_stranger);
     if (!s) return Unexpected("Data connection from the server: " + s.error().message());
     socks.push_back(std::move(*s));
   }
@@ -533,7 +542,7 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
   session_.started_transfer();  // no reply precedes the data: the final one, or a refusal
   std::optional<StreamError> failed;
   if (st.size > 0) {
-    auto socks = accept_all(*listeners, config_.data_timeout);
+    auto socks = accept_all(*listeners, server_, config_.data_timeout);
     if (!socks) return final_reply();
     TransferParams p;
     p.transferoption = s.options;
@@ -571,7 +580,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   if (size == 0) return receive_empty(*writer, MsgCode::abr);
   if (!send({Empty{MsgCode::retr_start}})) return broken("Connection to the server lost");
   session_.started_transfer();
-  auto socks = accept_all(*listeners, config_.data_timeout);
+  auto socks = accept_all(*listeners, server_, config_.data_timeout);
   if (!socks) return final_reply();
   TransferParams p;
   p.transferoption = s.options;

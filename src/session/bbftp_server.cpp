@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/printable.hpp"
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/replies.hpp"
@@ -72,6 +73,8 @@ class Connection {
   Step accept_with_ports(const TransferParams& params);
   io::Timeout read_timeout() const;
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
+  // A data connection from another host than the control connection's (it is closed).
+  void stranger_on_data_port(const io::SocketAddress& from) const;
 
   UniqueFd fd_;
   const BbftpServerOptions& options_;
@@ -83,6 +86,7 @@ class Connection {
   std::string peer_;
   io::SocketAddress local_;
   io::SocketAddress remote_;
+  std::chrono::steady_clock::time_point login_by_;
 };
 
 io::Timeout Connection::read_timeout() const {
@@ -92,11 +96,19 @@ io::Timeout Connection::read_timeout() const {
     case ServerState::awaiting_create_zero:
     case ServerState::awaiting_protocol:
       return options_.step;
-    case ServerState::awaiting_login:
-      return options_.control;
+    case ServerState::awaiting_login: {
+      const auto left =
+          std::chrono::duration_cast<io::Timeout>(login_by_ - std::chrono::steady_clock::now());
+      return std::clamp(left, io::Timeout(0), options_.control);
+    }
     default:
       return options_.idle;
   }
+}
+
+void Connection::stranger_on_data_port(const io::SocketAddress& from) const {
+  spdlog::warn("{}: data connection from {} port {} closed: not the client's address", who(),
+               from.host(), from.port());
 }
 
 bool Connection::send(const Step& step) {
@@ -122,6 +134,7 @@ bool Connection::handle(Step step) {
 }
 
 void Connection::run() {
+  login_by_ = std::chrono::steady_clock::now() + options_.login_deadline;
   io::set_nodelay(fd_.get());
   if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
   if (auto a = io::SocketAddress::of_peer(fd_.get())) {
@@ -162,7 +175,12 @@ void Connection::run() {
     }
     auto n = io::read_some(fd_.get(), chunk, read_timeout());
     if (!n) {
-      if (n.error().eof()) {
+      if (session_.state() == ServerState::awaiting_login && !n.error().eof()) {
+        spdlog::warn(
+            "connection from {} port {} closed: no login within {} s", remote_.host(),
+            remote_.port(),
+            std::chrono::duration_cast<std::chrono::seconds>(options_.login_deadline).count());
+      } else if (n.error().eof()) {
         spdlog::debug("{}: closed by the client", who());
       } else {
         spdlog::info("{}: {} (state {})", who(), n.error().message(), to_string(session_.state()));
@@ -209,21 +227,28 @@ Step Connection::login(const LoginRequest& r) {
     auto p = r.login.numpass == size ? key_->decrypt(r.login.pass)
                                      : crypto::Result<std::string>(Unexpected(std::string("len")));
     if (!u || !p) {
-      spdlog::warn("{}: login message does not decrypt", who());
+      spdlog::warn("login refused from {} port {}: the login message does not decrypt",
+                   remote_.host(), remote_.port());
       return session_.login_result(false);
     }
     user = std::move(*u);
     pass = std::move(*p);
   }
-  auto sb = options_.login ? options_.login(user, pass) : std::nullopt;
+  auto answer = options_.login ? options_.login(user, pass) : LoginAnswer{};
   std::fill(pass.begin(), pass.end(), '\0');
-  if (!sb) {
-    spdlog::warn("{}: login refused for user '{}'", who(), user);
-    return session_.login_result(false);
+  // The address comes before anything the client chose, so a user name cannot forge it for a
+  // log matcher (fail2ban: "login refused from <HOST> port").
+  if (!answer.sandbox) {
+    spdlog::warn("login refused from {} port {} for user \"{}\": {}", remote_.host(),
+                 remote_.port(), printable(user, 64),
+                 answer.cause.empty() ? "refused" : answer.cause);
+    return answer.reply ? session_.login_refused(std::move(*answer.reply))
+                        : session_.login_result(false);
   }
-  user_ = user;
-  sandbox_ = std::move(*sb);
-  spdlog::info("{}: logged in, cwd {}", who(), sandbox_->cwd());
+  user_ = printable(user, 64);
+  sandbox_ = std::move(*answer.sandbox);
+  spdlog::info("login of user \"{}\" from {} port {}, cwd {}", user_, remote_.host(),
+               remote_.port(), printable(sandbox_->cwd()));
   return session_.login_result(true);
 }
 
@@ -435,7 +460,9 @@ Step Connection::start(const StartRequest& r) {
   for (int i = 0; i < n && failure.empty(); ++i) {
     ferry::Result<UniqueFd, io::Error> s = Unexpected(io::Error{EINVAL, "no data port"});
     if (session_.version() >= 3) {
-      s = io::accept_tcp(t.listeners[static_cast<std::size_t>(i)].get(), options_.data);
+      s = io::accept_from(t.listeners[static_cast<std::size_t>(i)].get(),
+                          options_.data_peer_check ? &remote_ : nullptr, options_.data,
+                          [this](const io::SocketAddress& from) { stranger_on_data_port(from); });
     } else {
       io::SocketAddress to = remote_;
       to.set_port(static_cast<std::uint16_t>(r.client_ports[static_cast<std::size_t>(i)]));
@@ -628,6 +655,22 @@ Step Connection::v1_transfer(const V1TransferRequest& r) {
 }
 
 }  // namespace
+
+BbftpRefusalBytes bbftp_refusal_bytes() {
+  BbftpRefusalBytes out;
+  // A real key, made once: a client can encrypt its login to it as usual; nobody decrypts it.
+  auto key = crypto::RsaPrivateKey::generate();
+  if (key) {
+    CryptKey announce{{kCryptRsaOaep, 0, 0}, key->modulus_mpi(), key->exponent_mpi()};
+    announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
+    announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
+    encode_to(announce, out.greeting);
+  }
+  out.login_bytes = kHeaderSize + kLoginSize;
+  encode_to(rp::server_busy(), out.busy);
+  encode_to(rp::source_banned(), out.banned);
+  return out;
+}
 
 std::string ctime_text(std::int64_t t) {
   const time_t tt = static_cast<time_t>(t);

@@ -78,13 +78,24 @@ XftpOutcome XftpRequestHandler::list(const std::string& path) const {
 }
 
 XftpOutcome XftpRequestHandler::upload(const std::string& path, bool may_transfer) const {
-  if (root_.stat(path, storage::Follow::no)) return just(Status::file_exists);
+  // The spec's statuses: FILE_EXISTS when anything is there, INVALID for a name that may not be
+  // used (through a symlink out of the root, too long, a temporary's), INTERNAL_ERROR when it
+  // cannot be created (a missing parent among them).
+  auto refused = [](const storage::Error& e) {
+    const Status s = status_of(e);
+    return just(s == Status::invalid || s == Status::file_exists ? s : Status::internal_error);
+  };
+  auto st = root_.stat(path, storage::Follow::no);
+  if (st) return just(Status::file_exists);
+  if (st.error().code != storage::Errc::not_found) return refused(st.error());
   if (!may_transfer) return just(Status::internal_error);
   auto w = root_.create(path, {.collision = storage::Collision::exclusive});
   if (!w) {
+    XftpOutcome o = refused(w.error());
     // Another upload of this path holds the reservation: that is "exists" too.
-    return just(w.error().code == storage::Errc::exists ? Status::file_exists
-                                                        : Status::internal_error);
+    o.in_progress =
+        w.error().code == storage::Errc::exists && !root_.stat(path, storage::Follow::no);
+    return o;
   }
   XftpOutcome o = just(Status::ok);
   o.upload.emplace(std::move(*w));

@@ -18,6 +18,7 @@ struct XftpOutcome {
   std::optional<storage::AtomicWriter> upload;  // status ok: receive into this, commit at EOF
   std::optional<storage::File> download;        // status ok: send this
   std::size_t left_out = 0;                     // LIST entries that did not fit a datagram
+  bool in_progress = false;  // UPLOAD, FILE_EXISTS: the name is free but another upload holds it
 };
 
 class XftpRequestHandler {

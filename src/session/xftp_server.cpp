@@ -5,15 +5,17 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <list>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
+#include "core/printable.hpp"
 #include "io/udp.hpp"
-#include "proto/xftp/legacy_server.hpp"
 #include "session/xftp_request_handler.hpp"
 #include "session/xftp_transfer.hpp"
 
@@ -23,51 +25,87 @@ namespace {
 using namespace xftp;
 using Clock = std::chrono::steady_clock;
 
+// Datagrams taken from the control socket per wake-up, so one flood cannot hold the loop.
+constexpr int kDatagramsPerWakeup = 64;
+// How long a new upload waits for the abandoned one it replaces to let go of the name.
+constexpr auto kReplaceWait = std::chrono::seconds(2);
+
+std::uint64_t random_seed() {
+  std::random_device rng;
+  return (static_cast<std::uint64_t>(rng()) << 32) ^ rng();
+}
+
 struct Job {
   io::SocketAddress from;
   Datagram request;
-  std::string key;
+  Request parsed;
+  DuplicateFilter::Key key;
 };
 
 struct Transfer {
+  std::shared_ptr<std::atomic<bool>> stop;  // set to abandon it (shutdown, or replaced)
   std::shared_ptr<std::atomic<bool>> done;
   std::jthread thread;
+};
+
+// An upload in progress, by the virtual path it will appear under: a new upload of the same
+// path from the same host replaces it at once (its client is gone or has given up).
+struct ActiveUpload {
+  std::string host;
+  std::shared_ptr<std::atomic<bool>> stop;
+  std::shared_future<void> ended;
 };
 
 }  // namespace
 
 struct XftpServer::State {
-  State(UniqueFd c, storage::Sandbox r, XftpServerOptions o)
-      : control(std::move(c)),
+  State(io::EventLoop& l, UniqueFd c, storage::Sandbox r, XftpServerOptions o)
+      : loop(l),
+        control(std::move(c)),
         root(std::move(r)),
         options(o),
         handler(root),
-        filter(o.duplicate_window) {}
+        filter(o.duplicates, random_seed()),
+        refusals(o.refusal_logs_per_second, o.refusal_logs_per_second * 2) {}
+  io::EventLoop& loop;
   UniqueFd control;
   storage::Sandbox root;
   XftpServerOptions options;
   XftpRequestHandler handler;
   io::SocketAddress local;
-  const std::atomic<bool>* stop = nullptr;
+  std::optional<io::ReadWatch> watch;
+  std::vector<std::jthread> workers;
+  std::vector<std::byte> buf = std::vector<std::byte>(65536);
+  std::atomic<bool> stopping{false};
 
-  std::mutex mu;  // guards everything below up to the transfers
+  std::mutex mu;  // guards the queue, the duplicate memory and `closing`
   std::condition_variable wake;
   std::deque<Job> queue;
   std::map<std::string, int> queued_per_client;
   DuplicateFilter filter;
   bool closing = false;
 
-  std::atomic<int> transfers_running{0};
-  std::mutex transfers_mu;
-  std::list<Transfer> transfers;
+  std::mutex log_mu;
+  RateLimit refusals;
 
-  void send(const io::SocketAddress& to, const std::vector<std::uint8_t>& bytes) {
+  std::atomic<int> transfers_running{0};
+  std::mutex transfers_mu;  // guards `transfers` and `uploads`
+  std::list<Transfer> transfers;
+  std::map<std::string, ActiveUpload> uploads;
+
+  void send(const io::SocketAddress& to, const std::vector<std::uint8_t>& bytes,
+            io::FullQueue full = io::FullQueue::wait) {
     // sendto on one UDP socket from several threads is safe: each datagram goes out whole.
-    if (auto s = io::send_to(control.get(), as_bytes(bytes), to); !s) {
+    if (auto s = io::send_to(control.get(), as_bytes(bytes), to, full); !s) {
       spdlog::debug("xftpd: reply to {}: {}", to.to_string(), s.error().message());
     }
   }
+  void on_readable();
   void accept(const io::SocketAddress& from, Datagram request);
+  void refuse(const io::SocketAddress& from, const Datagram& request, Status status,
+              std::string_view why);
+  void log_refusal(const io::SocketAddress& from, std::uint8_t command, std::string_view path,
+                   std::string_view why);
   void work();
   void execute(const Job& job);
   // Remembers the reply before sending it: a copy of the request arriving right after the reply
@@ -84,71 +122,128 @@ struct XftpServer::State {
     --transfers_running;
     return false;
   }
+  // Abandons the upload of `path` in progress from `host`, if there is one, and waits until it
+  // has let go of the name. False when there is none (or another host's).
+  bool replace_upload(const std::string& path, const std::string& host);
+  Result<UniqueFd, io::Error> data_socket() const;
   // Opens the data socket and returns the OK reply with its port, plus what starts the transfer
   // (after the reply has gone out); INTERNAL_ERROR and nothing to start without a socket.
   std::pair<std::vector<std::uint8_t>, std::function<void()>> prepare(const Job& job,
                                                                       XftpOutcome outcome);
 };
 
-XftpServer::XftpServer(UniqueFd control, storage::Sandbox root, XftpServerOptions options)
-    : state_(std::make_unique<State>(std::move(control), std::move(root), options)) {
+XftpServer::XftpServer(io::EventLoop& loop, UniqueFd control, storage::Sandbox root,
+                       XftpServerOptions options)
+    : state_(std::make_unique<State>(loop, std::move(control), std::move(root), options)) {
   if (auto a = io::SocketAddress::of_local(state_->control.get())) state_->local = *a;
 }
 
-XftpServer::~XftpServer() = default;
+XftpServer::~XftpServer() {
+  stop();
+}
 
-void XftpServer::run(const std::atomic<bool>& stop) {
+void XftpServer::start() {
   State& s = *state_;
-  s.stop = &stop;
-  std::vector<std::jthread> workers;
-  for (int i = 0; i < std::max(1, s.options.workers); ++i) workers.emplace_back([&s] { s.work(); });
-  std::vector<std::byte> buf(65536);
-  while (!stop.load()) {
-    io::SocketAddress from;
-    auto n = io::receive_from(s.control.get(), buf, from, std::chrono::milliseconds(200));
-    if (!n) {
-      if (n.error().sys_errno != ETIMEDOUT) spdlog::warn("xftpd: {}", n.error().message());
-      continue;
-    }
-    auto d = decode({buf.data(), *n});
-    // Too short to echo, not ours, or not a request: the original drops these too.
-    if (!d || d->status != Status::request) continue;
-    s.accept(from, std::move(*d));
+  auto swept = s.root.remove_stale_temporaries();
+  if (!swept) {
+    spdlog::warn("xftpd: looking for abandoned temporaries: {}", swept.error().message());
+  } else if (*swept > 0) {
+    spdlog::info("xftpd: removed {} temporaries of uploads a previous run left behind", *swept);
   }
+  for (int i = 0; i < std::max(1, s.options.workers); ++i) {
+    s.workers.emplace_back([&s] { s.work(); });
+  }
+  s.watch.emplace(s.loop, s.control.get(), [&s] { s.on_readable(); });
+}
+
+void XftpServer::stop() {
+  State& s = *state_;
+  if (s.stopping.exchange(true)) return;
+  s.watch.reset();
   {
     std::lock_guard lock(s.mu);
     s.closing = true;
   }
   s.wake.notify_all();
-  workers.clear();  // joins
-  std::lock_guard lock(s.transfers_mu);
-  s.transfers.clear();  // joins; each notices `stop` within a quarter of a second
+  s.workers.clear();  // joins
+  std::list<Transfer> ending;
+  {
+    std::lock_guard lock(s.transfers_mu);
+    for (auto& t : s.transfers) t.stop->store(true);
+    ending.swap(s.transfers);
+  }
+  ending.clear();  // joins (unlocked: a transfer's last step takes the lock); each notices its
+                   // stop within a quarter of a second
+}
+
+void XftpServer::State::on_readable() {
+  for (int i = 0; i < kDatagramsPerWakeup; ++i) {
+    io::SocketAddress from;
+    auto n = io::try_receive_datagram(control.get(), buf, from);
+    if (!n) {
+      const int e = n.error().sys_errno;
+      if (e != EAGAIN && e != EWOULDBLOCK) spdlog::warn("xftpd: {}", n.error().message());
+      return;
+    }
+    auto d = decode({buf.data(), *n});
+    // Too short to echo, not ours, or not a request: the original drops these too.
+    if (!d || d->status != Status::request) continue;
+    accept(from, std::move(*d));
+  }
+}
+
+void XftpServer::State::log_refusal(const io::SocketAddress& from, std::uint8_t command,
+                                    std::string_view path, std::string_view why) {
+  std::lock_guard lock(log_mu);
+  if (!refusals.allow(Clock::now())) return;
+  const auto skipped = refusals.take_suppressed();
+  spdlog::info("xftpd: {} {} from {} refused: {}{}", command_name(command), printable(path),
+               from.to_string(), why,
+               skipped > 0 ? fmt::format(" ({} more refusals not logged)", skipped) : "");
+}
+
+void XftpServer::State::refuse(const io::SocketAddress& from, const Datagram& request,
+                               Status status, std::string_view why) {
+  log_refusal(from, request.command, request.data, why);
+  // From the loop: never wait for a full queue (the client repeats what it wants).
+  send(from, reply_to(request, status), io::FullQueue::fail);
 }
 
 void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) {
-  std::string key = DuplicateFilter::key(from.to_string(), request);
-  std::unique_lock lock(mu);
-  auto seen = filter.begin(key, request, Clock::now());
-  if (seen.seen == DuplicateFilter::Seen::answered) {
-    lock.unlock();
-    send(from, seen.reply);  // answered again, never executed twice
-    return;
+  auto parsed = classify(request);
+  if (!parsed) {
+    refuse(from, request, parsed.error(), status_name(parsed.error()));
+    return;  // refused for what it is: a repeat is refused the same way, nothing to remember
   }
-  if (seen.seen == DuplicateFilter::Seen::in_progress) return;  // the first one's reply is coming
   const std::string client = from.host();
-  int& queued = queued_per_client[client];
+  auto key = filter.key(client, from.to_string(), request);
+  std::unique_lock lock(mu);
+  auto seen = filter.check(key, request, Clock::now());
+  switch (seen.seen) {
+    case DuplicateFilter::Seen::answered:
+      lock.unlock();
+      send(from, seen.reply, io::FullQueue::fail);  // answered again, never executed twice
+      return;
+    case DuplicateFilter::Seen::in_progress:
+      return;  // the first one's reply is coming
+    case DuplicateFilter::Seen::over_budget:
+      lock.unlock();
+      refuse(from, request, Status::internal_error, "busy (too many recent requests)");
+      return;
+    case DuplicateFilter::Seen::fresh:
+      break;
+  }
+  auto it = queued_per_client.find(client);
+  const int queued = it == queued_per_client.end() ? 0 : it->second;
   if (queue.size() >= static_cast<std::size_t>(options.max_queued) ||
       queued >= options.max_queued_per_client) {
-    filter.forget(key);
-    if (queued == 0) queued_per_client.erase(client);
     lock.unlock();
-    spdlog::debug("xftpd: busy, {} from {} refused", command_name(request.command),
-                  from.to_string());
-    send(from, reply_to(request, Status::internal_error));
+    refuse(from, request, Status::internal_error, "busy (queue full)");
     return;
   }
-  ++queued;
-  queue.push_back({from, std::move(request), std::move(key)});
+  filter.remember(key, Clock::now());
+  ++queued_per_client[client];
+  queue.push_back({from, std::move(request), std::move(*parsed), std::move(key)});
   lock.unlock();
   wake.notify_one();
 }
@@ -168,27 +263,43 @@ void XftpServer::State::work() {
   }
 }
 
+bool XftpServer::State::replace_upload(const std::string& path, const std::string& host) {
+  std::shared_future<void> ended;
+  {
+    std::lock_guard lock(transfers_mu);
+    auto it = uploads.find(path);
+    if (it == uploads.end() || it->second.host != host) return false;
+    it->second.stop->store(true);
+    ended = it->second.ended;
+  }
+  return ended.wait_for(kReplaceWait) == std::future_status::ready;
+}
+
 void XftpServer::State::execute(const Job& job) {
   const Datagram& req = job.request;
-  auto request = classify(req);
-  if (!request) {
-    spdlog::info("xftpd: {} from {} refused: INVALID", command_name(req.command),
-                 job.from.to_string());
-    answer(job, reply_to(req, request.error()));
-    return;
-  }
+  const Request& request = job.parsed;
   const bool wants_transfer =
-      request->command == Command::upload || request->command == Command::download;
-  const bool reserved = wants_transfer && reserve_transfer();
-  XftpOutcome outcome = handler.execute(*request, reserved);
+      request.command == Command::upload || request.command == Command::download;
+  bool reserved = wants_transfer && reserve_transfer();
+  XftpOutcome outcome = handler.execute(request, reserved);
+  if (outcome.in_progress && replace_upload(root.display(request.path), job.from.host())) {
+    spdlog::info("xftpd: upload {} from {}: replaces the one this host abandoned",
+                 printable(request.path), job.from.to_string());
+    outcome = handler.execute(request, reserved);
+  }
   if (reserved && !outcome.upload && !outcome.download) --transfers_running;
   if (outcome.left_out > 0) {
-    spdlog::info("xftpd: LIST {}: {} entries left out to fit a legacy datagram", request->path,
-                 outcome.left_out);
+    spdlog::info("xftpd: LIST {}: {} entries left out to fit a legacy datagram",
+                 printable(request.path), outcome.left_out);
   }
-  const auto level = request->command == Command::list ? spdlog::level::debug : spdlog::level::info;
-  spdlog::log(level, "xftpd: {} {} from {}: {}", command_name(req.command), request->path,
-              job.from.to_string(), status_name(outcome.status));
+  if (outcome.status != Status::ok) {
+    log_refusal(job.from, req.command, request.path, status_name(outcome.status));
+  } else {
+    const auto level =
+        request.command == Command::list ? spdlog::level::debug : spdlog::level::info;
+    spdlog::log(level, "xftpd: {} {} from {}: OK", command_name(req.command),
+                printable(request.path), job.from.to_string());
+  }
   if (outcome.upload || outcome.download) {
     auto [reply, start] = prepare(job, std::move(outcome));
     answer(job, reply);
@@ -198,11 +309,18 @@ void XftpServer::State::execute(const Job& job) {
   answer(job, reply_to(req, outcome.status, std::move(outcome.data)));
 }
 
-std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::prepare(
-    const Job& job, XftpOutcome outcome) {
+Result<UniqueFd, io::Error> XftpServer::State::data_socket() const {
   io::SocketAddress where = local;
   where.set_port(0);
-  auto fd = io::bind_udp(where);
+  if (options.data_port_first != 0) {
+    return io::bind_udp_in_range(where, options.data_port_first, options.data_port_last);
+  }
+  return io::bind_udp(where);
+}
+
+std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::prepare(
+    const Job& job, XftpOutcome outcome) {
+  auto fd = data_socket();
   std::optional<io::SocketAddress> bound;
   std::string why;
   if (fd) {
@@ -221,46 +339,64 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
     return {reply_to(job.request, Status::internal_error), {}};
   }
   auto reply = reply_to(job.request, Status::ok, encode_port(bound->port()));
-  auto body = [this, from = job.from, id = job.request.id, path = job.request.data,
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  auto ended = std::make_shared<std::promise<void>>();
+  const std::string path = root.display(job.parsed.path);
+  if (outcome.upload) {
+    std::lock_guard lock(transfers_mu);
+    uploads[path] = {job.from.host(), stop, ended->get_future().share()};
+  }
+  auto body = [this, from = job.from, id = job.request.id, path, stop,
                sock = std::make_shared<UniqueFd>(std::move(*fd)),
                out = std::make_shared<XftpOutcome>(std::move(outcome))] {
     const int cpus = static_cast<int>(std::max(2U, std::thread::hardware_concurrency()));
     const bool poll = transfers_running.load() <= cpus / 2;
     const StopAndWaitOptions o{
         .idle = options.idle,
-        .stop = stop,
+        .stop = stop.get(),
         .progress = {},
         .busy_poll = poll ? options.busy_poll : std::chrono::microseconds(0)};
+    const std::string shown = printable(path);
     if (out->upload) {
       auto got =
           receive_stop_and_wait(sock->get(), from, *out->upload, encode(upload_ack(id)), {}, o);
       auto committed = got ? out->upload->commit() : storage::Result<void>{};
       if (got && committed) {
-        spdlog::info("xftpd: upload {} ({} bytes) from {} done", path, *got, from.to_string());
+        spdlog::info("xftpd: upload {} ({} bytes) from {} done", shown, *got, from.to_string());
       } else {
         out->upload->abort();
-        spdlog::warn("xftpd: upload {} from {} abandoned: {}", path, from.to_string(),
+        spdlog::warn("xftpd: upload {} from {} abandoned: {}", shown, from.to_string(),
                      got ? committed.error().message() : got.error().message);
       }
     } else {
       auto sent = send_stop_and_wait(sock->get(), from, *out->download, id, 3, o);
       if (sent) {
-        spdlog::info("xftpd: download {} ({} bytes) to {} done", path, *sent, from.to_string());
+        spdlog::info("xftpd: download {} ({} bytes) to {} done", shown, *sent, from.to_string());
       } else {
-        spdlog::warn("xftpd: download {} to {} abandoned: {}", path, from.to_string(),
+        spdlog::warn("xftpd: download {} to {} abandoned: {}", shown, from.to_string(),
                      sent.error().message);
       }
     }
+    out->upload.reset();  // lets go of the file (and of an upload's reserved name)
+    out->download.reset();
   };
-  auto start = [this, body = std::move(body)]() mutable {
+  const bool upload = static_cast<bool>(outcome.upload);
+  auto start = [this, body = std::move(body), stop, ended, path, upload]() mutable {
     auto done = std::make_shared<std::atomic<bool>>(false);
     std::lock_guard lock(transfers_mu);
     transfers.remove_if([](const Transfer& t) { return t.done->load(); });  // joins finished ones
-    transfers.push_back({done, std::jthread([this, done, body = std::move(body)] {
-                           body();
-                           --transfers_running;
-                           done->store(true);
-                         })});
+    transfers.push_back(
+        {stop, done, std::jthread([this, done, ended, path, upload, stop, body = std::move(body)] {
+           body();
+           if (upload) {
+             std::lock_guard held(transfers_mu);
+             auto it = uploads.find(path);
+             if (it != uploads.end() && it->second.stop == stop) uploads.erase(it);
+           }
+           ended->set_value();
+           --transfers_running;
+           done->store(true);
+         })});
   };
   return {std::move(reply), std::move(start)};
 }

@@ -1,18 +1,21 @@
 // xftpd in legacy mode (magic 0xCF): byte-compatible with the original client, without the
 // original server's bugs (see the XFTP spec, section 3).
 //
-// One thread owns the control socket: it decodes, drops copies of requests still being worked
-// on, answers repeated ones from memory, and queues the rest; it never touches the disk. A few
-// workers carry requests out against the served root and send the replies. Each transfer then
-// runs on its own data socket and thread, bounded in number.
+// The control socket is watched by the daemon's event loop (io::EventLoop): its handler decodes,
+// classifies, drops copies of requests still being worked on, answers repeated ones from memory,
+// refuses what is malformed or over a limit, and queues the rest; it never touches the disk and
+// never sleeps. A few workers carry requests out against the served root and send the replies.
+// Each transfer then runs on its own data socket and thread, bounded in number.
 #pragma once
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include "core/unique_fd.hpp"
+#include "io/event_loop.hpp"
 #include "io/socket.hpp"
+#include "proto/xftp/legacy_server.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::session {
@@ -23,22 +26,31 @@ struct XftpServerOptions {
   int workers = 4;                             // threads carrying out requests
   int max_queued = 256;                        // requests waiting for a worker, in all
   int max_queued_per_client = 16;              // ... from one source address
-  std::chrono::seconds duplicate_window{35};   // a repeated request gets the first reply again
+  // What a repeated request is answered from, and its bounds in bytes (see DuplicateFilter).
+  xftp::DuplicateFilter::Limits duplicates{};
   // Transfers poll for the next datagram this long before sleeping (see StopAndWaitOptions), as
   // long as no more of them run than half the CPUs, so that polling never starves the others.
   std::chrono::microseconds busy_poll{50};
+  std::uint16_t data_port_first = 0;  // data sockets in [first, last] (firewalls); 0: ephemeral
+  std::uint16_t data_port_last = 0;
+  double refusal_logs_per_second = 10;  // refused requests are logged at most this often
 };
 
 class XftpServer {
  public:
-  XftpServer(UniqueFd control, storage::Sandbox root, XftpServerOptions options);
-  ~XftpServer();
+  // `root` should hide temporaries (PathPolicy::hide_temporaries).
+  XftpServer(io::EventLoop& loop, UniqueFd control, storage::Sandbox root,
+             XftpServerOptions options);
+  ~XftpServer();  // stop()s
   XftpServer(const XftpServer&) = delete;
   XftpServer& operator=(const XftpServer&) = delete;
 
-  // Serves until `stop` becomes true (checked at least every 200 ms); running transfers are
-  // abandoned within a quarter of a second (uploads leave nothing behind), then it returns.
-  void run(const std::atomic<bool>& stop);
+  // Removes the temporaries of uploads a previous run left behind, starts the workers and
+  // watches the control socket from the loop.
+  void start();
+  // Stops taking requests; running transfers are abandoned within a quarter of a second
+  // (uploads leave nothing behind); returns when every thread has ended.
+  void stop();
 
  private:
   struct State;

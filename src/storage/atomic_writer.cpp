@@ -34,7 +34,7 @@ std::string decorated(std::string_view leaf, std::string_view suffix) {
 
 std::string random_suffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return ".ferry-tmp." + hex64(rng()).substr(0, 12);
+  return std::string(kRandomInfix) + hex64(rng()).substr(0, kRandomHexDigits);
 }
 
 bool same_inode(const struct stat& a, const struct stat& b) {
@@ -44,7 +44,7 @@ bool same_inode(const struct stat& a, const struct stat& b) {
 }  // namespace
 
 std::string reserved_temp_name(std::string_view leaf) {
-  return decorated(leaf, ".ferry-part");
+  return decorated(leaf, kReservedSuffix);
 }
 
 AtomicWriter::AtomicWriter(AtomicWriter&& o) noexcept
@@ -116,6 +116,7 @@ Result<void> AtomicWriter::open_anonymous() {
   if (detail::proc_fd_usable()) {
     const int fd = ::openat(target_.dir.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0) {
+      (void)::flock(fd, LOCK_EX | LOCK_NB);  // held once it gets a name (see move_into_place)
       file_ = File(UniqueFd(fd), target_.shown);
       return {};
     }
@@ -129,6 +130,8 @@ Result<void> AtomicWriter::open_anonymous() {
     const int fd = ::openat(target_.dir.get(), name.c_str(),
                             O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
+      // Locked like a reserved temporary: a sweep for abandoned ones leaves it alone.
+      (void)::flock(fd, LOCK_EX | LOCK_NB);
       file_ = File(UniqueFd(fd), target_.shown);
       temp_name_ = std::move(name);
       return {};

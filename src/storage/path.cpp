@@ -13,8 +13,26 @@ Result<void> check_path(std::string_view path, const PathPolicy& policy) {
   if (policy.require_utf8 && !is_valid_utf8(path)) return fail(Errc::invalid_name, EILSEQ, path);
   for (auto c : components(path)) {
     if (c.size() > kMaxNameBytes) return fail(Errc::name_too_long, ENAMETOOLONG, path);
+    if (policy.hide_temporaries && is_temporary_name(c)) {
+      return fail(Errc::invalid_name, EINVAL, path);
+    }
   }
   return {};
+}
+
+bool is_temporary_name(std::string_view leaf) noexcept {
+  if (leaf.size() < 2 || leaf.front() != '.') return false;
+  if (leaf.ends_with(kReservedSuffix)) return true;
+  if (leaf.size() < kRandomInfix.size() + kRandomHexDigits) return false;
+  const auto tail = leaf.substr(leaf.size() - kRandomHexDigits);
+  if (leaf.substr(leaf.size() - kRandomHexDigits - kRandomInfix.size(), kRandomInfix.size()) !=
+      kRandomInfix) {
+    return false;
+  }
+  for (char c : tail) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 std::vector<std::string_view> components(std::string_view path) {

@@ -15,11 +15,22 @@ inline constexpr std::size_t kMaxPathBytes = 4095;  // PATH_MAX less the NUL
 
 struct PathPolicy {
   bool require_utf8 = false;  // XFTP paths are UTF-8 by protocol; bbftp paths are bytes
+  // Daemons: the temporaries of uploads in progress (see is_temporary_name) are neither listed
+  // nor reachable by any path, so no client can read, remove, rename or claim a partial file.
+  bool hide_temporaries = false;
 };
 
 // Refuses NUL bytes, empty paths, components longer than 255 bytes, paths longer than PATH_MAX and,
-// when the policy asks for it, invalid UTF-8. `..` is not judged here.
+// when the policy asks for it, invalid UTF-8 and components that name a temporary (invalid_name).
+// `..` is not judged here.
 Result<void> check_path(std::string_view path, const PathPolicy& policy);
+
+// The hidden names AtomicWriter gives its temporaries: ".NAME.ferry-part" (reserved, stable),
+// ".NAME.ferry-tmp.XXXXXXXXXXXX" (random), and their ".ferry-HASH..." forms for long names.
+inline constexpr std::string_view kReservedSuffix = ".ferry-part";
+inline constexpr std::string_view kRandomInfix = ".ferry-tmp.";
+inline constexpr std::size_t kRandomHexDigits = 12;
+bool is_temporary_name(std::string_view leaf) noexcept;
 
 // Splits on '/', dropping empty and "." components; ".." is kept for the resolver to judge.
 std::vector<std::string_view> components(std::string_view path);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -228,6 +229,7 @@ Result<std::vector<EntryInfo>> Sandbox::list(std::string_view dir) const {
   while (const dirent* de = ::readdir(d)) {
     EntryInfo e;
     e.name = de->d_name;
+    if (options_.policy.hide_temporaries && is_temporary_name(e.name)) continue;
     struct stat st {};
     int rc;
     if (e.name == ".." && at_root) {
@@ -377,6 +379,70 @@ Result<AtomicWriter> Sandbox::create(std::string_view path, const WriteOptions& 
   }
   return AtomicWriter::open({std::move(parent->dir), std::move(parent->leaf), display(path)},
                             options, options_.umask);
+}
+
+namespace {
+
+// A temporary nobody holds: its writer would keep it flock()ed until commit or abort.
+bool remove_if_unheld(int dir, const char* name) {
+  UniqueFd fd(::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  struct stat held {
+  }, named{};
+  if (::fstat(fd.get(), &held) != 0 || !S_ISREG(held.st_mode) ||
+      ::fstatat(dir, name, &named, AT_SYMLINK_NOFOLLOW) != 0 || held.st_ino != named.st_ino ||
+      held.st_dev != named.st_dev) {
+    return false;
+  }
+  return ::unlinkat(dir, name, 0) == 0;
+}
+
+}  // namespace
+
+Result<std::size_t> Sandbox::remove_stale_temporaries(std::size_t max_entries) const {
+  constexpr std::size_t kMaxDepth = 64;
+  std::size_t removed = 0, seen = 0;
+  struct Level {
+    DIR* dir;
+  };
+  std::vector<Level> stack;
+  auto push = [&](int fd) -> bool {
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return false;
+    }
+    stack.push_back({d});
+    return true;
+  };
+  const int top = ::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0 || !push(top)) return fail(errno, display("/"));
+  while (!stack.empty() && seen < max_entries) {
+    DIR* d = stack.back().dir;
+    const dirent* de = ::readdir(d);
+    if (de == nullptr) {
+      ::closedir(d);
+      stack.pop_back();
+      continue;
+    }
+    ++seen;
+    const std::string_view name = de->d_name;
+    if (name == "." || name == "..") continue;
+    const int dfd = ::dirfd(d);
+    struct stat st {};
+    if (::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (stack.size() >= kMaxDepth) continue;
+      // O_NOFOLLOW: a directory swapped for a symlink meanwhile is not entered.
+      const int sub = ::openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0) push(sub);
+    } else if (S_ISREG(st.st_mode) && is_temporary_name(name) &&
+               remove_if_unheld(dfd, de->d_name)) {
+      ++removed;
+    }
+  }
+  for (auto& l : stack) ::closedir(l.dir);
+  return removed;
 }
 
 }  // namespace ferry::storage

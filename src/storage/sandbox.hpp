@@ -115,6 +115,11 @@ class Sandbox {
   // Opens `path` with `flags` (see open_beneath); for callers that need a raw descriptor.
   Result<UniqueFd> open(std::string_view path, int flags, Follow follow = Follow::yes) const;
 
+  // Removes beneath the root the temporaries (is_temporary_name) that no writer holds (a writer
+  // keeps its temporary flock()ed): what a killed process left behind. Never follows a symlink;
+  // looks at `max_entries` directory entries at most. Returns how many it removed.
+  Result<std::size_t> remove_stale_temporaries(std::size_t max_entries = 1'000'000) const;
+
   struct Parent {
     UniqueFd dir;      // O_PATH descriptor of the directory holding the entry
     std::string leaf;  // a plain name: never empty, ".", ".." or containing '/'

@@ -24,6 +24,12 @@ Text login_ok(std::string_view v) {
 Text login_refused() {
   return bad_no_retry("Incorrect password");
 }
+Text server_busy() {
+  return bad("The server is busy, try again later");
+}
+Text source_banned() {
+  return bad_no_retry("Too many failed logins from your address, try again later");
+}
 Text clear_text_accepted() {
   return ok("Uncrypted login dialog accepted");
 }

@@ -22,6 +22,10 @@ inline Text bad_no_retry(std::string text) {
 
 Text login_ok(std::string_view server_version);
 Text login_refused();  // unknown user and wrong password alike
+// Refusals before or at login (the real client prints the text as "BBFTP-ERROR-00100 : TEXT";
+// after busy, MSG_BAD, it tries again, 30 s later; after banned it gives up).
+Text server_busy();
+Text source_banned();
 Text clear_text_accepted();
 Text clear_text_refused();
 Text unknown_message();

@@ -306,6 +306,11 @@ Step ServerSession::login_result(bool accepted) {
   return replies_only(replies::login_ok(config_.version));
 }
 
+Step ServerSession::login_refused(Message reply) {
+  state_ = ServerState::closed;
+  return replies_only(std::move(reply), true);
+}
+
 Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports) {
   const bool store = pending_ && pending_->code == MsgCode::store_v2;
   if (store && echo.filesize == 0) {

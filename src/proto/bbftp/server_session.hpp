@@ -102,6 +102,9 @@ class ServerSession {
 
   // Outcomes of requests.
   Step login_result(bool accepted);
+  // The login is refused with `reply` instead of the usual one (busy: MSG_BAD, the client
+  // retries later); the connection closes.
+  Step login_refused(Message reply);
   // A store or retrieve the host accepted: `echo` is what goes back in TRANS_OK (real size,
   // mode and times for a retrieve), `ports` the passive data ports (protocol 3, filesize > 0).
   // A store of an empty file is complete already: `echo.filesize == 0` replies MSG_OK "".

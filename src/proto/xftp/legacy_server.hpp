@@ -27,50 +27,84 @@ struct Request {
 };
 
 // A request datagram as something to execute, or the status to refuse it with (INVALID: unknown
-// command, bad path, malformed MOVE).
+// command, bad path, malformed MOVE, longer than a legacy datagram).
 Result<Request, Status> classify(const Datagram& request);
 
 // The reply to `request` with `status` (CMD and ID echoed) and `data`.
 std::vector<std::uint8_t> reply_to(const Datagram& request, Status status, std::string data = {});
 
-// Remembers requests other than LIST for `window` so that a repeated one (same source, ID, CMD
-// and DATA) is answered with the first reply and never executed twice. Bounded: past `capacity`
-// the oldest entries are forgotten first.
+// Remembers requests other than LIST for `window` so that a repeated one (same source address
+// and port, ID, CMD and DATA) is answered with the first reply and never executed twice.
+//
+// Bounded in bytes, whatever the requests carry: an entry keeps a keyed 128-bit digest of ID, CMD
+// and DATA (never the data itself) and the reply, which for these commands is a few bytes. A
+// source host may hold at most `per_source_bytes` of the memory and all sources together
+// `budget_bytes`; a request that would go beyond is refused as busy (over_budget) rather than
+// remembered partially, because forgetting an entry early could let its repeat run twice.
 class DuplicateFilter {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
-  explicit DuplicateFilter(std::chrono::seconds window, std::size_t capacity = 65536)
-      : window_(window), capacity_(capacity) {}
+  struct Limits {
+    std::chrono::seconds window{35};
+    std::size_t budget_bytes = 16U << 20;
+    std::size_t per_source_bytes = 1U << 20;
+  };
+  // `seed` keys the digest (the daemon draws it at random), so nobody can craft two requests
+  // that collide.
+  DuplicateFilter(Limits limits, std::uint64_t seed) : limits_(limits), seed_(seed) {}
 
   enum class Seen {
     fresh,        // not seen: the caller executes it and calls finish() (or forget())
     in_progress,  // seen, not answered yet: drop the copy, the first one's reply is on its way
     answered,     // seen and answered: send `reply` again
+    over_budget,  // not remembered (this source, or everyone, holds too much): refuse as busy
   };
   struct Lookup {
     Seen seen = Seen::fresh;
     std::vector<std::uint8_t> reply;
   };
-  static std::string key(std::string_view source, const Datagram& request);
-  // LIST is never remembered (always fresh): it is read-only and answered afresh.
-  Lookup begin(const std::string& key, const Datagram& request, TimePoint now);
-  void finish(const std::string& key, std::vector<std::uint8_t> reply);
-  // Forget a request that was refused for a passing reason (busy), so a retry may succeed.
-  void forget(const std::string& key);
+  struct Key {
+    std::string host;  // the share is per host: a client changes ports at will
+    std::string id;    // endpoint + digest: what identifies the request
+  };
+  Key key(std::string_view host, std::string_view endpoint, const Datagram& request) const;
+  // Looks the request up without remembering it. LIST is always fresh: it is read-only and
+  // answered afresh, never remembered.
+  Lookup check(const Key& key, const Datagram& request, TimePoint now);
+  // Remembers a fresh request as in progress (call after check() said fresh, once the caller
+  // knows it will execute it).
+  void remember(const Key& key, TimePoint now);
+  // check() and, when fresh, remember().
+  Lookup begin(const Key& key, const Datagram& request, TimePoint now);
+  // Replies longer than kMaxRemembered bytes are not kept (none of these commands has one).
+  void finish(const Key& key, std::vector<std::uint8_t> reply);
+  // Forget a request that was refused for a passing reason, so a retry may run.
+  void forget(const Key& key);
   std::size_t size() const noexcept { return entries_.size(); }
+  std::size_t bytes() const noexcept { return bytes_; }
+  std::size_t bytes_of(const std::string& host) const;
+
+  static constexpr std::size_t kMaxRemembered = 64;
+  // What an entry costs beyond its key and reply: map node, queue slot, allocator slack.
+  static constexpr std::size_t kEntryOverhead = 160;
 
  private:
-  void expire(TimePoint now);
-  void drop_oldest();
   struct Entry {
+    std::string host;
     bool answered = false;
     std::vector<std::uint8_t> reply;
     TimePoint at;
+    std::size_t cost = 0;
   };
-  std::chrono::seconds window_;
-  std::size_t capacity_;
+  static std::size_t cost_of(const Key& key);
+  void expire(TimePoint now);
+  void erase(std::unordered_map<std::string, Entry>::iterator it);
+  Limits limits_;
+  std::uint64_t seed_;
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::pair<TimePoint, std::string>> order_;  // oldest first
+  std::unordered_map<std::string, std::size_t> per_host_;
+  std::size_t bytes_ = 0;
 };
 
 }  // namespace ferry::xftp

@@ -58,10 +58,15 @@ TEST(XftpServerRules, ReplyEchoesCommandAndIdWithEmptyDataForErrors) {
   EXPECT_EQ(r, (std::vector<std::uint8_t>{0xCF, 0x04, 0x05, 1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
+DuplicateFilter make_filter(std::size_t budget = 16U << 20, std::size_t per_source = 1U << 20) {
+  return DuplicateFilter(
+      {.window = seconds(35), .budget_bytes = budget, .per_source_bytes = per_source}, 42);
+}
+
 TEST(XftpDuplicateFilter, ARepeatedRequestIsAnsweredFromMemoryUntilTheWindowEnds) {
-  DuplicateFilter f(seconds(35));
+  auto f = make_filter();
   const auto req = request(Command::mkdir, "/made");
-  const auto key = DuplicateFilter::key("127.0.0.1:4000", req);
+  const auto key = f.key("127.0.0.1", "127.0.0.1:4000", req);
   const TimePoint t0{seconds(1000)};
   EXPECT_EQ(f.begin(key, req, t0).seen, DuplicateFilter::Seen::fresh);
   EXPECT_EQ(f.begin(key, req, t0 + seconds(1)).seen, DuplicateFilter::Seen::in_progress);
@@ -73,46 +78,96 @@ TEST(XftpDuplicateFilter, ARepeatedRequestIsAnsweredFromMemoryUntilTheWindowEnds
 }
 
 TEST(XftpDuplicateFilter, SourceIdCommandAndDataAllCount) {
-  DuplicateFilter f(seconds(35));
+  auto f = make_filter();
   const TimePoint t{seconds(1)};
   auto req = request(Command::remove, "/a");
-  f.begin(DuplicateFilter::key("127.0.0.1:1", req), req, t);
-  EXPECT_EQ(f.begin(DuplicateFilter::key("127.0.0.1:2", req), req, t).seen,
+  f.begin(f.key("127.0.0.1", "127.0.0.1:1", req), req, t);
+  EXPECT_EQ(f.begin(f.key("127.0.0.1", "127.0.0.1:2", req), req, t).seen,
             DuplicateFilter::Seen::fresh);
   auto other_id = req;
   other_id.id[0] = 9;
-  EXPECT_EQ(f.begin(DuplicateFilter::key("127.0.0.1:1", other_id), other_id, t).seen,
+  EXPECT_EQ(f.begin(f.key("127.0.0.1", "127.0.0.1:1", other_id), other_id, t).seen,
             DuplicateFilter::Seen::fresh);
   auto other_data = request(Command::remove, "/b");
-  EXPECT_EQ(f.begin(DuplicateFilter::key("127.0.0.1:1", other_data), other_data, t).seen,
+  EXPECT_EQ(f.begin(f.key("127.0.0.1", "127.0.0.1:1", other_data), other_data, t).seen,
             DuplicateFilter::Seen::fresh);
   auto other_cmd = request(Command::mkdir, "/a");
-  EXPECT_EQ(f.begin(DuplicateFilter::key("127.0.0.1:1", other_cmd), other_cmd, t).seen,
+  EXPECT_EQ(f.begin(f.key("127.0.0.1", "127.0.0.1:1", other_cmd), other_cmd, t).seen,
             DuplicateFilter::Seen::fresh);
 }
 
 TEST(XftpDuplicateFilter, ListIsNeverRemembered) {
-  DuplicateFilter f(seconds(35));
+  auto f = make_filter();
   const auto req = request(Command::list, "/");
-  const auto key = DuplicateFilter::key("127.0.0.1:1", req);
+  const auto key = f.key("127.0.0.1", "127.0.0.1:1", req);
   EXPECT_EQ(f.begin(key, req, TimePoint{}).seen, DuplicateFilter::Seen::fresh);
   EXPECT_EQ(f.begin(key, req, TimePoint{}).seen, DuplicateFilter::Seen::fresh);
   EXPECT_EQ(f.size(), 0U);
 }
 
-TEST(XftpDuplicateFilter, ForgottenRequestsMayRunAgainAndCapacityIsBounded) {
-  DuplicateFilter f(seconds(35), 3);
+TEST(XftpDuplicateFilter, ForgottenRequestsMayRunAgain) {
+  auto f = make_filter();
   const TimePoint t{seconds(1)};
   auto req = request(Command::upload, "/x");
-  const auto key = DuplicateFilter::key("s", req);
+  const auto key = f.key("h", "h:1", req);
   f.begin(key, req, t);
   f.forget(key);
   EXPECT_EQ(f.begin(key, req, t).seen, DuplicateFilter::Seen::fresh);
-  for (int i = 0; i < 10; ++i) {
-    auto r = request(Command::upload, "/f" + std::to_string(i));
-    f.begin(DuplicateFilter::key("s", r), r, t + seconds(i));
-  }
-  EXPECT_LE(f.size(), 3U);
+}
+
+TEST(XftpDuplicateFilter, MemoryPerEntryDoesNotGrowWithTheRequestsData) {
+  auto f = make_filter();
+  const TimePoint t{seconds(1)};
+  const auto small = request(Command::mkdir, "/a");
+  f.begin(f.key("h", "h:1", small), small, t);
+  const std::size_t one = f.bytes();
+  const auto big = request(Command::mkdir, "/" + std::string(60000, 'x'));
+  const auto key = f.key("h", "h:1", big);
+  EXPECT_EQ(f.begin(key, big, t).seen, DuplicateFilter::Seen::fresh);
+  EXPECT_EQ(f.bytes(), 2 * one);                      // a digest, not the 60000 bytes
+  f.finish(key, std::vector<std::uint8_t>(5000, 1));  // an oversized reply is not kept
+  EXPECT_EQ(f.bytes(), 2 * one);
+  EXPECT_EQ(f.begin(key, big, t).seen, DuplicateFilter::Seen::answered);
+}
+
+TEST(XftpDuplicateFilter, OneSourceCannotTakeMoreThanItsShareNorAllMoreThanTheBudget) {
+  const auto probe = request(Command::mkdir, "/probe");
+  auto sizing = make_filter();
+  sizing.begin(sizing.key("10.0.0.1", "10.0.0.1:1", probe), probe, TimePoint{});
+  const std::size_t entry = sizing.bytes();
+
+  auto f = make_filter(entry * 10, entry * 4);
+  const TimePoint t{seconds(1)};
+  auto fill = [&](const std::string& host, int n) {
+    int fresh = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto r = request(Command::mkdir, "/" + std::to_string(i));
+      if (f.begin(f.key(host, host + ":1", r), r, t).seen == DuplicateFilter::Seen::fresh) ++fresh;
+    }
+    return fresh;
+  };
+  EXPECT_EQ(fill("10.0.0.1", 100), 4);  // the rest: over_budget, refused as busy
+  EXPECT_LE(f.bytes_of("10.0.0.1"), entry * 4);
+  EXPECT_EQ(fill("10.0.0.2", 2), 2);  // another source is still served
+  EXPECT_EQ(fill("10.0.0.3", 100), 4);
+  EXPECT_EQ(fill("10.0.0.4", 100), 0);  // the whole budget (10 entries) is spent
+  EXPECT_LE(f.bytes(), entry * 10);
+  // What was remembered is still answered from memory, never run twice.
+  const auto r0 = request(Command::mkdir, "/0");
+  EXPECT_EQ(f.begin(f.key("10.0.0.1", "10.0.0.1:1", r0), r0, t).seen,
+            DuplicateFilter::Seen::in_progress);
+  // The window ends: the memory is free again.
+  EXPECT_EQ(fill("10.0.0.4", 1), 0);
+  const auto later = request(Command::mkdir, "/later");
+  EXPECT_EQ(f.begin(f.key("10.0.0.4", "10.0.0.4:1", later), later, t + seconds(40)).seen,
+            DuplicateFilter::Seen::fresh);
+  EXPECT_EQ(f.size(), 1U);
+}
+
+TEST(XftpServerRules, RequestsLongerThanALegacyDatagramAreInvalid) {
+  EXPECT_EQ(classify(request(Command::mkdir, "/" + std::string(4085, 'a'))).error(),
+            Status::invalid);
+  EXPECT_TRUE(classify(request(Command::mkdir, "/" + std::string(4084, 'a'))).has_value());
 }
 
 }  // namespace
