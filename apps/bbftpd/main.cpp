@@ -189,6 +189,20 @@ int main(int argc, char** argv) {
                  "Milliseconds every failed login takes, whatever the cause")
       ->capture_default_str()
       ->check(CLI::Range(10, 10000));
+  int failure_delay_ms = static_cast<int>(s.limits.first_delay.count());
+  app.add_option("--failure-delay", failure_delay_ms,
+                 "Milliseconds a source waits after its first failed login, doubled after each "
+                 "further failure (up to 8 s)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 8000));
+  app.add_option("--ban-after", s.limits.ban_after,
+                 "Failed logins after which a source is refused for --ban-time seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  int ban_time_s = static_cast<int>(s.limits.ban_for.count());
+  app.add_option("--ban-time", ban_time_s, "Seconds a banned source stays refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   app.add_option("--data-peer-check", s.data_peer_check,
                  "Passive data ports accept only the client's address (strict), or anyone (off: "
                  "clients behind TCP proxies or NAT with several addresses)")
@@ -198,6 +212,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--no-fixed-data-port", s.no_fixed_data_port,
                "Protocol 2: connect from ephemeral ports (always the case here)");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  s.limits.first_delay = std::chrono::milliseconds(failure_delay_ms);
+  s.limits.ban_for = std::chrono::seconds(ban_time_s);
 
   if (!s.add_user.empty()) return add_user(s);
   const bool inetd = !s.background && !s.foreground;

@@ -135,16 +135,18 @@ void Runner::warn_error(int code, const std::string& text) {
 }
 
 bool Runner::start() {
+  // Like the real client: a refusal the server calls final (MSG_BAD_NO_RETRY) or an
+  // incompatible server ends the tries; MSG_BAD ("busy") and lost connections are tried again.
+  auto final_refusal = [this] {
+    return last_error_ == session::client_error::kIncompatible ||
+           (last_error_ == session::client_error::kServer && !last_refusal_retryable_);
+  };
   for (int attempt = 1;; ++attempt) {
     if (reconnect()) return true;
-    if (attempt >= config_.tries || last_error_ == session::client_error::kServer ||
-        last_error_ == session::client_error::kIncompatible) {
-      break;
-    }
+    if (attempt >= config_.tries || final_refusal()) break;
     std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
   }
-  if (last_error_ != session::client_error::kServer &&
-      last_error_ != session::client_error::kIncompatible) {
+  if (!final_refusal()) {
     warn_error(session::client_error::kMaxTries, "Maximum try on connection reached (" +
                                                      std::to_string(config_.tries) + ") aborting");
     last_error_ = session::client_error::kMaxTries;
@@ -159,6 +161,7 @@ bool Runner::reconnect() {
   if (!hello) {
     warn_error(hello.error, hello.text);
     last_error_ = hello.error;
+    last_refusal_retryable_ = hello.kind == session::Outcome::retry;
     return false;
   }
   if (config_.output.verbose) say("<< " + hello.text);

@@ -70,6 +70,7 @@ class Runner {
   std::optional<std::uint32_t> remote_umask_;
   std::optional<std::int32_t> remote_cos_;
   int last_error_ = 0;
+  bool last_refusal_retryable_ = false;  // the last login refusal was MSG_BAD (busy)
 };
 
 }  // namespace ferry::client

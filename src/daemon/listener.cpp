@@ -29,6 +29,8 @@ constexpr int kAcceptsPerWakeup = 32;
 // What a child may take beyond its login deadline (its failure delay, the last reply) before
 // the listener kills it.
 constexpr auto kKillGrace = std::chrono::seconds(5);
+// A refused client that sent part of a login and then nothing for this long gets its answer.
+constexpr auto kQuietBeforeAnswer = std::chrono::seconds(1);
 
 std::string errno_text(int e) {
   char buf[256];
@@ -99,6 +101,7 @@ class Listener {
     std::size_t discarded = 0;
     std::unique_ptr<io::ReadWatch> watch;
     std::unique_ptr<io::Timer> deadline;
+    std::unique_ptr<io::Timer> quiet;
   };
 
   void accept_some() {
@@ -269,6 +272,7 @@ class Listener {
     refusal.deadline->async_wait([this, id](const std::error_code& ec) {
       if (!ec) finish_refusal(id, false);
     });
+    refusal.quiet = std::make_unique<io::Timer>(loop_);
   }
 
   void discard(std::uint64_t id) {
@@ -284,7 +288,17 @@ class Listener {
       return;
     }
     r.discarded += static_cast<std::size_t>(n);
-    if (r.discarded >= options_.refusals.discard_bytes) finish_refusal(id, true);
+    if (r.discarded >= options_.refusals.discard_bytes) {
+      finish_refusal(id, true);
+      return;
+    }
+    // Less than a whole login, then silence (a client that asked for something else first, a
+    // clear-text login): it is waiting for an answer, give it the refusal.
+    r.quiet->cancel();
+    r.quiet->expires_after(kQuietBeforeAnswer);
+    r.quiet->async_wait([this, id](const std::error_code& ec) {
+      if (!ec) finish_refusal(id, true);
+    });
   }
 
   void finish_refusal(std::uint64_t id, bool answer) {

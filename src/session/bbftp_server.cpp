@@ -322,11 +322,13 @@ ferry::Result<std::vector<std::uint32_t>, std::string> Connection::open_listener
   pending_->listeners.clear();
   io::SocketAddress where = local_;
   where.set_port(0);
+  // Room for a few strangers in the queue besides the client: they are accepted and closed.
+  constexpr int kBacklog = 4;
   for (int i = 0; i < n; ++i) {
-    auto l =
-        options_.data_port_first != 0
-            ? io::listen_tcp_in_range(where, options_.data_port_first, options_.data_port_last, 1)
-            : io::listen_tcp(where, 1);
+    auto l = options_.data_port_first != 0
+                 ? io::listen_tcp_in_range(where, options_.data_port_first, options_.data_port_last,
+                                           kBacklog)
+                 : io::listen_tcp(where, kBacklog);
     if (!l) return Unexpected(l.error().message());
     auto a = io::SocketAddress::of_local(l->get());
     if (!a) return Unexpected(a.error().message());

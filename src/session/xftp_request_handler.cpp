@@ -128,6 +128,10 @@ XftpOutcome XftpRequestHandler::mkdir(const std::string& path) const {
 }
 
 XftpOutcome XftpRequestHandler::move(const std::string& from, const std::string& to) const {
+  // A name that may not be used is INVALID whichever side it is on, before anything is looked up.
+  for (const auto* p : {&from, &to}) {
+    if (auto ok = root_.check(*p); !ok) return just(status_of(ok.error()));
+  }
   if (!root_.stat(from, storage::Follow::no)) return just(Status::not_found);
   auto r = root_.rename(from, to, storage::Sandbox::Overwrite::refuse);
   return just(r ? Status::ok : status_of(r.error()));

@@ -14,7 +14,8 @@ Result<void> check_path(std::string_view path, const PathPolicy& policy) {
   for (auto c : components(path)) {
     if (c.size() > kMaxNameBytes) return fail(Errc::name_too_long, ENAMETOOLONG, path);
     if (policy.hide_temporaries && is_temporary_name(c)) {
-      return fail(Errc::invalid_name, EINVAL, path);
+      // EPERM, not EINVAL: callers read invalid_name + EINVAL as "the root itself".
+      return fail(Errc::invalid_name, EPERM, path);
     }
   }
   return {};

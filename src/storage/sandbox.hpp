@@ -91,6 +91,9 @@ class Sandbox {
   // The path a user would see for `path` (virtual when confined), for messages and listings.
   std::string display(std::string_view path) const;
 
+  // The lexical checks every call makes first (length, NUL, the policy's UTF-8 and temporaries).
+  Result<void> check(std::string_view path) const { return check_path(path, options_.policy); }
+
   Result<FileStat> stat(std::string_view path, Follow follow = Follow::yes) const;
   Result<FsStat> statfs(std::string_view path) const;
   // Every entry of a directory, "." and ".." included (".." of the root describes the root).
