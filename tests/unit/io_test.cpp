@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
+#include <unistd.h>
 
 #include "io/socket.hpp"
 
@@ -89,6 +91,58 @@ TEST(TcpSocket, Ipv6Loopback) {
   auto c = io::connect_tcp("::1", local->port(), 2000ms);
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(local->to_string().front(), '[');
+}
+
+}  // namespace
+}  // namespace ferry::test
+
+namespace ferry::test {
+namespace {
+
+TEST(TcpSocket, RandomPortOrderTriesEveryPortOnce) {
+  std::vector<int> tried(100, 0);
+  auto r = io::in_random_port_order(1000, 1099, [&](std::uint16_t p) -> io::Result<UniqueFd> {
+    ++tried[p - 1000];
+    return Unexpected(io::Error{EADDRINUSE, "taken"});
+  });
+  EXPECT_FALSE(r);
+  for (int n : tried) EXPECT_EQ(n, 1);
+  std::set<int> firsts;
+  for (int i = 0; i < 20; ++i) {
+    int first = -1;
+    (void)io::in_random_port_order(1000, 1099, [&](std::uint16_t p) -> io::Result<UniqueFd> {
+      first = p;
+      return UniqueFd(::dup(0));
+    });
+    firsts.insert(first);
+  }
+  EXPECT_GT(firsts.size(), 5U) << "the first port tried is drawn at random";
+}
+
+TEST(TcpSocket, AcceptFromClosesStrangersAndTakesTheExpectedPeer) {
+  const auto any = io::resolve("0.0.0.0", 0, true);
+  ASSERT_TRUE(any);
+  auto l = io::listen_tcp(any->front(), 8);
+  ASSERT_TRUE(l);
+  auto where = loopback();
+  where.set_port(io::SocketAddress::of_local(l->get())->port());
+  const auto stranger_from = loopback("127.0.0.2");
+  auto stranger = io::connect_tcp(where, 2s, &stranger_from);
+  if (!stranger) GTEST_SKIP() << "127.0.0.2 is not usable here";
+  auto expected = loopback("127.0.0.1");
+  auto mine = io::connect_tcp(where, 2s, &expected);
+  ASSERT_TRUE(mine);
+  std::vector<std::string> strangers;
+  auto got = io::accept_from(l->get(), &expected, 2s, [&](const io::SocketAddress& a) {
+    strangers.push_back(a.host());
+  });
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(io::SocketAddress::of_peer(got->get())->host(), "127.0.0.1");
+  EXPECT_EQ(strangers, std::vector<std::string>{"127.0.0.2"});
+  std::byte b{};
+  auto r = io::read_some(stranger->get(), {&b, 1}, 2s);
+  EXPECT_TRUE(!r && (r.error().eof() || r.error().sys_errno == ECONNRESET)) << "closed unread";
+  EXPECT_FALSE(io::accept_from(l->get(), &expected, 100ms)) << "the deadline holds";
 }
 
 }  // namespace

@@ -224,3 +224,68 @@ TEST(SandboxSetup, MissingRootIsAClearError) {
 
 }  // namespace
 }  // namespace ferry::test
+
+namespace ferry::test {
+namespace {
+
+TEST(Temporaries, NamesAreRecognised) {
+  EXPECT_TRUE(storage::is_temporary_name(".f.ferry-part"));
+  EXPECT_TRUE(storage::is_temporary_name(storage::reserved_temp_name("data.h5")));
+  EXPECT_TRUE(storage::is_temporary_name(storage::reserved_temp_name(std::string(255, 'n'))));
+  EXPECT_TRUE(storage::is_temporary_name(".f.ferry-tmp.0123456789ab"));
+  EXPECT_FALSE(storage::is_temporary_name("f.ferry-part"));  // not hidden: a user's name
+  EXPECT_FALSE(storage::is_temporary_name(".f.ferry-tmp.0123456789"));
+  EXPECT_FALSE(storage::is_temporary_name(".f.ferry-tmp.0123456789aX"));
+  EXPECT_FALSE(storage::is_temporary_name(".profile"));
+}
+
+TEST(Temporaries, HiddenFromListingsAndEveryPathWhenThePolicySaysSo) {
+  SandboxTree tree;
+  write_file(tree.root + "/.f.ferry-part", "partial");
+  write_file(tree.root + "/dir/.g.ferry-tmp.0123456789ab", "partial");
+  auto sb = Sandbox::confined(tree.root, {.policy = {.hide_temporaries = true}});
+  ASSERT_TRUE(sb);
+  for (const char* dir : {"/", "/dir"}) {
+    auto entries = sb->list(dir);
+    ASSERT_TRUE(entries);
+    for (const auto& e : *entries) EXPECT_FALSE(storage::is_temporary_name(e.name)) << e.name;
+  }
+  for (const char* p : {"/.f.ferry-part", "dir/.g.ferry-tmp.0123456789ab", "/.f.ferry-part/x"}) {
+    EXPECT_EQ(sb->stat(p).error().code, Errc::invalid_name) << p;
+    EXPECT_FALSE(sb->open_read(p)) << p;
+    EXPECT_FALSE(sb->unlink(p)) << p;
+    EXPECT_FALSE(sb->rename(p, "/stolen")) << p;
+    EXPECT_FALSE(sb->rename("/file.txt", p)) << p;
+    EXPECT_FALSE(sb->mkdir(p)) << p;
+    EXPECT_FALSE(sb->create(p, {})) << p;
+  }
+  EXPECT_TRUE(sb->stat("/file.txt"));
+  auto plain = Sandbox::confined(tree.root);
+  EXPECT_TRUE(plain->stat("/.f.ferry-part")) << "the default policy leaves them visible";
+}
+
+TEST(Temporaries, ASweepRemovesWhatNoWriterHoldsAndNothingElse) {
+  SandboxTree tree;
+  write_file(tree.root + "/.a.ferry-part", "left by a killed writer");
+  write_file(tree.root + "/dir/sub/.b.ferry-tmp.0123456789ab", "left too");
+  write_file(tree.root + "/.profile", "a user's dot file");
+  write_file(tree.outside + "/.c.ferry-part", "outside the root");
+  SandboxTree::ln(tree.outside, tree.root + "/dir/to_outside");
+  auto sb = Sandbox::confined(tree.root);
+  ASSERT_TRUE(sb);
+  auto held = sb->create("/held", {.collision = storage::Collision::exclusive});
+  ASSERT_TRUE(held);
+  auto swept = sb->remove_stale_temporaries();
+  ASSERT_TRUE(swept) << swept.error().message();
+  EXPECT_EQ(*swept, 2U);
+  EXPECT_FALSE(sb->stat("/.a.ferry-part"));
+  EXPECT_FALSE(sb->stat("/dir/sub/.b.ferry-tmp.0123456789ab"));
+  EXPECT_TRUE(sb->stat("/.profile"));
+  EXPECT_TRUE(sb->stat("/" + storage::reserved_temp_name("held"))) << "a live writer's is kept";
+  struct stat st {};
+  EXPECT_EQ(::stat((tree.outside + "/.c.ferry-part").c_str(), &st), 0) << "symlinks not followed";
+  ASSERT_TRUE(held->commit());
+}
+
+}  // namespace
+}  // namespace ferry::test
