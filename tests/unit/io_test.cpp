@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "io/socket.hpp"
 
@@ -133,9 +133,8 @@ TEST(TcpSocket, AcceptFromClosesStrangersAndTakesTheExpectedPeer) {
   auto mine = io::connect_tcp(where, 2s, &expected);
   ASSERT_TRUE(mine);
   std::vector<std::string> strangers;
-  auto got = io::accept_from(l->get(), &expected, 2s, [&](const io::SocketAddress& a) {
-    strangers.push_back(a.host());
-  });
+  auto got = io::accept_from(l->get(), &expected, 2s,
+                             [&](const io::SocketAddress& a) { strangers.push_back(a.host()); });
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(io::SocketAddress::of_peer(got->get())->host(), "127.0.0.1");
   EXPECT_EQ(strangers, std::vector<std::string>{"127.0.0.2"});

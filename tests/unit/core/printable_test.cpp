@@ -13,7 +13,7 @@ TEST(Printable, EscapesWhatCouldForgeOrGarbleALogLine) {
   EXPECT_EQ(printable(std::string("nul\0x", 5)), "nul\\x00x");
   EXPECT_EQ(printable("\x7f"), "\\x7f");
   EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");  // UTF-8 kept
-  EXPECT_EQ(printable("\xc2\x85next"), "\\xc2\\x85next");  // C1 NEL escaped
+  EXPECT_EQ(printable("\xc2\x85next"), "\\xc2\\x85next");                        // C1 NEL escaped
   EXPECT_EQ(printable("\xff\xfe"), "\\xff\\xfe");
   EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");  // a sequence cut short
 }

@@ -83,8 +83,8 @@ TEST(Admission, FailuresGrowTheDelayThenBanAndAreForgotten) {
   l.forget_after = seconds(900);
   Admission a(l);
   EXPECT_EQ(a.on_connect("x", t0).failure_delay, Millis(0));
-  const Millis expected[] = {Millis(500), Millis(1000), Millis(2000), Millis(4000),
-                             Millis(8000), Millis(8000)};
+  const Millis expected[] = {Millis(500),  Millis(1000), Millis(2000),
+                             Millis(4000), Millis(8000), Millis(8000)};
   auto t = t0;
   for (Millis d : expected) {
     a.login_failed("x", t);
