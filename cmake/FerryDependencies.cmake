@@ -13,7 +13,11 @@ pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)  # crypt(3) passwo
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)                  # standalone Asio: event loops
 add_library(ferry_asio INTERFACE)
 target_include_directories(ferry_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
-target_compile_definitions(ferry_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# Asio decides between aligned_alloc/free and operator new/delete per translation unit, from
+# whether a libstdc++ header came before its own: two files that include in different orders
+# allocate one way and free the other (ASan: alloc-dealloc-mismatch). One choice for all.
+target_compile_definitions(ferry_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED
+                                                ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(ferry_asio INTERFACE Threads::Threads)
 add_library(ferry::asio ALIAS ferry_asio)
 

@@ -102,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(reply.size() >= xftp::kHeaderSize && reply.size() <= xftp::kLegacyDatagram);
   FUZZ_CHECK(reply[0] == xftp::kMagic && reply[2] == request->command);
   FUZZ_CHECK(std::equal(request->id.begin(), request->id.end(), reply.begin() + 3));
-  filter.finish(key, reply);
+  filter.finish(key, reply, std::chrono::steady_clock::time_point(std::chrono::seconds(runs)));
   scratch.check_outside();
   return 0;
 }

@@ -112,26 +112,31 @@ ferry::session::LoginAnswer decide_login(const ferry::daemon::LoginPolicy& polic
     link.login_failed();
     // The source's earlier failures make it wait longer (decided by the listener).
     std::this_thread::sleep_for(failure_delay);
-    return LoginAnswer{std::nullopt, std::nullopt, checked.cause};
+    std::string cause = std::move(checked.cause);
+    if (failure_delay.count() > 0) {
+      cause += " (answered " + std::to_string(failure_delay.count()) +
+               " ms later for earlier failures from this address)";
+    }
+    return LoginAnswer{std::nullopt, std::nullopt, std::move(cause), false};
   }
   if (!link.claim_session()) {
     return LoginAnswer{std::nullopt, ferry::bbftp::Message(ferry::bbftp::replies::server_busy()),
-                       "the sessions are full"};
+                       "the sessions are full", true};
   }
   const auto& a = *checked.account;
   ferry::storage::SandboxOptions so;
   so.policy.hide_temporaries = true;
   if (a.confined) {
     auto sb = ferry::storage::Sandbox::confined(a.root, so);
-    if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "root " + sb.error().message()};
+    if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "root " + sb.error().message(), true};
     return LoginAnswer{std::move(*sb), std::nullopt, {}};
   }
   if (auto ok = ferry::daemon::become(*a.system); !ok) {
-    return LoginAnswer{std::nullopt, std::nullopt, ok.error()};
+    return LoginAnswer{std::nullopt, std::nullopt, ok.error(), true};
   }
   auto sb = ferry::storage::Sandbox::unconfined(a.root, so);
   if (!sb) sb = ferry::storage::Sandbox::unconfined("/", so);
-  if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "no working directory"};
+  if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "no working directory", true};
   return LoginAnswer{std::move(*sb), std::nullopt, {}};
 }
 
@@ -304,6 +309,7 @@ int main(int argc, char** argv) {
   lo.port = s.port;
   lo.limits = s.limits;
   lo.login_deadline = std::chrono::seconds(s.login_deadline_s);
+  lo.login_failure_time = std::chrono::milliseconds(s.login_failure_ms);
   lo.background = s.background;
   lo.pid_file = s.pid_file;
   lo.program = std::string("bbftpd ") + ferry::kVersion;

@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
                  "Microseconds a transfer polls for each datagram before sleeping (0: never)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  std::size_t duplicate_mib = options.duplicates.budget_bytes >> 20;
+  app.add_option("--duplicate-memory", duplicate_mib,
+                 "MiB for remembering answered requests (1 MiB per client host at most)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   std::string data_ports;
   app.add_option("--data-ports", data_ports,
                  "Data sockets on ports drawn from P0:P1 (for firewalls); default: ephemeral");
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.idle = std::chrono::seconds(idle_s);
+  options.duplicates.budget_bytes = duplicate_mib << 20;
   options.busy_poll = std::chrono::microseconds(busy_poll_us);
 
   auto served = ferry::storage::Sandbox::confined(

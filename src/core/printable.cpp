@@ -35,6 +35,16 @@ std::size_t sequence_length(unsigned char c) noexcept {
   return 0;
 }
 
+// Line and paragraph separators, and the bidirectional controls that reorder what a reader sees
+// (U+2028, U+2029, U+200E/F, U+202A..E, U+2066..9).
+bool misleading(std::string_view seq) noexcept {
+  if (seq.size() != 3 || static_cast<unsigned char>(seq[0]) != 0xE2) return false;
+  const auto b1 = static_cast<unsigned char>(seq[1]), b2 = static_cast<unsigned char>(seq[2]);
+  if (b1 == 0x80) return b2 == 0x8E || b2 == 0x8F || (b2 >= 0xA8 && b2 <= 0xAE);
+  if (b1 == 0x81) return b2 >= 0xA6 && b2 <= 0xA9;
+  return false;
+}
+
 }  // namespace
 
 std::string printable(std::string_view text, std::size_t max_bytes) {
@@ -45,7 +55,7 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
   while (i < take) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7F) {
-      if (c == '\\') out += '\\';
+      if (c == '\\' || c == '"') out += '\\';
       out += static_cast<char>(c);
       ++i;
       continue;
@@ -53,7 +63,8 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
     const std::size_t n = c >= 0x80 ? sequence_length(c) : 0;
     const bool c1 = n == 2 && c == 0xC2 && i + 1 < take &&
                     static_cast<unsigned char>(text[i + 1]) < 0xA0;  // U+0080..U+009F
-    if (n > 0 && i + n <= take && !c1 && is_valid_utf8(text.substr(i, n))) {
+    if (n > 0 && i + n <= take && !c1 && is_valid_utf8(text.substr(i, n)) &&
+        !misleading(text.substr(i, n))) {
       out.append(text.substr(i, n));
       i += n;
       continue;

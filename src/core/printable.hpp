@@ -10,9 +10,10 @@
 
 namespace ferry {
 
-// Control characters (C0, DEL and C1), invalid UTF-8 and the backslash itself escaped (\n, \t,
-// \x1b, \\), valid UTF-8 kept; longer than `max_bytes` of input: cut, with "...(+N bytes)"
-// appended. The result is one line of at most about 4 * max_bytes + 24 bytes.
+// Control characters (C0, DEL and C1), line separators and bidirectional controls, invalid UTF-8,
+// the backslash and the double quote escaped (\n, \t, \x1b, \\, \"), other UTF-8 kept; longer than
+// `max_bytes` of input: cut, with "...(+N bytes)" appended. The result is one line of at most about
+// 4 * max_bytes + 24 bytes.
 std::string printable(std::string_view text, std::size_t max_bytes = 160);
 
 // A token bucket for log lines an attacker can cause: `per_second` on average, bursts of

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace ferry::daemon {
@@ -24,6 +25,10 @@ struct AdmissionLimits {
   int max_sessions = 64;             // logged-in sessions
   int max_refusing = 128;            // refusals being delivered at once (each is cheap)
   int max_refusing_per_source = 16;  // ... to one address; beyond, connections are just closed
+  // Admissions per second from one address, in bursts of `admission_burst` (each costs a process
+  // and a key): a source that connects and closes in a loop cannot burn the CPU.
+  double admissions_per_second = 8;
+  double admission_burst = 32;
   // After the n-th failed login from a source, its next failure is answered after
   // min(first_delay * 2^(n-1), max_delay): guessing slows down at once.
   Millis first_delay{500};
@@ -45,6 +50,9 @@ struct Admitted {
   Verdict verdict = Verdict::drop;
   const char* why = "";    // for the log line: which limit
   Millis failure_delay{};  // admit: how long a failed login from here waits before its answer
+  // admit while every pre-login slot is taken: close the oldest pre-login connection of this
+  // source, the one holding the most slots (a few sources cannot keep everyone else out).
+  std::string evict;
 };
 
 class Admission {
@@ -61,8 +69,11 @@ class Admission {
   bool claim_session(const std::string& source);
   // A login from `source` failed (counts toward its delay and ban).
   void login_failed(const std::string& source, Clock::time_point now);
-  // A served connection ended (pre-login or session, as it was).
-  void closed(const std::string& source, bool was_session);
+  // A served connection ended (pre-login or session, as it was; evicted: closed to make room
+  // for an admission, see Admitted::evict).
+  void closed(const std::string& source, bool was_session, bool evicted = false);
+  // The listener could not evict for an admission (no connection of that source left to close).
+  void eviction_failed(const std::string& source);
 
   int prelogin() const noexcept { return prelogin_; }
   int prelogin_of(const std::string& source) const;
@@ -82,6 +93,12 @@ class Admission {
     int prelogin = 0;
     int refusing = 0;
   };
+  struct Rate {
+    double tokens = 0;
+    Clock::time_point last{};
+  };
+  bool take_admission(const std::string& source, Clock::time_point now);
+  std::string heaviest_other_than(const std::string& source) const;
   int failures_of(const std::string& source, Clock::time_point now);
   void make_room(Clock::time_point now);
   void release(const std::string& source, int PerSource::*field);
@@ -92,6 +109,8 @@ class Admission {
   int refusing_ = 0;
   std::unordered_map<std::string, PerSource> per_source_;
   std::unordered_map<std::string, Failures> failures_;
+  std::unordered_map<std::string, Rate> rates_;
+  int evicting_ = 0;  // admitted over the cap, their evictions not reaped yet
 };
 
 }  // namespace ferry::daemon

@@ -72,7 +72,8 @@ class Listener {
         admission_(options.limits),
         refusal_log_(options.refusal_logs_per_second, options.refusal_logs_per_second * 4),
         children_(loop_, SIGCHLD),
-        stop_(loop_, SIGINT, SIGTERM) {}
+        stop_(loop_, SIGINT, SIGTERM),
+        resume_(loop_) {}
 
   void run() {
     set_nonblocking(listening_.get());
@@ -89,7 +90,9 @@ class Listener {
  private:
   struct Child {
     std::string source;
+    Clock::time_point since;
     bool session = false;
+    bool evicted = false;  // killed to make room for another source's connection
     UniqueFd link;
     std::unique_ptr<io::ReadWatch> watch;
     std::unique_ptr<io::Timer> deadline;
@@ -113,11 +116,45 @@ class Listener {
       if (fd < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         if (errno == ECONNABORTED) continue;
-        // EMFILE and the like: say so, and let the loop come back later.
-        spdlog::warn("accept: {}", errno_text(errno));
+        // EMFILE and the like: the connection stays queued and the socket readable, so stop
+        // watching it for a moment rather than spin.
+        if (refusal_log_.allow(Clock::now())) spdlog::warn("accept: {}", errno_text(errno));
+        pause_accepting();
         return;
       }
       admit(UniqueFd(fd), io::SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+    }
+  }
+
+  void pause_accepting() {
+    accepting_.reset();
+    resume_.expires_after(std::chrono::milliseconds(100));
+    resume_.async_wait([this](const std::error_code& ec) {
+      if (!ec) accepting_.emplace(loop_, listening_.get(), [this] { accept_some(); });
+    });
+  }
+
+  // Closes the oldest pre-login connection of `source` to make room for an admission.
+  void evict_from(const std::string& source) {
+    pid_t oldest = -1;
+    Clock::time_point when = Clock::time_point::max();
+    for (const auto& [pid, c] : children_by_pid_) {
+      if (c.source == source && !c.session && !c.evicted && c.since < when) {
+        oldest = pid;
+        when = c.since;
+      }
+    }
+    if (oldest < 0) {
+      admission_.eviction_failed(source);
+      return;
+    }
+    children_by_pid_[oldest].evicted = true;
+    ::kill(oldest, SIGKILL);
+    if (refusal_log_.allow(Clock::now())) {
+      spdlog::warn(
+          "connection from {} closed before its login: every pre-login slot is taken "
+          "and that address holds the most",
+          source);
     }
   }
 
@@ -130,11 +167,11 @@ class Listener {
   }
 
   void admit(UniqueFd conn, const io::SocketAddress& peer) {
-    const std::string source = peer.host();
+    const std::string source = peer.source();
     const Admitted a = admission_.on_connect(source, Clock::now());
     switch (a.verdict) {
       case Verdict::drop:
-        log_refusal(peer, "closed", a.why);
+        log_refusal(peer, "closed at once (too many refusals under way)", a.why);
         return;  // `conn` closes here
       case Verdict::busy:
       case Verdict::banned:
@@ -143,13 +180,13 @@ class Listener {
         refuse(std::move(conn), source, a.verdict);
         return;
       case Verdict::admit:
-        fork_child(std::move(conn), peer, a.failure_delay);
+        if (!a.evict.empty()) evict_from(a.evict);
+        fork_child(std::move(conn), source, a.failure_delay);
         return;
     }
   }
 
-  void fork_child(UniqueFd conn, const io::SocketAddress& peer, Millis failure_delay) {
-    const std::string source = peer.host();
+  void fork_child(UniqueFd conn, const std::string& source, Millis failure_delay) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
       spdlog::error("socketpair: {}", errno_text(errno));
@@ -181,10 +218,12 @@ class Listener {
     set_nonblocking(mine.get());
     auto& c = children_by_pid_[pid];
     c.source = source;
+    c.since = Clock::now();
     c.link = std::move(mine);
     c.watch = std::make_unique<io::ReadWatch>(loop_, c.link.get(), [this, pid] { heard(pid); });
     c.deadline = std::make_unique<io::Timer>(loop_);
-    c.deadline->expires_after(options_.login_deadline + options_.limits.max_delay + kKillGrace);
+    c.deadline->expires_after(options_.login_deadline + options_.limits.max_delay +
+                              options_.login_failure_time * 2 + kKillGrace);
     c.deadline->async_wait([this, pid](const std::error_code& ec) {
       if (ec) return;
       auto it = children_by_pid_.find(pid);
@@ -245,7 +284,7 @@ class Listener {
       while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
         auto it = children_by_pid_.find(pid);
         if (it == children_by_pid_.end()) continue;
-        admission_.closed(it->second.source, it->second.session);
+        admission_.closed(it->second.source, it->second.session, it->second.evicted);
         children_by_pid_.erase(it);
       }
       reap();
@@ -323,6 +362,7 @@ class Listener {
   RateLimit refusal_log_;
   asio::signal_set children_;
   asio::signal_set stop_;
+  io::Timer resume_;
   std::optional<io::ReadWatch> accepting_;
   std::map<pid_t, Child> children_by_pid_;
   std::map<std::uint64_t, Refusal> refusals_;

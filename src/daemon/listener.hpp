@@ -50,6 +50,7 @@ struct ListenerOptions {
   std::uint16_t port = 5021;
   AdmissionLimits limits{};
   std::chrono::seconds login_deadline{20};    // the child's; the listener kills at this + grace
+  Millis login_failure_time{250};             // what a failed login takes (part of the grace)
   std::chrono::seconds refusal_deadline{10};  // a refusal is delivered (or given up) within it
   double refusal_logs_per_second = 5;         // refusals are logged at most this often
   bool background = false;

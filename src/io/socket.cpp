@@ -95,6 +95,19 @@ std::string SocketAddress::to_string() const {
   return (family() == AF_INET6 ? "[" + h + "]" : h) + ":" + std::to_string(port());
 }
 
+std::string SocketAddress::source() const {
+  if (family() != AF_INET6) return host();
+  in6_addr a = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    ::inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof buf);
+    return buf;
+  }
+  std::memset(&a.s6_addr[8], 0, 8);
+  ::inet_ntop(AF_INET6, &a, buf, sizeof buf);
+  return std::string(buf) + "/64";
+}
+
 bool SocketAddress::same_host(const SocketAddress& o) const noexcept {
   if (family() != o.family()) return false;
   if (family() == AF_INET) {

@@ -46,6 +46,9 @@ class SocketAddress {
   std::string host() const;       // "127.0.0.1", "::1"
   std::string to_string() const;  // "127.0.0.1:5021", "[::1]:5021"
   bool same_host(const SocketAddress& other) const noexcept;
+  // What a per-source limit counts against: an IPv4 address (IPv4-mapped IPv6 included) as such,
+  // an IPv6 address by its /64 ("2001:db8:1:2::/64"), which one host usually holds whole.
+  std::string source() const;
   // IPv4 address in network order (for protocols that carry one), 0 for IPv6.
   std::uint32_t ipv4() const noexcept;
 

@@ -229,6 +229,8 @@ Step Connection::login(const LoginRequest& r) {
     if (!u || !p) {
       spdlog::warn("login refused from {} port {}: the login message does not decrypt",
                    remote_.host(), remote_.port());
+      // A failure like any other: the same time, and it counts against the address.
+      if (options_.login) (void)options_.login({}, {});
       return session_.login_result(false);
     }
     user = std::move(*u);
@@ -238,10 +240,15 @@ Step Connection::login(const LoginRequest& r) {
   std::fill(pass.begin(), pass.end(), '\0');
   // The address comes before anything the client chose, so a user name cannot forge it for a
   // log matcher (fail2ban: "login refused from <HOST> port").
-  if (!answer.sandbox) {
+  if (!answer.sandbox && answer.authenticated) {
+    spdlog::warn("login of user \"{}\" from {} port {} not served: {}", printable(user, 64),
+                 remote_.host(), remote_.port(), answer.cause);
+  } else if (!answer.sandbox) {
     spdlog::warn("login refused from {} port {} for user \"{}\": {}", remote_.host(),
                  remote_.port(), printable(user, 64),
                  answer.cause.empty() ? "refused" : answer.cause);
+  }
+  if (!answer.sandbox) {
     return answer.reply ? session_.login_refused(std::move(*answer.reply))
                         : session_.login_result(false);
   }
@@ -275,7 +282,7 @@ Step Connection::dir_command(const DirRequest& r) {
     case MsgCode::rm: {
       auto ok = sb.unlink(r.path);
       if (!ok) return session_.reply(rp::rm_failed(r.path));
-      spdlog::info("{}: rm {}", who(), sb.display(r.path));
+      spdlog::info("{}: rm {}", who(), printable(sb.display(r.path)));
       return session_.reply(rp::rm_ok(r.path));
     }
     case MsgCode::stat: {
@@ -414,7 +421,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
     if (!done) {
       return session_.reply(rp::create_file_failed(r.path, done.error().reason(), false));
     }
-    spdlog::info("{}: put {} (0 bytes)", who(), sb.display(r.path));
+    spdlog::info("{}: put {} (0 bytes)", who(), printable(sb.display(r.path)));
     return session_.accept_transfer(p, {});
   }
   return accept_with_ports(p);
@@ -443,7 +450,7 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
   pending_->reader.emplace(std::move(*f));
   pending_->params = echo;
   if (echo.filesize == 0) {
-    spdlog::info("{}: get {} (0 bytes)", who(), sb.display(r.path));
+    spdlog::info("{}: get {} (0 bytes)", who(), printable(sb.display(r.path)));
     pending_.reset();
     return session_.accept_transfer(echo, {});
   }
@@ -480,7 +487,7 @@ Step Connection::start(const StartRequest& r) {
   }
   t.listeners.clear();
   if (!failure.empty()) {
-    spdlog::warn("{}: {}", who(), failure);
+    spdlog::warn("{}: {}", who(), printable(failure, 400));
     pending_.reset();
     return session_.transfer_finished(rp::bad(failure));
   }
@@ -515,8 +522,8 @@ Step Connection::move_data(std::vector<UniqueFd> socks, bool compressed, std::si
   for (const auto& res : results) {
     if (res) continue;
     const auto& e = res.error();
-    spdlog::warn("{}: {} {} failed: {}", who(), t.store ? "put" : "get", sandbox_->display(t.path),
-                 e.message);
+    spdlog::warn("{}: {} {} failed: {}", who(), t.store ? "put" : "get",
+                 printable(sandbox_->display(t.path)), printable(e.message, 400));
     const bool no_space = e.no_space();
     pending_.reset();
     return session_.transfer_finished(no_space ? Message(rp::transfer_no_space())
@@ -532,7 +539,7 @@ Step Connection::move_data(std::vector<UniqueFd> socks, bool compressed, std::si
     }
   }
   spdlog::info("{}: {} {} ({} bytes, {} streams{}) in {:.3f} s", who(), t.store ? "put" : "get",
-               sandbox_->display(t.path), size, n, compressed ? ", gzip" : "", secs);
+               printable(sandbox_->display(t.path)), size, n, compressed ? ", gzip" : "", secs);
   pending_.reset();
   return session_.transfer_finished(rp::transfer_ok());
 }

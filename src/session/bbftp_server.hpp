@@ -24,6 +24,9 @@ struct LoginAnswer {
   // client tries again later); `cause` is for the log only.
   std::optional<bbftp::Message> reply;
   std::string cause;
+  // Refused although the credentials were right (the sessions are full, the user's root is
+  // missing): logged apart from failed logins, which log matchers count against the address.
+  bool authenticated = false;
 };
 
 struct BbftpServerOptions {

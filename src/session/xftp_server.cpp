@@ -113,7 +113,7 @@ struct XftpServer::State {
   void answer(const Job& job, const std::vector<std::uint8_t>& reply) {
     {
       std::lock_guard lock(mu);
-      filter.finish(job.key, reply);
+      filter.finish(job.key, reply, Clock::now());
     }
     send(job.from, reply);
   }
@@ -215,7 +215,7 @@ void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) 
     refuse(from, request, parsed.error(), status_name(parsed.error()));
     return;  // refused for what it is: a repeat is refused the same way, nothing to remember
   }
-  const std::string client = from.host();
+  const std::string client = from.source();
   auto key = filter.key(client, from.to_string(), request);
   std::unique_lock lock(mu);
   auto seen = filter.check(key, request, Clock::now());
@@ -255,7 +255,7 @@ void XftpServer::State::work() {
     if (closing) return;
     Job job = std::move(queue.front());
     queue.pop_front();
-    if (auto it = queued_per_client.find(job.from.host()); it != queued_per_client.end()) {
+    if (auto it = queued_per_client.find(job.from.source()); it != queued_per_client.end()) {
       if (--it->second <= 0) queued_per_client.erase(it);
     }
     lock.unlock();
@@ -366,7 +366,7 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
       } else {
         out->upload->abort();
         spdlog::warn("xftpd: upload {} from {} abandoned: {}", shown, from.to_string(),
-                     got ? committed.error().message() : got.error().message);
+                     printable(got ? committed.error().message() : got.error().message, 400));
       }
     } else {
       auto sent = send_stop_and_wait(sock->get(), from, *out->download, id, 3, o);
@@ -374,7 +374,7 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
         spdlog::info("xftpd: download {} ({} bytes) to {} done", shown, *sent, from.to_string());
       } else {
         spdlog::warn("xftpd: download {} to {} abandoned: {}", shown, from.to_string(),
-                     sent.error().message);
+                     printable(sent.error().message, 400));
       }
     }
     out->upload.reset();  // lets go of the file (and of an upload's reserved name)

@@ -118,7 +118,8 @@ def data_ports_random(bbftpd, bbftp):
         seen += ports
     if any(not first <= p <= first + 999 for p in seen):
         fail("ports outside the range: %s" % seen)
-    if len(set(seen)) < 5:
+    steps = {b - a for a, b in zip(seen, seen[1:])}
+    if len(set(seen)) < 5 or len(steps) == 1:
         fail("data ports are guessable: %s" % seen)
     ok("10 transfers drew %d distinct data ports from a range of 1000: %s" %
        (len(set(seen)), sorted(seen)))
@@ -205,6 +206,37 @@ def idle_lockout(bbftpd, bbftp):
     ok("the 70 idle connections were closed; refusals logged with their cause")
 
 
+def prelogin_total(bbftpd, bbftp):
+    """Several addresses together fill every pre-login slot: a user from yet another address
+    still gets in (the address holding the most slots makes room)."""
+    w = Work()
+    d = start_bbftpd(bbftpd, w, "--max-prelogin", "10", "--max-prelogin-per-source", "5")
+    idle = []
+    for source in (STRANGER, "127.0.0.3"):
+        for _ in range(5):
+            s = tcp_from(source, d.port)
+            recv_msg(s)  # admitted: its greeting
+            idle.append(s)
+    wait_until(lambda: False, 0.3)
+    src = w.path("payload")
+    data = random_file(src, 1 << 20)
+    env = dict(os.environ, BBFTP_PASSWORD="attack-pw")
+    r = subprocess.run([bbftp, "-u", "alice", "-w", str(d.port), "-r", "1", "-e",
+                        "put %s p; get p %s" % (src, w.path("back")), VICTIM],
+                       env=env, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        fail("the victim was kept out: %s %s" % (r.stdout, r.stderr))
+    with open(w.path("back"), "rb") as f:
+        if f.read() != data:
+            fail("the victim's file differs")
+    if "closed before its login: every pre-login slot is taken" not in d.log_text():
+        fail("no eviction logged")
+    ok("10 idle connections from two addresses fill every pre-login slot; a user from a third "
+       "logs in (one idle connection closed to make room) and moves 1 MiB, identical")
+    for s in idle:
+        s.close()
+
+
 def refusal_is_busy(bbftpd, bbftp):
     """Over the per-source cap: the greeting at once, MSG_BAD after the login, client retries."""
     w = Work()
@@ -249,6 +281,17 @@ def banned(bbftpd, bbftp):
         v = BbftpSession(d.port, password="wrong-%d" % i, source=STRANGER)
         if v.logged_in():
             fail("a wrong password was accepted")
+    # Each failure made the next one wait longer: 0, then 50, then 100 ms (the listener's
+    # decision, which the daemon logs).
+    log = d.log_text()
+    for n, delay in ((1, None), (2, 50), (3, 100)):
+        lines = [l for l in log.splitlines() if "login refused from 127.0.0.2" in l]
+        if len(lines) < n:
+            fail("failure %d not logged" % n)
+        said = "answered %d ms later" % delay if delay else None
+        if (said and said not in lines[n - 1]) or (not said and "answered" in lines[n - 1]):
+            fail("failure %d: expected %s in %r" % (n, said, lines[n - 1]))
+    ok("failed logins from 127.0.0.2 were answered 0, 50 and 100 ms later than the failure time")
     s = tcp_from(STRANGER, d.port)
     code, _ = recv_msg(s)
     send_msg(s, MSG_LOG, b"\0" * 276)
@@ -311,7 +354,8 @@ def hidden_temporaries(bbftpd, bbftp):
 
 
 CASES = {f.__name__: f for f in (data_theft_get, data_injection_put, data_ports_random,
-                                 active_to_control_peer, idle_lockout, refusal_is_busy, banned,
+                                 active_to_control_peer, idle_lockout, prelogin_total,
+                                 refusal_is_busy, banned,
                                  log_injection, hidden_temporaries)}
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ DuplicateFilter::Key DuplicateFilter::key(std::string_view host, std::string_vie
 }
 
 std::size_t DuplicateFilter::cost_of(const Key& key) {
-  return key.id.size() * 2 + key.host.size() + kMaxRemembered + kEntryOverhead;
+  // The id is held by the map, the global queue and the host's queue (twice each after a
+  // reply that restarts the window).
+  return key.id.size() * 5 + key.host.size() + kMaxRemembered + kEntryOverhead;
 }
 
 DuplicateFilter::Lookup DuplicateFilter::check(const Key& key, const Datagram& request,
@@ -76,8 +78,10 @@ DuplicateFilter::Lookup DuplicateFilter::check(const Key& key, const Datagram& r
     return {Seen::answered, it->second.reply};
   }
   const std::size_t cost = cost_of(key);
-  if (bytes_ + cost > limits_.budget_bytes ||
-      bytes_of(key.host) + cost > limits_.per_source_bytes) {
+  const std::size_t mine = bytes_of(key.host);
+  if (mine + cost > limits_.per_source_bytes) return {Seen::over_budget, {}};
+  // Full: room can be made only at the expense of a host holding more than this one will.
+  if (bytes_ + cost > limits_.budget_bytes && heaviest(mine + cost) == nullptr) {
     return {Seen::over_budget, {}};
   }
   return {};
@@ -86,10 +90,43 @@ DuplicateFilter::Lookup DuplicateFilter::check(const Key& key, const Datagram& r
 void DuplicateFilter::remember(const Key& key, TimePoint now) {
   if (entries_.contains(key.id)) return;
   const std::size_t cost = cost_of(key);
+  while (bytes_ + cost > limits_.budget_bytes) {
+    const std::string* h = heaviest(bytes_of(key.host) + cost);
+    if (h == nullptr || !evict_oldest(*h)) break;
+  }
   entries_.emplace(key.id, Entry{key.host, false, {}, now, cost});
   order_.emplace_back(now, key.id);
-  per_host_[key.host] += cost;
+  Host& host = per_host_[key.host];
+  host.order.emplace_back(now, key.id);
+  set_bytes(key.host, host, host.bytes + cost);
   bytes_ += cost;
+}
+
+void DuplicateFilter::set_bytes(const std::string& name, Host& h, std::size_t bytes) {
+  by_bytes_.erase({h.bytes, name});
+  h.bytes = bytes;
+  if (bytes > 0) by_bytes_.insert({bytes, name});
+}
+
+const std::string* DuplicateFilter::heaviest(std::size_t than) const {
+  if (by_bytes_.empty() || by_bytes_.rbegin()->first <= than) return nullptr;
+  return &by_bytes_.rbegin()->second;
+}
+
+bool DuplicateFilter::evict_oldest(const std::string& name) {
+  auto h = per_host_.find(name);
+  if (h == per_host_.end()) return false;
+  auto& order = h->second.order;
+  while (!order.empty()) {
+    auto [at, id] = std::move(order.front());
+    order.pop_front();
+    auto it = entries_.find(id);
+    if (it != entries_.end() && it->second.at == at) {
+      erase(it);  // may erase the host's record: `order` is not touched after this
+      return true;
+    }
+  }
+  return false;
 }
 
 DuplicateFilter::Lookup DuplicateFilter::begin(const Key& key, const Datagram& request,
@@ -101,10 +138,16 @@ DuplicateFilter::Lookup DuplicateFilter::begin(const Key& key, const Datagram& r
   return found;
 }
 
-void DuplicateFilter::finish(const Key& key, std::vector<std::uint8_t> reply) {
+void DuplicateFilter::finish(const Key& key, std::vector<std::uint8_t> reply, TimePoint now) {
   if (auto it = entries_.find(key.id); it != entries_.end()) {
     it->second.answered = true;
     if (reply.size() <= kMaxRemembered) it->second.reply = std::move(reply);
+    // Its window restarts; the older slot in `order_` no longer matches `at` and is skipped.
+    if (now > it->second.at) {
+      it->second.at = now;
+      order_.emplace_back(now, key.id);
+      per_host_[it->second.host].order.emplace_back(now, key.id);
+    }
   }
 }
 
@@ -115,14 +158,15 @@ void DuplicateFilter::forget(const Key& key) {
 
 std::size_t DuplicateFilter::bytes_of(const std::string& host) const {
   const auto it = per_host_.find(host);
-  return it == per_host_.end() ? 0 : it->second;
+  return it == per_host_.end() ? 0 : it->second.bytes;
 }
 
 void DuplicateFilter::erase(std::unordered_map<std::string, Entry>::iterator it) {
   auto h = per_host_.find(it->second.host);
   if (h != per_host_.end()) {
-    h->second -= it->second.cost;
-    if (h->second == 0) per_host_.erase(h);
+    const std::size_t left = h->second.bytes - std::min(h->second.bytes, it->second.cost);
+    set_bytes(h->first, h->second, left);
+    if (left == 0) per_host_.erase(h);
   }
   bytes_ -= it->second.cost;
   entries_.erase(it);
@@ -132,7 +176,19 @@ void DuplicateFilter::expire(TimePoint now) {
   while (!order_.empty() && now - order_.front().first > limits_.window) {
     auto it = entries_.find(order_.front().second);
     // A key forgotten and begun again has a younger entry of its own: keep that one.
-    if (it != entries_.end() && it->second.at == order_.front().first) erase(it);
+    if (it != entries_.end() && it->second.at == order_.front().first) {
+      const std::string host = it->second.host;
+      erase(it);
+      // The host's own queue is in the same order: drop what no longer leads to an entry.
+      if (auto h = per_host_.find(host); h != per_host_.end()) {
+        auto& q = h->second.order;
+        while (!q.empty()) {
+          auto e = entries_.find(q.front().second);
+          if (e != entries_.end() && e->second.at == q.front().first) break;
+          q.pop_front();
+        }
+      }
+    }
     order_.pop_front();
   }
 }

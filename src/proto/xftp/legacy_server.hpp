@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,9 +39,12 @@ std::vector<std::uint8_t> reply_to(const Datagram& request, Status status, std::
 //
 // Bounded in bytes, whatever the requests carry: an entry keeps a keyed 128-bit digest of ID, CMD
 // and DATA (never the data itself) and the reply, which for these commands is a few bytes. A
-// source host may hold at most `per_source_bytes` of the memory and all sources together
-// `budget_bytes`; a request that would go beyond is refused as busy (over_budget) rather than
-// remembered partially, because forgetting an entry early could let its repeat run twice.
+// source host may hold at most `per_source_bytes` of the memory: a request beyond is refused as
+// busy (over_budget) rather than remembered partially, because forgetting an entry early could
+// let its repeat run twice. When all hosts together hold `budget_bytes`, the host holding the
+// most gives up its oldest entries to one holding less (UDP sources are easily forged: many
+// hosts at their share must not keep every other client out); a request from the heaviest host
+// itself is refused as busy.
 class DuplicateFilter {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -76,8 +80,10 @@ class DuplicateFilter {
   void remember(const Key& key, TimePoint now);
   // check() and, when fresh, remember().
   Lookup begin(const Key& key, const Datagram& request, TimePoint now);
+  // The request was answered at `now`: repeats get `reply` for `window` from now (a client
+  // repeats after it stops waiting, which counts from the reply, not from the first copy).
   // Replies longer than kMaxRemembered bytes are not kept (none of these commands has one).
-  void finish(const Key& key, std::vector<std::uint8_t> reply);
+  void finish(const Key& key, std::vector<std::uint8_t> reply, TimePoint now);
   // Forget a request that was refused for a passing reason, so a retry may run.
   void forget(const Key& key);
   std::size_t size() const noexcept { return entries_.size(); }
@@ -96,14 +102,24 @@ class DuplicateFilter {
     TimePoint at;
     std::size_t cost = 0;
   };
+  struct Host {
+    std::size_t bytes = 0;
+    std::deque<std::pair<TimePoint, std::string>> order;  // its entries, oldest first
+  };
   static std::size_t cost_of(const Key& key);
   void expire(TimePoint now);
   void erase(std::unordered_map<std::string, Entry>::iterator it);
+  void set_bytes(const std::string& host, Host& h, std::size_t bytes);
+  // The host holding the most, when it holds more than `than` (else empty).
+  const std::string* heaviest(std::size_t than) const;
+  // Drops the oldest entry of `host`; false when it has none.
+  bool evict_oldest(const std::string& host);
   Limits limits_;
   std::uint64_t seed_;
   std::unordered_map<std::string, Entry> entries_;
   std::deque<std::pair<TimePoint, std::string>> order_;  // oldest first
-  std::unordered_map<std::string, std::size_t> per_host_;
+  std::unordered_map<std::string, Host> per_host_;
+  std::set<std::pair<std::size_t, std::string>> by_bytes_;  // hosts by what they hold
   std::size_t bytes_ = 0;
 };
 

@@ -10,6 +10,15 @@ TEST(Printable, EscapesWhatCouldForgeOrGarbleALogLine) {
   EXPECT_EQ(printable("a\nb\r\tc"), "a\\nb\\r\\tc");
   EXPECT_EQ(printable("\x1b[2J"), "\\x1b[2J");
   EXPECT_EQ(printable("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(printable("say \"hi\""), "say \\\"hi\\\"");
+  EXPECT_EQ(printable("a\xe2\x80\xa8"
+                      "b"),
+            "a\\xe2\\x80\\xa8"
+            "b");  // U+2028 LINE SEPARATOR
+  EXPECT_EQ(printable("\xe2\x80\xae"
+                      "evil"),
+            "\\xe2\\x80\\xae"
+            "evil");  // U+202E RIGHT-TO-LEFT OVERRIDE
   EXPECT_EQ(printable(std::string("nul\0x", 5)), "nul\\x00x");
   EXPECT_EQ(printable("\x7f"), "\\x7f");
   EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");  // UTF-8 kept

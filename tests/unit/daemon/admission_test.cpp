@@ -36,11 +36,17 @@ TEST(Admission, PreloginSlotsAreCappedPerSourceAndInAllApartFromSessions) {
   EXPECT_EQ(a.on_connect("10.0.0.3", t0).verdict, Verdict::admit);
   EXPECT_EQ(a.on_connect("10.0.0.4", t0).verdict, Verdict::admit);
   EXPECT_EQ(a.prelogin(), 5);
-  EXPECT_STREQ(a.on_connect("10.0.0.5", t0).why, "too many connections not logged in");
+  // Full: a newcomer gets in at the expense of the address holding the most slots ...
+  auto newcomer = a.on_connect("10.0.0.5", t0);
+  EXPECT_EQ(newcomer.verdict, Verdict::admit);
+  EXPECT_EQ(newcomer.evict, "10.0.0.1");
+  a.closed("10.0.0.1", false, true);  // the listener closed one of 10.0.0.1's
+  // ... but not when everyone holds as little as it would.
+  EXPECT_STREQ(a.on_connect("10.0.0.2", t0).why, "too many connections not logged in");
   // A login moves the connection from the pre-login slots to the sessions.
   EXPECT_TRUE(a.claim_session("10.0.0.1"));
   EXPECT_EQ(a.prelogin(), 4);
-  EXPECT_EQ(a.prelogin_of("10.0.0.1"), 1);
+  EXPECT_EQ(a.prelogin_of("10.0.0.1"), 0);
   EXPECT_EQ(a.sessions(), 1);
   EXPECT_EQ(a.on_connect("10.0.0.1", t0).verdict, Verdict::admit);
 }
@@ -108,6 +114,40 @@ TEST(Admission, MemoryOfFailuresIsBounded) {
   for (int i = 0; i < 1000; ++i) a.login_failed("10.1." + std::to_string(i), t0 + seconds(i));
   EXPECT_LE(a.tracked_sources(), 100U);
   EXPECT_GT(a.failure_delay("10.1.999", t0 + seconds(1000)), Millis(0));  // the newest kept
+}
+
+TEST(Admission, ASourceThatConnectsInALoopIsSlowedDown) {
+  AdmissionLimits l = small();
+  l.max_prelogin_per_source = 100;
+  l.max_prelogin = 100;
+  l.admissions_per_second = 2;
+  l.admission_burst = 4;
+  Admission a(l);
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) {  // connect and close at once, ten times in a row
+    auto r = a.on_connect("loop", t0);
+    if (r.verdict == Verdict::admit) {
+      ++admitted;
+      a.closed("loop", false);
+    } else {
+      EXPECT_STREQ(r.why, "connecting too often from this address");
+      a.refusal_done("loop");
+    }
+  }
+  EXPECT_EQ(admitted, 4);
+  EXPECT_EQ(a.on_connect("other", t0).verdict, Verdict::admit);
+  EXPECT_EQ(a.on_connect("loop", t0 + std::chrono::milliseconds(500)).verdict, Verdict::admit);
+}
+
+TEST(Admission, ABanOutlivesAFloodOfNewAddresses) {
+  AdmissionLimits l = small();
+  l.max_tracked_sources = 64;
+  l.ban_after = 3;
+  Admission a(l);
+  for (int i = 0; i < 3; ++i) a.login_failed("banned", t0);
+  for (int i = 0; i < 1000; ++i) a.login_failed("new-" + std::to_string(i), t0 + seconds(1));
+  EXPECT_LE(a.tracked_sources(), 64U);
+  EXPECT_TRUE(a.banned("banned", t0 + seconds(2)));
 }
 
 }  // namespace
