@@ -74,7 +74,7 @@ class Connection {
   io::Timeout read_timeout() const;
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
   // A data connection from another host than the control connection's (it is closed).
-  void stranger_on_data_port(const io::SocketAddress& from) const;
+  void stranger_on_data_port(const io::SocketAddress& from);
 
   UniqueFd fd_;
   const BbftpServerOptions& options_;
@@ -87,6 +87,7 @@ class Connection {
   io::SocketAddress local_;
   io::SocketAddress remote_;
   std::chrono::steady_clock::time_point login_by_;
+  RateLimit stranger_log_{1, 5};  // strangers can knock as often as they like: log a few
 };
 
 io::Timeout Connection::read_timeout() const {
@@ -106,9 +107,12 @@ io::Timeout Connection::read_timeout() const {
   }
 }
 
-void Connection::stranger_on_data_port(const io::SocketAddress& from) const {
-  spdlog::warn("{}: data connection from {} port {} closed: not the client's address", who(),
-               from.host(), from.port());
+void Connection::stranger_on_data_port(const io::SocketAddress& from) {
+  if (!stranger_log_.allow(std::chrono::steady_clock::now())) return;
+  const auto skipped = stranger_log_.take_suppressed();
+  spdlog::warn("{}: data connection from {} port {} closed: not the client's address{}", who(),
+               from.host(), from.port(),
+               skipped > 0 ? fmt::format(" ({} more not logged)", skipped) : "");
 }
 
 bool Connection::send(const Step& step) {
