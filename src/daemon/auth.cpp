@@ -18,6 +18,9 @@
 #include <memory>
 #include <sstream>
 
+#include "core/bytes.hpp"
+#include "storage/sandbox.hpp"
+
 namespace ferry::daemon {
 namespace {
 
@@ -57,6 +60,14 @@ ferry::Result<PasswordFile, std::string> PasswordFile::parse(std::string_view te
     if (e.user.empty() || e.root.empty() || e.root.front() != '/') {
       return Unexpected(name + ":" + std::to_string(number) +
                         ": the user name must not be empty and the root must be absolute");
+    }
+    auto control = [](const std::string& field) {
+      return std::any_of(field.begin(), field.end(),
+                         [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    };
+    if (control(e.user) || control(e.hash) || control(e.root)) {
+      return Unexpected(name + ":" + std::to_string(number) +
+                        ": a control character (a stray carriage return?) in the entry");
     }
     if (f.find(e.user) != nullptr) {
       return Unexpected(name + ":" + std::to_string(number) + ": user '" + e.user +
@@ -244,16 +255,18 @@ ferry::Result<void, std::string> set_password_entry(const std::string& path,
     }
   }
   if (!replaced) out << entry.user << ':' << entry.hash << ':' << entry.root << '\n';
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unexpected("cannot write " + tmp + ": " + errno_text(errno));
+  // Through AtomicWriter: the file is replaced whole (a reader sees the old or the new one, never
+  // a part), synced, and private from the first byte.
+  auto here = storage::Sandbox::unconfined(".", {.umask = 077});
+  if (!here) return Unexpected("cannot write " + path + ": " + here.error().message());
+  auto w = here->create(path, {.mode = 0600, .exact_mode = true, .sync = true});
+  if (!w) return Unexpected("cannot write " + path + ": " + w.error().message());
   const std::string data = out.str();
-  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Unexpected("cannot write " + path + ": " + errno_text(errno));
+  if (auto ok = w->pwrite_all(as_bytes(std::string_view(data)), 0); !ok) {
+    return Unexpected("cannot write " + path + ": " + ok.error().message());
+  }
+  if (auto ok = w->commit(); !ok) {
+    return Unexpected("cannot write " + path + ": " + ok.error().message());
   }
   return {};
 }

@@ -23,6 +23,8 @@ TEST(PasswordFile, ParsesUsersAndRefusesMalformedLines) {
             "pw:1: expected user:hash:root");
   EXPECT_FALSE(daemon::PasswordFile::parse("alice:h:relative/root\n", "pw"));
   EXPECT_FALSE(daemon::PasswordFile::parse("a:h:/r\na:h:/s\n", "pw"));
+  EXPECT_FALSE(daemon::PasswordFile::parse("a:h:/r\r\r\n", "pw")) << "a control character";
+  EXPECT_FALSE(daemon::PasswordFile::parse("a\tb:h:/r\n", "pw"));
 }
 
 TEST(PasswordFile, HashesCheckAndLockedAccountsNeverMatch) {
