@@ -4,7 +4,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "client/control.hpp"
+#include "io/socket.hpp"
 
 namespace {
 
@@ -115,6 +118,23 @@ int main(int argc, char** argv) {
     cfg.connection.min_protocol = 3;
   }
 
+  // As the real client does, before asking for a password: a host that does not resolve, an
+  // output file that cannot be written.
+  if (!ferry::io::resolve(host, cfg.connection.port)) {
+    std::cerr << "BBFTP-ERROR-00017 : BBftp_Hostname not found (" << host << ")\n";
+    return 17;
+  }
+  std::ofstream out_file, err_file;
+  auto open_result_file = [](std::ofstream& f, const std::string& path) {
+    f.open(path);
+    if (f) return true;
+    std::cerr << "BBFTP-ERROR-00010 : Error openning file (" << path
+              << ") : " << std::strerror(errno) << '\n';
+    return false;
+  };
+  if (!output_file.empty() && !open_result_file(out_file, output_file)) return 10;
+  if (!error_file.empty() && !open_result_file(err_file, error_file)) return 10;
+
   if (!password_file.empty()) {
     bool ok = false;
     std::string text = slurp(password_file, ok);
@@ -151,12 +171,12 @@ int main(int argc, char** argv) {
     }
     std::istringstream in(text);
     for (std::string l; std::getline(in, l);) lines.push_back(l);
-    if (output_file.empty()) output_file = control_file + ".res";
+    if (output_file.empty()) {
+      output_file = control_file + ".res";
+      if (!open_result_file(out_file, output_file)) return 10;
+    }
   }
 
-  std::ofstream out_file, err_file;
-  if (!output_file.empty()) out_file.open(output_file);
-  if (!error_file.empty()) err_file.open(error_file);
   std::ostream& out = output_file.empty() ? std::cout : out_file;
   std::ostream& err = error_file.empty() ? std::cerr : err_file;
 

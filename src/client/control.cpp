@@ -142,7 +142,10 @@ bool Runner::start() {
            (last_error_ == session::client_error::kServer && !last_refusal_retryable_);
   };
   for (int attempt = 1;; ++attempt) {
-    if (reconnect()) return true;
+    if (reconnect()) {
+      last_error_ = 0;  // a try that succeeds leaves no error behind (the real client exits 0)
+      return true;
+    }
     if (attempt >= config_.tries || final_refusal()) break;
     std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
   }
@@ -192,8 +195,9 @@ Outcome Runner::with_retries(const std::string& shown, const Attempt& attempt) {
     if (o.kind == Outcome::ok || o.kind == Outcome::refused || o.kind == Outcome::local_failure) {
       return o;
     }
-    warn_error(o.error, o.text);
+    // The last attempt's error is printed once, with the command's result (Runner::run).
     if (tries >= config_.tries) return o;
+    warn_error(o.error, o.text);
     if (config_.output.verbose) {
       say("Retrying command waiting " + std::to_string(config_.retry_wait_s) + " s");
     }
@@ -272,7 +276,7 @@ int Runner::execute(const Command& c, std::string& failure) {
     if (o) return 0;
     failure = o.text;
     if (o.kind == Outcome::refused || o.kind == Outcome::local_failure) return o.error;
-    return o.error;  // retries were printed; the last one stands
+    return o.error;  // earlier tries were printed as they failed; run() prints this one
   };
   auto verbose_reply = [&](const Outcome& o, const std::string& prefix = "OK : ") {
     if (config_.output.verbose && o) say("<< " + (o.text.empty() ? "OK" : prefix + o.text));

@@ -400,7 +400,11 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
                          const std::string& remote_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
   auto st = local.stat(local_path);
-  if (!st) return failure(Outcome::local_failure, client_error::kLocal, st.error().message());
+  if (!st) {
+    // The real client's words, trailing space included.
+    return failure(Outcome::local_failure, client_error::kLocalStat,
+                   "Error stating file " + local_path + " : " + st.error().reason() + " ");
+  }
   auto file = local.open_read(local_path);
   if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
   if (version_ == 1) return put_v1(*st, *file, remote_path, s);

@@ -25,8 +25,9 @@ inline constexpr int kBroken = 34;      // connection broken / killed
 inline constexpr int kMaxTries = 33;    // maximum try on connection reached
 inline constexpr int kUnexpected = 62;  // unknown message while waiting for a reply
 inline constexpr int kIncompatible = 101;
-inline constexpr int kLocal = 21;    // local file error
-inline constexpr int kServer = 100;  // the server refused, with its text
+inline constexpr int kLocal = 21;      // local file error
+inline constexpr int kLocalStat = 72;  // the local file of a put cannot be stat()ed
+inline constexpr int kServer = 100;    // the server refused, with its text
 }  // namespace client_error
 
 struct ClientConfig {

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Cases where our client must behave as the real bbftp 3.3 client does: the same exit code and
+# the same error line. With FERRY_REAL_BBFTP set, the real client is run on the same case too and
+# must agree (the expectations below were taken from it).
+# Usage: bbftp_client_cases.sh BBFTP BBFTPD GETPASS_SHIM CASE
+set -euo pipefail
+bbftp=$1
+bbftpd=$2
+shim=$3
+case_name=$4
+. "$(dirname "$0")/../interop/common.sh"
+
+# run_case NAME CLIENT ARGS...: prints "exit=N" then the client's stderr.
+run_client() {
+  local which=$1; shift
+  local -a env_=(BBFTP_PASSWORD="$password")
+  local client=$bbftp
+  if [ "$which" = real ]; then
+    client=$FERRY_REAL_BBFTP
+    env_+=(LD_PRELOAD="$shim")
+  fi
+  set +e
+  env "${env_[@]}" timeout 60 "$client" "$@" >"$work/out.$which" 2>"$work/err.$which"
+  echo $? >"$work/rc.$which"
+  set -e
+}
+
+# expect EXIT LINE ARGS...: our client (and the real one, if given) exits EXIT and prints LINE
+# on stderr (exactly, as a whole line).
+expect() {
+  local code=$1 line=$2; shift 2
+  local clients=(ours)
+  [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+  for c in "${clients[@]}"; do
+    run_client "$c" "$@"
+    local rc
+    rc=$(cat "$work/rc.$c")
+    [ "$rc" = "$code" ] || fail "$c client: exit $rc, expected $code; stderr: $(cat "$work/err.$c")"
+    grep -qxF -- "$line" "$work/err.$c" ||
+      fail "$c client: no line '$line' in: $(cat "$work/err.$c")"
+    echo "ok: $c client: exit $rc, '$line'"
+  done
+}
+
+case $case_name in
+  unresolvable_host)
+    expect 17 "BBFTP-ERROR-00017 : BBftp_Hostname not found (no-such-host.invalid)" \
+      -u alice -r 1 -e "dir ." no-such-host.invalid
+    ;;
+  output_unwritable)
+    start_ferry_daemon "$bbftpd"
+    expect 10 "BBFTP-ERROR-00010 : Error openning file (/nonexistent/dir/out) : No such file or directory" \
+      -u alice -r 1 -w "$port" -o /nonexistent/dir/out -e "dir ." 127.0.0.1
+    ;;
+  put_missing_local)
+    start_ferry_daemon "$bbftpd"
+    expect 72 "BBFTP-ERROR-00072 : Error stating file $work/nothere : No such file or directory " \
+      -u alice -r 1 -w "$port" -e "put $work/nothere x" 127.0.0.1
+    grep -qxF "put $work/nothere x FAILED" "$work/out.ours" || fail "no FAILED line"
+    ;;
+  dir_missing_once)
+    start_ferry_daemon "$bbftpd"
+    expect 100 "BBFTP-ERROR-00100 : bbftpd_retrlistdir failed" \
+      -u alice -r 1 -w "$port" -e "dir nodir/*" 127.0.0.1
+    n=$(grep -c "bbftpd_retrlistdir failed" "$work/err.ours")
+    [ "$n" = 1 ] || fail "the error was printed $n times"
+    echo "ok: the error is printed once"
+    ;;
+  retry_succeeds)
+    # The first try is refused as busy (the only pre-login slot of 127.0.0.1 is held), the
+    # second gets in: exit 0, like the real client (which waits its fixed 30 s between tries).
+    start_ferry_daemon "$bbftpd" --max-prelogin-per-source 1
+    clients=(ours)
+    [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+    for c in "${clients[@]}"; do
+      # A connection that holds the slot for 2 s (it reads the greeting and says nothing).
+      (exec 3<>/dev/tcp/127.0.0.1/"$port"; sleep 2) &
+      holder=$!
+      sleep 0.5
+      wait_args=(--retry-wait 3)
+      [ "$c" = real ] && wait_args=()
+      run_client "$c" -u alice -r 2 "${wait_args[@]}" -w "$port" -e "dir ." 127.0.0.1
+      wait "$holder" || true
+      rc=$(cat "$work/rc.$c")
+      grep -qxF "BBFTP-ERROR-00100 : The server is busy, try again later" "$work/err.$c" ||
+        fail "$c client: the first try was not refused: $(cat "$work/err.$c")"
+      [ "$rc" = 0 ] || fail "$c client: a retry that succeeds exits $rc"
+      echo "ok: $c client: refused once (busy), then served: exit 0"
+    done
+    ;;
+  *)
+    fail "unknown case $case_name"
+    ;;
+esac
