@@ -36,8 +36,9 @@ std::size_t sequence_length(unsigned char c) noexcept {
 }
 
 // Line and paragraph separators, and the bidirectional controls that reorder what a reader sees
-// (U+2028, U+2029, U+200E/F, U+202A..E, U+2066..9).
+// (U+2028, U+2029, U+061C, U+200E/F, U+202A..E, U+2066..9).
 bool misleading(std::string_view seq) noexcept {
+  if (seq == "\xd8\x9c") return true;  // U+061C ARABIC LETTER MARK
   if (seq.size() != 3 || static_cast<unsigned char>(seq[0]) != 0xE2) return false;
   const auto b1 = static_cast<unsigned char>(seq[1]), b2 = static_cast<unsigned char>(seq[2]);
   if (b1 == 0x80) return b2 == 0x8E || b2 == 0x8F || (b2 >= 0xA8 && b2 <= 0xAE);

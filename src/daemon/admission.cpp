@@ -34,7 +34,10 @@ Admitted Admission::on_connect(const std::string& source, Clock::time_point now)
   if (!take_admission(source, now)) {
     return refuse(Verdict::busy, "connecting too often from this address");
   }
-  if (!evict.empty()) ++evicting_;
+  if (!evict.empty()) {
+    ++evicting_;
+    ++per_source_[evict].evicting;
+  }
   ++prelogin_;
   ++here.prelogin;
   return {Verdict::admit, "", failure_delay(source, now), std::move(evict)};
@@ -45,8 +48,9 @@ std::string Admission::heaviest_other_than(const std::string& source) const {
   std::string best;
   int most = mine + 1;  // evict only from a source that would still hold more than this one
   for (const auto& [s, p] : per_source_) {
-    if (p.prelogin > most) {
-      most = p.prelogin;
+    const int left = p.prelogin - p.evicting;  // those already being closed do not count
+    if (left > most) {
+      most = left;
       best = s;
     }
   }
@@ -77,8 +81,12 @@ bool Admission::take_admission(const std::string& source, Clock::time_point now)
   return true;
 }
 
-void Admission::eviction_failed(const std::string& /*source*/) {
+void Admission::eviction_failed(const std::string& evicted, const std::string& source) {
   if (evicting_ > 0) --evicting_;
+  if (auto it = per_source_.find(evicted); it != per_source_.end() && it->second.evicting > 0) {
+    --it->second.evicting;
+  }
+  closed(source, false);
 }
 
 void Admission::release(const std::string& source, int PerSource::*field) {
@@ -102,7 +110,12 @@ bool Admission::claim_session(const std::string& source) {
 }
 
 void Admission::closed(const std::string& source, bool was_session, bool evicted) {
-  if (evicted && evicting_ > 0) --evicting_;
+  if (evicted) {
+    if (evicting_ > 0) --evicting_;
+    if (auto it = per_source_.find(source); it != per_source_.end() && it->second.evicting > 0) {
+      --it->second.evicting;
+    }
+  }
   if (was_session) {
     if (sessions_ > 0) --sessions_;
     return;
@@ -136,7 +149,7 @@ void Admission::login_failed(const std::string& source, Clock::time_point now) {
 
 Millis Admission::failure_delay(const std::string& source, Clock::time_point now) {
   const int n = failures_of(source, now);
-  if (n == 0) return Millis(0);
+  if (n == 0 || limits_.first_delay.count() <= 0) return Millis(0);
   Millis d = limits_.first_delay;
   for (int i = 1; i < n && d < limits_.max_delay; ++i) d *= 2;
   return std::min(d, limits_.max_delay);

@@ -72,8 +72,9 @@ class Admission {
   // A served connection ended (pre-login or session, as it was; evicted: closed to make room
   // for an admission, see Admitted::evict).
   void closed(const std::string& source, bool was_session, bool evicted = false);
-  // The listener could not evict for an admission (no connection of that source left to close).
-  void eviction_failed(const std::string& source);
+  // The listener found no connection of `evicted` left to close for the admission of `source`:
+  // that admission is undone (the listener closes the newcomer).
+  void eviction_failed(const std::string& evicted, const std::string& source);
 
   int prelogin() const noexcept { return prelogin_; }
   int prelogin_of(const std::string& source) const;
@@ -92,6 +93,7 @@ class Admission {
   struct PerSource {
     int prelogin = 0;
     int refusing = 0;
+    int evicting = 0;  // of its pre-login connections, those being closed to make room
   };
   struct Rate {
     double tokens = 0;

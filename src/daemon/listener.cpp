@@ -134,8 +134,9 @@ class Listener {
     });
   }
 
-  // Closes the oldest pre-login connection of `source` to make room for an admission.
-  void evict_from(const std::string& source) {
+  // Closes the oldest pre-login connection of `source` to make room for an admission. False
+  // when it has none left to close.
+  bool evict_from(const std::string& source) {
     pid_t oldest = -1;
     Clock::time_point when = Clock::time_point::max();
     for (const auto& [pid, c] : children_by_pid_) {
@@ -144,10 +145,7 @@ class Listener {
         when = c.since;
       }
     }
-    if (oldest < 0) {
-      admission_.eviction_failed(source);
-      return;
-    }
+    if (oldest < 0) return false;
     children_by_pid_[oldest].evicted = true;
     ::kill(oldest, SIGKILL);
     if (refusal_log_.allow(Clock::now())) {
@@ -156,6 +154,7 @@ class Listener {
           "and that address holds the most",
           source);
     }
+    return true;
   }
 
   void log_refusal(const io::SocketAddress& peer, std::string_view what, std::string_view why) {
@@ -180,7 +179,11 @@ class Listener {
         refuse(std::move(conn), source, a.verdict);
         return;
       case Verdict::admit:
-        if (!a.evict.empty()) evict_from(a.evict);
+        if (!a.evict.empty() && !evict_from(a.evict)) {
+          admission_.eviction_failed(a.evict, source);
+          log_refusal(peer, "closed", "no pre-login slot could be freed");
+          return;
+        }
         fork_child(std::move(conn), source, a.failure_delay);
         return;
     }
@@ -264,7 +267,7 @@ class Listener {
     for (ssize_t i = 0; i < n; ++i) {
       if (buf[i] == kFailed) {
         admission_.login_failed(c.source, Clock::now());
-      } else if (buf[i] == kClaim && !c.session) {
+      } else if (buf[i] == kClaim && !c.session && !c.evicted) {
         const bool granted = admission_.claim_session(c.source);
         if (granted) {
           c.session = true;

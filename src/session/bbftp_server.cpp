@@ -231,8 +231,9 @@ Step Connection::login(const LoginRequest& r) {
     auto p = r.login.numpass == size ? key_->decrypt(r.login.pass)
                                      : crypto::Result<std::string>(Unexpected(std::string("len")));
     if (!u || !p) {
-      spdlog::warn("login refused from {} port {}: the login message does not decrypt",
-                   remote_.host(), remote_.port());
+      spdlog::warn(
+          "login refused from {} port {} for user \"\": the login message does not decrypt",
+          remote_.host(), remote_.port());
       // A failure like any other: the same time, and it counts against the address.
       if (options_.login) (void)options_.login({}, {});
       return session_.login_result(false);

@@ -241,7 +241,11 @@ void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) 
     refuse(from, request, Status::internal_error, "busy (queue full)");
     return;
   }
-  filter.remember(key, Clock::now());
+  if (!filter.remember(key, Clock::now())) {
+    lock.unlock();
+    refuse(from, request, Status::internal_error, "busy (too many recent requests)");
+    return;
+  }
   ++queued_per_client[client];
   queue.push_back({from, std::move(request), std::move(*parsed), std::move(key)});
   lock.unlock();

@@ -77,7 +77,7 @@ DuplicateFilter::Lookup DuplicateFilter::check(const Key& key, const Datagram& r
     if (!it->second.answered) return {Seen::in_progress, {}};
     return {Seen::answered, it->second.reply};
   }
-  const std::size_t cost = cost_of(key);
+  const std::size_t cost = cost_of(key) + (per_host_.contains(key.host) ? 0 : kHostOverhead);
   const std::size_t mine = bytes_of(key.host);
   if (mine + cost > limits_.per_source_bytes) return {Seen::over_budget, {}};
   // Full: room can be made only at the expense of a host holding more than this one will.
@@ -87,19 +87,35 @@ DuplicateFilter::Lookup DuplicateFilter::check(const Key& key, const Datagram& r
   return {};
 }
 
-void DuplicateFilter::remember(const Key& key, TimePoint now) {
-  if (entries_.contains(key.id)) return;
+bool DuplicateFilter::remember(const Key& key, TimePoint now) {
+  if (entries_.contains(key.id)) return true;
   const std::size_t cost = cost_of(key);
-  while (bytes_ + cost > limits_.budget_bytes) {
-    const std::string* h = heaviest(bytes_of(key.host) + cost);
+  const std::size_t record = per_host_.contains(key.host) ? 0 : kHostOverhead;
+  while (bytes_ + cost + record > limits_.budget_bytes) {
+    const std::string* h = heaviest(bytes_of(key.host) + cost + record);
     if (h == nullptr || !evict_oldest(*h)) break;
   }
+  if (bytes_ + cost + record > limits_.budget_bytes) return false;
+  if (bytes_of(key.host) + cost + record > limits_.per_source_bytes) return false;
   entries_.emplace(key.id, Entry{key.host, false, {}, now, cost});
   order_.emplace_back(now, key.id);
-  Host& host = per_host_[key.host];
-  host.order.emplace_back(now, key.id);
-  set_bytes(key.host, host, host.bytes + cost);
+  auto [it, fresh] = per_host_.try_emplace(key.host);
+  if (fresh) bytes_ += kHostOverhead;
+  it->second.order.emplace_back(now, key.id);
+  set_bytes(key.host, it->second, it->second.bytes + cost);
   bytes_ += cost;
+  compact();
+  return true;
+}
+
+// Records of entries gone early (evicted, forgotten, restarted) wait in `order_` for their
+// window; past twice the entries, drop them at once so the queue stays bounded by the entries.
+void DuplicateFilter::compact() {
+  if (order_.size() <= 2 * entries_.size() + 1024) return;
+  std::erase_if(order_, [&](const auto& r) {
+    auto it = entries_.find(r.second);
+    return it == entries_.end() || it->second.at != r.first;
+  });
 }
 
 void DuplicateFilter::set_bytes(const std::string& name, Host& h, std::size_t bytes) {
@@ -109,22 +125,30 @@ void DuplicateFilter::set_bytes(const std::string& name, Host& h, std::size_t by
 }
 
 const std::string* DuplicateFilter::heaviest(std::size_t than) const {
-  if (by_bytes_.empty() || by_bytes_.rbegin()->first <= than) return nullptr;
-  return &by_bytes_.rbegin()->second;
+  for (auto it = by_bytes_.rbegin(); it != by_bytes_.rend() && it->first > than; ++it) {
+    const auto h = per_host_.find(it->second);
+    if (h != per_host_.end() && h->second.answered > 0) return &it->second;
+  }
+  return nullptr;
 }
 
 bool DuplicateFilter::evict_oldest(const std::string& name) {
   auto h = per_host_.find(name);
   if (h == per_host_.end()) return false;
   auto& order = h->second.order;
-  while (!order.empty()) {
-    auto [at, id] = std::move(order.front());
-    order.pop_front();
-    auto it = entries_.find(id);
-    if (it != entries_.end() && it->second.at == at) {
-      erase(it);  // may erase the host's record: `order` is not touched after this
-      return true;
+  for (std::size_t i = 0; i < order.size();) {
+    auto it = entries_.find(order[i].second);
+    if (it == entries_.end() || it->second.at != order[i].first) {
+      order.erase(order.begin() + static_cast<std::ptrdiff_t>(i));  // a stale record
+      continue;
     }
+    if (!it->second.answered) {
+      ++i;  // still being carried out: it stays
+      continue;
+    }
+    order.erase(order.begin() + static_cast<std::ptrdiff_t>(i));
+    erase(it);  // may erase the host's record: neither `order` nor `name` is used after this
+    return true;
   }
   return false;
 }
@@ -132,14 +156,16 @@ bool DuplicateFilter::evict_oldest(const std::string& name) {
 DuplicateFilter::Lookup DuplicateFilter::begin(const Key& key, const Datagram& request,
                                                TimePoint now) {
   auto found = check(key, request, now);
-  if (found.seen == Seen::fresh && request.command != static_cast<std::uint8_t>(Command::list)) {
-    remember(key, now);
+  if (found.seen == Seen::fresh && request.command != static_cast<std::uint8_t>(Command::list) &&
+      !remember(key, now)) {
+    found.seen = Seen::over_budget;
   }
   return found;
 }
 
 void DuplicateFilter::finish(const Key& key, std::vector<std::uint8_t> reply, TimePoint now) {
   if (auto it = entries_.find(key.id); it != entries_.end()) {
+    if (!it->second.answered) ++per_host_[it->second.host].answered;
     it->second.answered = true;
     if (reply.size() <= kMaxRemembered) it->second.reply = std::move(reply);
     // Its window restarts; the older slot in `order_` no longer matches `at` and is skipped.
@@ -158,15 +184,19 @@ void DuplicateFilter::forget(const Key& key) {
 
 std::size_t DuplicateFilter::bytes_of(const std::string& host) const {
   const auto it = per_host_.find(host);
-  return it == per_host_.end() ? 0 : it->second.bytes;
+  return it == per_host_.end() ? 0 : it->second.bytes + kHostOverhead;
 }
 
 void DuplicateFilter::erase(std::unordered_map<std::string, Entry>::iterator it) {
   auto h = per_host_.find(it->second.host);
   if (h != per_host_.end()) {
+    if (it->second.answered && h->second.answered > 0) --h->second.answered;
     const std::size_t left = h->second.bytes - std::min(h->second.bytes, it->second.cost);
     set_bytes(h->first, h->second, left);
-    if (left == 0) per_host_.erase(h);
+    if (left == 0) {
+      per_host_.erase(h);
+      bytes_ -= kHostOverhead;
+    }
   }
   bytes_ -= it->second.cost;
   entries_.erase(it);

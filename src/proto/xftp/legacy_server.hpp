@@ -76,8 +76,8 @@ class DuplicateFilter {
   // answered afresh, never remembered.
   Lookup check(const Key& key, const Datagram& request, TimePoint now);
   // Remembers a fresh request as in progress (call after check() said fresh, once the caller
-  // knows it will execute it).
-  void remember(const Key& key, TimePoint now);
+  // knows it will execute it). False when there was no room after all (refuse it as busy).
+  bool remember(const Key& key, TimePoint now);
   // check() and, when fresh, remember().
   Lookup begin(const Key& key, const Datagram& request, TimePoint now);
   // The request was answered at `now`: repeats get `reply` for `window` from now (a client
@@ -93,6 +93,8 @@ class DuplicateFilter {
   static constexpr std::size_t kMaxRemembered = 64;
   // What an entry costs beyond its key and reply: map node, queue slot, allocator slack.
   static constexpr std::size_t kEntryOverhead = 160;
+  // What a host's own record costs: its map and set nodes and its queue's first block.
+  static constexpr std::size_t kHostOverhead = 1024;
 
  private:
   struct Entry {
@@ -103,16 +105,20 @@ class DuplicateFilter {
     std::size_t cost = 0;
   };
   struct Host {
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;     // its entries' cost (its own record's comes on top)
+    std::size_t answered = 0;  // of its entries, those answered (the only ones it can give up)
     std::deque<std::pair<TimePoint, std::string>> order;  // its entries, oldest first
   };
+  void compact();
   static std::size_t cost_of(const Key& key);
   void expire(TimePoint now);
   void erase(std::unordered_map<std::string, Entry>::iterator it);
   void set_bytes(const std::string& host, Host& h, std::size_t bytes);
-  // The host holding the most, when it holds more than `than` (else empty).
+  // The host holding the most among those that can give up an entry, when it holds more than
+  // `than` (else null).
   const std::string* heaviest(std::size_t than) const;
-  // Drops the oldest entry of `host`; false when it has none.
+  // Drops the oldest answered entry of `host` (one still being carried out must stay, or its
+  // repeat would run beside it); false when it has none.
   bool evict_oldest(const std::string& host);
   Limits limits_;
   std::uint64_t seed_;

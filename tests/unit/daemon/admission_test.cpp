@@ -51,6 +51,28 @@ TEST(Admission, PreloginSlotsAreCappedPerSourceAndInAllApartFromSessions) {
   EXPECT_EQ(a.on_connect("10.0.0.1", t0).verdict, Verdict::admit);
 }
 
+TEST(Admission, EvictionsInFlightAreNotCountedTwiceAndAFailedOneIsUndone) {
+  Admission a(small());  // 5 pre-login in all, 2 per source
+  a.on_connect("heavy", t0);
+  a.on_connect("heavy", t0);
+  a.on_connect("b", t0);
+  a.on_connect("c", t0);
+  a.on_connect("d", t0);
+  auto first = a.on_connect("e", t0);
+  EXPECT_EQ(first.evict, "heavy");
+  // heavy's slot being closed no longer counts: the next newcomer cannot pick it again.
+  EXPECT_EQ(a.on_connect("f", t0).verdict, Verdict::busy);
+  // The listener found nothing to close after all: e's admission is undone.
+  a.eviction_failed("heavy", "e");
+  EXPECT_EQ(a.prelogin(), 5);
+  EXPECT_EQ(a.prelogin_of("e"), 0);
+  auto again = a.on_connect("g", t0);
+  EXPECT_EQ(again.evict, "heavy");
+  a.closed("heavy", false, true);  // reaped
+  EXPECT_EQ(a.prelogin(), 5);
+  EXPECT_EQ(a.prelogin_of("heavy"), 1);
+}
+
 TEST(Admission, RefusalsAreBoundedTooThenConnectionsAreDropped) {
   Admission a(small());
   a.on_connect("s", t0);

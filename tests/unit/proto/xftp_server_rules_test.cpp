@@ -120,42 +120,50 @@ TEST(XftpDuplicateFilter, MemoryPerEntryDoesNotGrowWithTheRequestsData) {
   const TimePoint t{seconds(1)};
   const auto small = request(Command::mkdir, "/a");
   f.begin(f.key("h", "h:1", small), small, t);
-  const std::size_t one = f.bytes();
+  const std::size_t one = f.bytes() - DuplicateFilter::kHostOverhead;  // one entry's cost
   const auto big = request(Command::mkdir, "/" + std::string(60000, 'x'));
   const auto key = f.key("h", "h:1", big);
   EXPECT_EQ(f.begin(key, big, t).seen, DuplicateFilter::Seen::fresh);
-  EXPECT_EQ(f.bytes(), 2 * one);                         // a digest, not the 60000 bytes
+  const std::size_t two = DuplicateFilter::kHostOverhead + 2 * one;
+  EXPECT_EQ(f.bytes(), two);                             // a digest, not the 60000 bytes
   f.finish(key, std::vector<std::uint8_t>(5000, 1), t);  // an oversized reply is not kept
-  EXPECT_EQ(f.bytes(), 2 * one);
+  EXPECT_EQ(f.bytes(), two);
   EXPECT_EQ(f.begin(key, big, t).seen, DuplicateFilter::Seen::answered);
 }
 
 TEST(XftpDuplicateFilter, OneSourceCannotTakeMoreThanItsShareAndAFullBudgetSparesLightHosts) {
+  constexpr std::size_t H = DuplicateFilter::kHostOverhead;
   const auto probe = request(Command::mkdir, "/probe");
   auto sizing = make_filter();
   sizing.begin(sizing.key("10.0.0.1", "10.0.0.1:1", probe), probe, TimePoint{});
-  const std::size_t entry = sizing.bytes();
+  const std::size_t entry = sizing.bytes() - H;
 
-  auto f = make_filter(entry * 10, entry * 4);
+  auto f = make_filter(4 * H + entry * 10, H + entry * 4);
   const TimePoint t{seconds(1)};
-  auto fill = [&](const std::string& host, int n) {
+  // Sends n distinct requests from `host`; answered ones are finished (their reply known).
+  auto fill = [&](const std::string& host, int n, bool answer) {
     int fresh = 0;
     for (int i = 0; i < n; ++i) {
       const auto r = request(Command::mkdir, "/" + std::to_string(i));
-      if (f.begin(f.key(host, host + ":1", r), r, t).seen == DuplicateFilter::Seen::fresh) ++fresh;
+      const auto k = f.key(host, host + ":1", r);
+      if (f.begin(k, r, t).seen != DuplicateFilter::Seen::fresh) continue;
+      ++fresh;
+      if (answer) f.finish(k, {0xCF, 1}, t);
     }
     return fresh;
   };
-  EXPECT_EQ(fill("10.0.0.1", 100), 4);  // the rest: over_budget, refused as busy
-  EXPECT_LE(f.bytes_of("10.0.0.1"), entry * 4);
-  EXPECT_EQ(fill("10.0.0.2", 2), 2);  // another source is still served
-  EXPECT_EQ(fill("10.0.0.3", 100), 4);
-  // The whole budget (10 entries) is spent: a host holding less gets room at the expense of the
-  // hosts holding the most, until it would hold as much as they do.
-  EXPECT_EQ(fill("10.0.0.4", 100), 2);
-  EXPECT_LE(f.bytes(), entry * 10);
-  EXPECT_EQ(f.bytes_of("10.0.0.1"), entry * 3);
-  EXPECT_EQ(f.bytes_of("10.0.0.3"), entry * 3);
+  EXPECT_EQ(fill("10.0.0.1", 100, true), 4);  // the rest: over_budget, refused as busy
+  EXPECT_LE(f.bytes_of("10.0.0.1"), H + entry * 4);
+  EXPECT_EQ(fill("10.0.0.2", 2, false), 2);  // another source is still served
+  EXPECT_EQ(fill("10.0.0.3", 100, false), 4);
+  EXPECT_LE(f.bytes(), 4 * H + entry * 10);
+  // Full. A host holding less gets room at the expense of the host holding the most, from its
+  // answered entries only: 10.0.0.1's (10.0.0.3's are all still being carried out).
+  const std::size_t heavy_before = f.bytes_of("10.0.0.1");
+  EXPECT_GE(fill("10.0.0.4", 100, false), 1);
+  EXPECT_LE(f.bytes(), 4 * H + entry * 10);
+  EXPECT_LT(f.bytes_of("10.0.0.1"), heavy_before);
+  EXPECT_EQ(f.bytes_of("10.0.0.3"), H + entry * 4) << "entries in progress are never given up";
   // What a light host had remembered is kept: still answered from memory, never run twice.
   const auto r0 = request(Command::mkdir, "/0");
   EXPECT_EQ(f.begin(f.key("10.0.0.2", "10.0.0.2:1", r0), r0, t).seen,
@@ -167,6 +175,21 @@ TEST(XftpDuplicateFilter, OneSourceCannotTakeMoreThanItsShareAndAFullBudgetSpare
   EXPECT_EQ(f.begin(f.key("10.0.0.4", "10.0.0.4:1", later), later, t + seconds(40)).seen,
             DuplicateFilter::Seen::fresh);
   EXPECT_EQ(f.size(), 1U);
+  EXPECT_EQ(f.bytes(), H + entry);
+}
+
+TEST(XftpDuplicateFilter, AFloodOfForgedHostsKeepsTheMemoryWithinItsBudget) {
+  auto f = make_filter(256 << 10, 16 << 10);
+  TimePoint t{seconds(1)};
+  for (int i = 0; i < 20000; ++i) {
+    const std::string host = "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1";
+    const auto r = request(Command::remove, "/f" + std::to_string(i));
+    const auto k = f.key(host, host + ":1", r);
+    if (f.begin(k, r, t).seen == DuplicateFilter::Seen::fresh) f.finish(k, {0xCF, 3}, t);
+    t += std::chrono::milliseconds(1);
+    ASSERT_LE(f.bytes(), 256U << 10);
+  }
+  EXPECT_GT(f.size(), 0U);
 }
 
 TEST(XftpServerRules, RequestsLongerThanALegacyDatagramAreInvalid) {
