@@ -22,6 +22,23 @@ def random_file(path, size):
     return data
 
 
+def victim_put_get(bbftp, d, w, size, streams, refused):
+    """The victim, from 127.0.0.1, with our client and no retry allowed: puts a file of `size`
+    bytes over `streams` streams and gets it back; fails the test with `refused` unless both
+    succeed and the file comes back identical."""
+    src = w.path("payload")
+    data = random_file(src, size)
+    env = dict(os.environ, BBFTP_PASSWORD="attack-pw")
+    r = subprocess.run([bbftp, "-u", "alice", "-w", str(d.port), "-r", "1", "-p", str(streams),
+                        "-e", "put %s p; get p %s" % (src, w.path("back")), VICTIM],
+                       env=env, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        fail("%s: %s %s" % (refused, r.stdout, r.stderr))
+    with open(w.path("back"), "rb") as f:
+        if f.read() != data:
+            fail("the victim's file differs")
+
+
 def strangers_on(ports, port_host=VICTIM):
     socks = []
     for p in ports:
@@ -172,18 +189,7 @@ def idle_lockout(bbftpd, bbftp):
     t = threading.Thread(target=dribble, daemon=True)
     t.start()
     idle = [tcp_from(STRANGER, d.port) for _ in range(70)]
-    # The victim, from 127.0.0.1, with our client and no retry allowed.
-    src = w.path("payload")
-    data = random_file(src, 8 << 20)
-    env = dict(os.environ, BBFTP_PASSWORD="attack-pw")
-    r = subprocess.run([bbftp, "-u", "alice", "-w", str(d.port), "-r", "1", "-p", "4", "-e",
-                        "put %s p; get p %s" % (src, w.path("back")), VICTIM],
-                       env=env, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        fail("the victim was locked out: %s %s" % (r.stdout, r.stderr))
-    with open(w.path("back"), "rb") as f:
-        if f.read() != data:
-            fail("the victim's file differs")
+    victim_put_get(bbftp, d, w, 8 << 20, 4, "the victim was locked out")
     ok("with 70 idle connections and a slow sender from 127.0.0.2, a user from 127.0.0.1 "
        "put and got 8 MiB, identical")
     # The slow sender is closed by the login deadline (6 s), dribbling or not.
@@ -218,17 +224,7 @@ def prelogin_total(bbftpd, bbftp):
             recv_msg(s)  # admitted: its greeting
             idle.append(s)
     wait_until(lambda: False, 0.3)
-    src = w.path("payload")
-    data = random_file(src, 1 << 20)
-    env = dict(os.environ, BBFTP_PASSWORD="attack-pw")
-    r = subprocess.run([bbftp, "-u", "alice", "-w", str(d.port), "-r", "1", "-e",
-                        "put %s p; get p %s" % (src, w.path("back")), VICTIM],
-                       env=env, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        fail("the victim was kept out: %s %s" % (r.stdout, r.stderr))
-    with open(w.path("back"), "rb") as f:
-        if f.read() != data:
-            fail("the victim's file differs")
+    victim_put_get(bbftp, d, w, 1 << 20, 1, "the victim was kept out")
     if "closed before its login: every pre-login slot is taken" not in d.log_text():
         fail("no eviction logged")
     ok("10 idle connections from two addresses fill every pre-login slot; a user from a third "
