@@ -9,6 +9,7 @@ find_package(nlohmann_json 3 REQUIRED)    # XFTP LIST JSON parsing, machine-read
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)   # XXH3-128 checksums
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)  # crypt(3) password checks
+pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp)  # bbftpd's system-call allow-lists
 
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)                  # standalone Asio: event loops
 add_library(ferry_asio INTERFACE)

@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ clang clang-format libclang-rt-14-dev pkg-config python3
   # libraries (README.md says why each is here)
   libssl-dev zlib1g-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libxxhash-dev libcrypt-dev libpam0g-dev
+  libxxhash-dev libcrypt-dev libpam0g-dev libseccomp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev whois iperf3 bc procps
 )

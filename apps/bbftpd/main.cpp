@@ -8,7 +8,6 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
@@ -17,6 +16,7 @@
 #include "daemon/auth.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/login_policy.hpp"
+#include "daemon/monitor.hpp"
 #include "daemon/rcfile.hpp"
 #include "proto/bbftp/replies.hpp"
 #include "session/bbftp_server.hpp"
@@ -46,6 +46,10 @@ struct Settings {
   std::string pid_file;
   bool no_fixed_data_port = false;
   std::string system_auth = "auto";
+  std::string prelogin_user = "bbftpd-prelogin";
+  std::string service_user = "bbftpd";
+  std::string landlock;
+  std::string seccomp;
 };
 
 std::string read_password_from_stdin() {
@@ -98,46 +102,6 @@ std::string status_text(const Settings& s) {
       << "\ndata ports: " << (s.data_ports.empty() ? "ephemeral" : s.data_ports)
       << "\nclear-text login: " << (s.clear_text ? "allowed" : "refused") << "\n";
   return out.str();
-}
-
-// The login callback of one connection: the policy decides, the listener is told (it slows a
-// source down after failures and hands out session slots), system accounts become the user.
-ferry::session::LoginAnswer decide_login(const ferry::daemon::LoginPolicy& policy,
-                                         ferry::daemon::ListenerLink& link,
-                                         ferry::daemon::Millis failure_delay, std::string_view user,
-                                         std::string_view pass) {
-  using ferry::session::LoginAnswer;
-  auto checked = policy.check(user, pass);
-  if (!checked.account) {
-    link.login_failed();
-    // The source's earlier failures make it wait longer (decided by the listener).
-    std::this_thread::sleep_for(failure_delay);
-    std::string cause = std::move(checked.cause);
-    if (failure_delay.count() > 0) {
-      cause += " (answered " + std::to_string(failure_delay.count()) +
-               " ms later for earlier failures from this address)";
-    }
-    return LoginAnswer{std::nullopt, std::nullopt, std::move(cause), false};
-  }
-  if (!link.claim_session()) {
-    return LoginAnswer{std::nullopt, ferry::bbftp::Message(ferry::bbftp::replies::server_busy()),
-                       "the sessions are full", true};
-  }
-  const auto& a = *checked.account;
-  ferry::storage::SandboxOptions so;
-  so.policy.hide_temporaries = true;
-  if (a.confined) {
-    auto sb = ferry::storage::Sandbox::confined(a.root, so);
-    if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "root " + sb.error().message(), true};
-    return LoginAnswer{std::move(*sb), std::nullopt, {}};
-  }
-  if (auto ok = ferry::daemon::become(*a.system); !ok) {
-    return LoginAnswer{std::nullopt, std::nullopt, ok.error(), true};
-  }
-  auto sb = ferry::storage::Sandbox::unconfined(a.root, so);
-  if (!sb) sb = ferry::storage::Sandbox::unconfined("/", so);
-  if (!sb) return LoginAnswer{std::nullopt, std::nullopt, "no working directory", true};
-  return LoginAnswer{std::move(*sb), std::nullopt, {}};
 }
 
 }  // namespace
@@ -213,6 +177,26 @@ int main(int argc, char** argv) {
                  "clients behind TCP proxies or NAT with several addresses)")
       ->capture_default_str()
       ->check(CLI::IsMember({"strict", "off"}));
+  app.add_option("--prelogin-user", s.prelogin_user,
+                 "As root: the account each connection's pre-login process runs as")
+      ->capture_default_str();
+  app.add_option("--service-user", s.service_user,
+                 "As root with --password-file: the account the users' sessions run as (it owns "
+                 "their files)")
+      ->capture_default_str();
+  const auto confinement = ferry::daemon::default_confinement();
+  s.landlock = confinement.landlock ? "on" : "off";
+  s.seccomp = confinement.seccomp ? "on" : "off";
+  app.add_option("--landlock", s.landlock,
+                 "Confine pre-login processes to no file system and password-file sessions to "
+                 "their root (Landlock)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--seccomp", s.seccomp,
+                 "System-call allow-lists for pre-login and session processes (a forbidden call "
+                 "kills the process)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--pid-file", s.pid_file, "Write the listener's pid to FILE");
   app.add_flag("-f,--no-fixed-data-port", s.no_fixed_data_port,
                "Protocol 2: connect from ephemeral ports (always the case here)");
@@ -290,13 +274,30 @@ int main(int argc, char** argv) {
   }
   options.status_text = [s] { return status_text(s); };
 
+  ferry::daemon::MonitorOptions monitor;
+  monitor.policy = &*policy;
+  monitor.confinement = {s.landlock == "on", s.seccomp == "on"};
+  if (::geteuid() == 0) {
+    // Root parses nothing from clients itself: the accounts must exist before it listens.
+    auto pre = ferry::daemon::find_account(s.prelogin_user);
+    if (!pre) {
+      std::cerr << "bbftpd: pre-login account: " << pre.error() << '\n';
+      return 2;
+    }
+    monitor.prelogin = std::move(*pre);
+    if (!s.password_file.empty()) {
+      auto svc = ferry::daemon::find_account(s.service_user);
+      if (!svc) {
+        std::cerr << "bbftpd: service account: " << svc.error() << '\n';
+        return 2;
+      }
+      monitor.service = std::move(*svc);
+    }
+  }
+  monitor.server = options;
   auto serve = [&](ferry::UniqueFd conn, ferry::daemon::ListenerLink link,
                    ferry::daemon::Millis failure_delay) {
-    BbftpServerOptions mine = options;
-    mine.login = [&](std::string_view user, std::string_view pass) {
-      return decide_login(*policy, link, failure_delay, user, pass);
-    };
-    ferry::session::serve_bbftp_connection(std::move(conn), mine);
+    ferry::daemon::serve_monitored(std::move(conn), std::move(link), failure_delay, monitor);
   };
   if (inetd) {
     // Started by inetd/systemd socket activation: the connection is on standard input.

@@ -33,6 +33,8 @@ class ListenerLink {
   bool claim_session();
   // Reports a failed login (the listener counts it against the source address).
   void login_failed();
+  // Closes the link (a process that must not speak for the connection).
+  void close() noexcept { fd_.reset(); }
 
  private:
   UniqueFd fd_;

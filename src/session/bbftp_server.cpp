@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,9 +49,14 @@ class Connection {
   Connection(UniqueFd control, const BbftpServerOptions& options)
       : fd_(std::move(control)), options_(options), session_(options.protocol) {}
 
-  void run();
+  std::optional<HandedOver> run_prelogin(const AskLogin& check,
+                                         const std::function<bool()>& confine);
+  void run_session(storage::Sandbox sandbox, std::string_view user, HandedOver state);
 
  private:
+  void learn_addresses();
+  // Reads, decodes and serves until the connection ends or (pre-login) is handed over.
+  void serve(std::vector<std::byte> buf);
   bool send(const Step& step);
   bool handle(Step step);
   Step execute(const Request& r);
@@ -82,6 +88,8 @@ class Connection {
   std::optional<crypto::RsaPrivateKey> key_;
   std::optional<storage::Sandbox> sandbox_;
   std::optional<PendingTransfer> pending_;
+  const AskLogin* check_ = nullptr;   // pre-login: asks the monitor
+  std::optional<HandedOver> handed_;  // pre-login: the login was accepted
   std::string user_;
   std::string peer_;
   io::SocketAddress local_;
@@ -137,26 +145,46 @@ bool Connection::handle(Step step) {
   }
 }
 
-void Connection::run() {
-  login_by_ = std::chrono::steady_clock::now() + options_.login_deadline;
+void Connection::learn_addresses() {
   io::set_nodelay(fd_.get());
   if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
   if (auto a = io::SocketAddress::of_peer(fd_.get())) {
     remote_ = *a;
     peer_ = a->to_string();
   }
+}
+
+std::optional<HandedOver> Connection::run_prelogin(const AskLogin& check,
+                                                   const std::function<bool()>& confine) {
+  login_by_ = std::chrono::steady_clock::now() + options_.login_deadline;
+  check_ = &check;
+  learn_addresses();
   auto key = crypto::RsaPrivateKey::generate();
   if (!key) {
     spdlog::error("{}: {}", who(), key.error());
-    return;
+    return std::nullopt;
   }
   key_ = std::move(*key);
+  if (confine && !confine()) return std::nullopt;
   CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi()};
   announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
   announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
-  if (!send(Step{{announce}, std::nullopt, false})) return;
+  if (!send(Step{{announce}, std::nullopt, false})) return std::nullopt;
+  serve({});
+  return std::move(handed_);
+}
 
-  std::vector<std::byte> buf;
+void Connection::run_session(storage::Sandbox sandbox, std::string_view user, HandedOver state) {
+  learn_addresses();
+  user_ = printable(user, 64);
+  sandbox_ = std::move(sandbox);
+  spdlog::info("login of user \"{}\" from {} port {}, cwd {}", user_, remote_.host(),
+               remote_.port(), printable(sandbox_->cwd()));
+  if (!handle(session_.login_result(true))) return;
+  serve(std::move(state.pending));
+}
+
+void Connection::serve(std::vector<std::byte> buf) {
   std::size_t start = 0;
   std::vector<std::byte> chunk(64 * 1024);
   for (;;) {
@@ -172,6 +200,10 @@ void Connection::run() {
       }
       start += d->consumed;
       if (!handle(session_.on_message(d->message))) return;
+      if (handed_) {  // accepted: the rest is the session's
+        handed_->pending.assign(buf.begin() + static_cast<std::ptrdiff_t>(start), buf.end());
+        return;
+      }
     }
     if (start > 0) {
       buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(start));
@@ -220,7 +252,9 @@ Step Connection::execute(const Request& r) {
 }
 
 Step Connection::login(const LoginRequest& r) {
+  if (check_ == nullptr || !key_) return session_.login_result(false);
   std::string user, pass;
+  bool undecryptable = false;
   if (r.clear_text) {
     user = c_string(r.login.user);
     pass = c_string(r.login.pass);
@@ -230,38 +264,27 @@ Step Connection::login(const LoginRequest& r) {
                                      : crypto::Result<std::string>(Unexpected(std::string("len")));
     auto p = r.login.numpass == size ? key_->decrypt(r.login.pass)
                                      : crypto::Result<std::string>(Unexpected(std::string("len")));
-    if (!u || !p) {
-      spdlog::warn(
-          "login refused from {} port {} for user \"\": the login message does not decrypt",
-          remote_.host(), remote_.port());
-      // A failure like any other: the same time, and it counts against the address.
-      if (options_.login) (void)options_.login({}, {});
-      return session_.login_result(false);
+    if (u && p) {
+      user = std::move(*u);
+      pass = std::move(*p);
+    } else {
+      undecryptable = true;  // a failure like any other: the same time, counted
     }
-    user = std::move(*u);
-    pass = std::move(*p);
   }
-  auto answer = options_.login ? options_.login(user, pass) : LoginAnswer{};
+  const LoginOutcome outcome = (*check_)(user, pass, undecryptable);
   std::fill(pass.begin(), pass.end(), '\0');
-  // The address comes before anything the client chose, so a user name cannot forge it for a
-  // log matcher (fail2ban: "login refused from <HOST> port").
-  if (!answer.sandbox && answer.authenticated) {
-    spdlog::warn("login of user \"{}\" from {} port {} not served: {}", printable(user, 64),
-                 remote_.host(), remote_.port(), answer.cause);
-  } else if (!answer.sandbox) {
-    spdlog::warn("login refused from {} port {} for user \"{}\": {}", remote_.host(),
-                 remote_.port(), printable(user, 64),
-                 answer.cause.empty() ? "refused" : answer.cause);
+  switch (outcome) {
+    case LoginOutcome::accepted:
+      handed_.emplace();
+      handed_->clear_text = r.clear_text;
+      return {};  // the session process answers MSG_OK
+    case LoginOutcome::busy:
+      return session_.login_refused(Message(rp::server_busy()));
+    case LoginOutcome::refused:
+    case LoginOutcome::not_served:
+      break;
   }
-  if (!answer.sandbox) {
-    return answer.reply ? session_.login_refused(std::move(*answer.reply))
-                        : session_.login_result(false);
-  }
-  user_ = printable(user, 64);
-  sandbox_ = std::move(*answer.sandbox);
-  spdlog::info("login of user \"{}\" from {} port {}, cwd {}", user_, remote_.host(),
-               remote_.port(), printable(sandbox_->cwd()));
-  return session_.login_result(true);
+  return session_.login_result(false);
 }
 
 Step Connection::dir_command(const DirRequest& r) {
@@ -695,8 +718,17 @@ std::string ctime_text(std::int64_t t) {
   return s;
 }
 
-void serve_bbftp_connection(UniqueFd control, const BbftpServerOptions& options) {
-  Connection(std::move(control), options).run();
+std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOptions& options,
+                                               const AskLogin& check,
+                                               const std::function<bool()>& confine) {
+  UniqueFd mine(::dup(control));
+  if (!mine) return std::nullopt;
+  return Connection(std::move(mine), options).run_prelogin(check, confine);
+}
+
+void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,
+                         storage::Sandbox sandbox, std::string_view user, HandedOver state) {
+  Connection(std::move(control), options).run_session(std::move(sandbox), user, std::move(state));
 }
 
 }  // namespace ferry::session

@@ -1,6 +1,7 @@
-// One bbftpd control connection, served to the end: RSA login, protocol negotiation, commands
-// through the user's storage sandbox, parallel data streams. Blocking; the daemon runs each
-// connection in its own process (so a system-account session can drop to the user's uid).
+// One bbftpd control connection in two halves, each run by its own process (docs/security.md):
+// the pre-login half (RSA key, greeting, login decryption) without privilege, and the session
+// (protocol negotiation, commands through the user's storage sandbox, parallel data streams) as
+// the user. Blocking.
 #pragma once
 
 #include <chrono>
@@ -17,22 +18,26 @@
 
 namespace ferry::session {
 
-// What the daemon decided about a login.
-struct LoginAnswer {
-  std::optional<storage::Sandbox> sandbox;  // accepted (after any privilege drop)
-  // Refused: `reply` replaces the usual "Incorrect password" when set (busy: MSG_BAD, so the
-  // client tries again later); `cause` is for the log only.
-  std::optional<bbftp::Message> reply;
-  std::string cause;
-  // Refused although the credentials were right (the sessions are full, the user's root is
-  // missing): logged apart from failed logins, which log matchers count against the address.
-  bool authenticated = false;
+// What the daemon's monitor decided about a login (the pre-login process only relays it).
+enum class LoginOutcome {
+  accepted,    // the connection is handed over to a session process
+  refused,     // "Incorrect password", whatever failed
+  busy,        // the sessions are full: MSG_BAD, the client retries later
+  not_served,  // right credentials, but no session can start: refused like a failure
+};
+// Asks the monitor about a login. `undecryptable`: the client's login did not decrypt (a
+// failure like any other, counted against the address; user and password are then empty).
+using AskLogin = std::function<LoginOutcome(std::string_view user, std::string_view password,
+                                            bool undecryptable)>;
+
+// The state of an accepted connection, from the pre-login process to the session's.
+struct HandedOver {
+  bool clear_text = false;
+  std::vector<std::byte> pending;  // read past the login, not served yet
 };
 
 struct BbftpServerOptions {
   bbftp::ServerConfig protocol;
-  // Decides a login. Must take the same time for every kind of failure (see LoginPolicy).
-  std::function<LoginAnswer(std::string_view user, std::string_view pass)> login;
   std::function<std::string()> status_text;  // MSG_SERVER_STATUS, when enabled
   std::uint16_t data_port_first = 0;         // passive data ports (-e); 0: ephemeral
   std::uint16_t data_port_last = 0;
@@ -50,8 +55,18 @@ struct BbftpServerOptions {
   io::Timeout ack{std::chrono::seconds(100)};
 };
 
-// Serves until the client closes, a protocol error, or a timeout. Never throws.
-void serve_bbftp_connection(UniqueFd control, const BbftpServerOptions& options);
+// Serves a connection up to its login: the RSA key (made here, it never leaves this process),
+// the greeting, the login's decryption, and the verdict of `check`. `confine` runs once the key
+// exists, before the first byte from the client is read (false: give up). Returns the state to
+// hand over when the login is accepted (nothing is sent for it: the session sends MSG_OK), or
+// nothing when the connection ended here (refused, closed, late, malformed). Never throws.
+std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOptions& options,
+                                               const AskLogin& check,
+                                               const std::function<bool()>& confine);
+// Serves an accepted connection to its end: MSG_OK for the login, then what was handed over,
+// then everything else, within `sandbox`. Never throws.
+void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,
+                         storage::Sandbox sandbox, std::string_view user, HandedOver state);
 
 // What the listener sends a connection it refuses without serving it: the greeting a client
 // expects first (MSG_CRYPT with a key made once, at start), how much of the client's login to

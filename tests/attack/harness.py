@@ -95,14 +95,33 @@ class Work:
         return os.path.join(self.dir, *parts)
 
 
+def bbftpd_accounts():
+    """As root, bbftpd's pre-login and service accounts: throw-away ones, removed at exit.
+    Returns the options naming them and the service account (None when not root)."""
+    if os.geteuid() != 0:
+        return [], None
+    tag = "ferry-a%d" % os.getpid()
+    made = []
+    atexit.register(lambda: [subprocess.run(["userdel", a], stderr=subprocess.DEVNULL)
+                             for a in made])
+    for a in (tag + "-p", tag + "-s"):
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", a], check=True)
+        made.append(a)
+    return ["--prelogin-user", tag + "-p", "--service-user", tag + "-s"], tag + "-s"
+
+
 def start_bbftpd(bbftpd, work, *extra, user="alice", password="attack-pw"):
     root = work.path("root")
     os.makedirs(root, exist_ok=True)
     pw = work.path("passwd")
     subprocess.run([bbftpd, "--add-user", user, "--password-file", pw, "--root", root],
                    input=(password + "\n").encode(), check=True, stdout=subprocess.DEVNULL)
+    accounts, service = bbftpd_accounts()
+    if service:
+        subprocess.run(["chown", "-R", service + ":", root], check=True)
     argv = [bbftpd, "--foreground", "--listen", VICTIM, "-w", "0", "--password-file", pw,
-            "-u", *extra]
+            "-u", *accounts, *extra]
     return Daemon(argv, work.path("bbftpd.log"), r"listening on [^ ]*:(\d+)")
 
 

@@ -13,6 +13,7 @@ cleanup() {
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
+  remove_bbftpd_accounts
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -23,7 +24,10 @@ start_ferry_daemon() {
   local bbftpd=$1; shift
   mkdir -p "$work/root"
   echo "$password" | "$bbftpd" --add-user alice --password-file "$work/pw" --root "$work/root" >/dev/null
-  "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" "$@" >"$work/daemon.log" 2>&1 &
+  [ ${#bbftpd_accounts_made[@]} -gt 0 ] || make_bbftpd_accounts "ferry-t$$" || fail "cannot create the daemon's accounts"
+  give_to_service_user "$work/root"
+  "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" \
+    "${bbftpd_account_options[@]}" "$@" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   port=$(wait_for_port "$work/daemon.log") && return 0
   cat "$work/daemon.log" >&2

@@ -1,0 +1,170 @@
+#include "proto/monitor/messages.hpp"
+
+#include <algorithm>
+#include <span>
+
+namespace ferry::monitor {
+namespace {
+
+enum class Type : std::uint8_t { check_login = 1, hand_over = 2, verdict = 0x81 };
+
+class Writer {
+ public:
+  // The length goes in front once the body is complete.
+  explicit Writer(Type t) : out_(kFrameHeader) {
+    out_.push_back(std::byte(static_cast<std::uint8_t>(t)));
+  }
+  void u8(std::uint8_t v) { out_.push_back(std::byte(v)); }
+  void u16(std::uint16_t v) {
+    out_.push_back(std::byte(v >> 8));
+    out_.push_back(std::byte(v & 0xff));
+  }
+  void u32(std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(std::byte((v >> shift) & 0xff));
+  }
+  void bytes(Bytes b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  std::vector<std::byte> frame() && {
+    const auto body = static_cast<std::uint32_t>(out_.size() - kFrameHeader);
+    store_be32(std::span<std::byte, 4>(out_.data(), 4), body);
+    return std::move(out_);
+  }
+
+ private:
+  std::vector<std::byte> out_;
+};
+
+// Reads a frame's body; every read checks what is left, so no field runs past the frame.
+class Reader {
+ public:
+  explicit Reader(Bytes b) : b_(b) {}
+  bool u8(std::uint8_t& v) {
+    if (b_.size() < 1) return false;
+    v = ferry::u8(b_[0]);
+    b_ = b_.subspan(1);
+    return true;
+  }
+  bool u16(std::uint16_t& v) {
+    if (b_.size() < 2) return false;
+    v = static_cast<std::uint16_t>((ferry::u8(b_[0]) << 8) | ferry::u8(b_[1]));
+    b_ = b_.subspan(2);
+    return true;
+  }
+  bool u32(std::uint32_t& v) {
+    if (b_.size() < 4) return false;
+    v = load_be32(b_.first<4>());
+    b_ = b_.subspan(4);
+    return true;
+  }
+  bool take(std::size_t n, Bytes& out) {
+    if (b_.size() < n) return false;
+    out = b_.first(n);
+    b_ = b_.subspan(n);
+    return true;
+  }
+  bool done() const { return b_.empty(); }
+
+ private:
+  Bytes b_;
+};
+
+// The next frame's type and body, or why there is none.
+struct Frame {
+  Type type{};
+  Bytes body;
+  std::size_t consumed = 0;
+};
+ferry::Result<Frame, Errc> next_frame(Bytes in) {
+  if (in.size() < kFrameHeader) return Unexpected(Errc::need_more);
+  const std::uint32_t len = load_be32(in.first<4>());
+  if (len > kMaxFrame) return Unexpected(Errc::too_long);
+  if (len < 1) return Unexpected(Errc::malformed);
+  if (in.size() - kFrameHeader < len) return Unexpected(Errc::need_more);
+  Frame f;
+  f.type = static_cast<Type>(ferry::u8(in[kFrameHeader]));
+  f.body = in.subspan(kFrameHeader + 1, len - 1);
+  f.consumed = kFrameHeader + len;
+  return f;
+}
+
+}  // namespace
+
+const char* to_string(Errc e) noexcept {
+  switch (e) {
+    case Errc::need_more:
+      return "incomplete monitor frame";
+    case Errc::too_long:
+      return "monitor frame too long";
+    case Errc::unknown_type:
+      return "unknown monitor request";
+    case Errc::malformed:
+      return "malformed monitor frame";
+  }
+  return "?";
+}
+
+std::vector<std::byte> encode(const Request& r) {
+  if (const auto* c = std::get_if<CheckLogin>(&r)) {
+    Writer w(Type::check_login);
+    w.u8(c->undecryptable ? 1 : 0);
+    const auto user = c->user.substr(0, kMaxUser);
+    const auto pass = c->password.substr(0, kMaxPassword);
+    w.u16(static_cast<std::uint16_t>(user.size()));
+    w.bytes(as_bytes(user));
+    w.u16(static_cast<std::uint16_t>(pass.size()));
+    w.bytes(as_bytes(pass));
+    return std::move(w).frame();
+  }
+  const auto& h = std::get<HandOver>(r);
+  Writer w(Type::hand_over);
+  w.u8(h.clear_text ? 1 : 0);
+  const std::size_t n = std::min(h.pending.size(), kMaxPending);
+  w.u32(static_cast<std::uint32_t>(n));
+  w.bytes(Bytes(h.pending.data(), n));
+  return std::move(w).frame();
+}
+
+std::vector<std::byte> encode(const Verdict& v) {
+  Writer w(Type::verdict);
+  w.u8(static_cast<std::uint8_t>(v.outcome));
+  return std::move(w).frame();
+}
+
+ferry::Result<Decoded<Request>, Errc> decode_request(Bytes in) {
+  auto f = next_frame(in);
+  if (!f) return Unexpected(f.error());
+  Reader r(f->body);
+  std::uint8_t flags = 0;
+  if (f->type == Type::check_login) {
+    std::uint16_t n = 0;
+    Bytes user, pass;
+    if (!r.u8(flags) || (flags & ~1u) != 0) return Unexpected(Errc::malformed);
+    if (!r.u16(n) || n > kMaxUser || !r.take(n, user)) return Unexpected(Errc::malformed);
+    if (!r.u16(n) || n > kMaxPassword || !r.take(n, pass)) return Unexpected(Errc::malformed);
+    if (!r.done()) return Unexpected(Errc::malformed);
+    CheckLogin c{std::string(as_chars(user)), std::string(as_chars(pass)), (flags & 1) != 0};
+    return Decoded<Request>{std::move(c), f->consumed};
+  }
+  if (f->type == Type::hand_over) {
+    std::uint32_t n = 0;
+    Bytes pending;
+    if (!r.u8(flags) || (flags & ~1u) != 0) return Unexpected(Errc::malformed);
+    if (!r.u32(n) || n > kMaxPending || !r.take(n, pending) || !r.done()) {
+      return Unexpected(Errc::malformed);
+    }
+    HandOver h{(flags & 1) != 0, std::vector<std::byte>(pending.begin(), pending.end())};
+    return Decoded<Request>{std::move(h), f->consumed};
+  }
+  return Unexpected(Errc::unknown_type);
+}
+
+ferry::Result<Decoded<Verdict>, Errc> decode_verdict(Bytes in) {
+  auto f = next_frame(in);
+  if (!f) return Unexpected(f.error());
+  if (f->type != Type::verdict) return Unexpected(Errc::unknown_type);
+  Reader r(f->body);
+  std::uint8_t o = 0;
+  if (!r.u8(o) || !r.done() || o < 1 || o > 4) return Unexpected(Errc::malformed);
+  return Decoded<Verdict>{Verdict{static_cast<Outcome>(o)}, f->consumed};
+}
+
+}  // namespace ferry::monitor
