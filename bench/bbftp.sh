@@ -25,6 +25,7 @@ cleanup() {
   pkill -u "$user" 2>/dev/null || true
   for _ in $(seq 1 50); do pgrep -u "$user" >/dev/null || break; sleep 0.05; done
   userdel -r "$user" >/dev/null 2>&1 || true
+  remove_bbftpd_accounts
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,7 +53,9 @@ for _ in 1 2 3; do
 done
 
 # Daemons: ours in the foreground; the real one behind a minimal inetd, as its docs describe.
-"$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 -l info >"$work/ours.log" 2>&1 &
+make_bbftpd_accounts "ferry-b$$"
+"$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 -l info "${bbftpd_account_options[@]}" \
+  >"$work/ours.log" 2>&1 &
 pids+=($!)
 our_port=$(wait_for_port "$work/ours.log") || our_port=
 [ -n "$our_port" ] || { cat "$work/ours.log"; exit 1; }

@@ -16,8 +16,8 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "attack"))
-from harness import (MSG_CRYPT, MSG_LOG, MSG_OK, Daemon, Work, recv_msg, send_msg,  # noqa: E402
-                     start_bbftpd, tcp_from)
+from harness import (MSG_CRYPT, MSG_LOG, MSG_OK, Daemon, Work, bbftpd_accounts,  # noqa: E402
+                     recv_msg, send_msg, start_bbftpd, tcp_from)
 
 
 def refusal_time(port, source, user, password):
@@ -72,7 +72,7 @@ def main():
                     user = "alice"
                 else:
                     argv = [bbftpd, "--foreground", "--listen", "127.0.0.1", "-w", "0", "-u",
-                            "--system-auth", system, *extra]
+                            "--system-auth", system, *bbftpd_accounts()[0], *extra]
                     d = Daemon(argv, w.path("bbftpd.log"), r"listening on [^ ]*:(\d+)")
                     user = account
                 u, wr = measure(d.port, n, user, base)

@@ -11,6 +11,7 @@ daemon=
 xdaemon=
 cleanup() {
   for d in $daemon $xdaemon; do kill "$d" 2>/dev/null && wait "$d" 2>/dev/null; done
+  remove_bbftpd_accounts
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -22,7 +23,12 @@ password="demo-$RANDOM$RANDOM"
 mkdir "$work/root"
 echo "$password" | "$build/apps/bbftpd" --add-user demo --password-file "$work/passwords" \
   --root "$work/root" >/dev/null
+# As root, bbftpd wants its pre-login and service accounts (packaging/sysusers.d makes the real
+# ones): the demo makes throw-away ones, and the served root belongs to the service account.
+make_bbftpd_accounts "ferry-demo$$"
+give_to_service_user "$work/root"
 "$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/passwords" \
+  "${bbftpd_account_options[@]}" \
   >"$work/bbftpd.log" 2>&1 &
 daemon=$!
 port=$(wait_for_port "$work/bbftpd.log") || port=

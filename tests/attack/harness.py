@@ -56,9 +56,10 @@ def stranger_address_usable():
 class Daemon:
     """A daemon process whose log goes to a file; the port it logged is `port`."""
 
-    def __init__(self, argv, log, pattern):
+    def __init__(self, argv, log, pattern, env=None):
         self.log = log
-        self.proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                                     env=env)
         atexit.register(self.stop)
         found = wait_until(lambda: re.search(pattern, self.log_text()), 10)
         if not found:
@@ -95,12 +96,19 @@ class Work:
         return os.path.join(self.dir, *parts)
 
 
+_accounts = []
+
+
 def bbftpd_accounts():
-    """As root, bbftpd's pre-login and service accounts: throw-away ones, removed at exit.
-    Returns the options naming them and the service account (None when not root)."""
+    """As root, bbftpd's pre-login and service accounts: throw-away ones (made once per run),
+    removed at exit. Returns the options naming them and the service account (None when not
+    root)."""
     if os.geteuid() != 0:
         return [], None
     tag = "ferry-a%d" % os.getpid()
+    if _accounts:
+        return ["--prelogin-user", tag + "-p", "--service-user", tag + "-s"], tag + "-s"
+    _accounts.append(tag)
     made = []
     atexit.register(lambda: [subprocess.run(["userdel", a], stderr=subprocess.DEVNULL)
                              for a in made])
@@ -111,7 +119,7 @@ def bbftpd_accounts():
     return ["--prelogin-user", tag + "-p", "--service-user", tag + "-s"], tag + "-s"
 
 
-def start_bbftpd(bbftpd, work, *extra, user="alice", password="attack-pw"):
+def start_bbftpd(bbftpd, work, *extra, user="alice", password="attack-pw", env=None):
     root = work.path("root")
     os.makedirs(root, exist_ok=True)
     pw = work.path("passwd")
@@ -122,7 +130,7 @@ def start_bbftpd(bbftpd, work, *extra, user="alice", password="attack-pw"):
         subprocess.run(["chown", "-R", service + ":", root], check=True)
     argv = [bbftpd, "--foreground", "--listen", VICTIM, "-w", "0", "--password-file", pw,
             "-u", *accounts, *extra]
-    return Daemon(argv, work.path("bbftpd.log"), r"listening on [^ ]*:(\d+)")
+    return Daemon(argv, work.path("bbftpd.log"), r"listening on [^ ]*:(\d+)", env=env)
 
 
 def start_xftpd(xftpd, work, *extra, root=None):
