@@ -288,9 +288,10 @@ class Listener {
         auto it = children_by_pid_.find(pid);
         if (it == children_by_pid_.end()) continue;
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-          spdlog::error("connection from {}: its {} process {} killed: a forbidden system call "
-                        "(seccomp)",
-                        it->second.source, it->second.session ? "session" : "monitor", pid);
+          spdlog::error(
+              "connection from {}: its {} process {} killed: a forbidden system call "
+              "(seccomp)",
+              it->second.source, it->second.session ? "session" : "monitor", pid);
         }
         admission_.closed(it->second.source, it->second.session, it->second.evicted);
         children_by_pid_.erase(it);
