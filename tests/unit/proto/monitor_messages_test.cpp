@@ -1,0 +1,111 @@
+// The monitor's request set, byte for byte (docs/security.md), and every way a hostile
+// pre-login process could bend a frame.
+#include <gtest/gtest.h>
+
+#include "proto/monitor/messages.hpp"
+
+namespace ferry::test {
+namespace {
+
+using namespace ferry::monitor;
+
+std::vector<std::byte> bytes(std::initializer_list<int> v) {
+  std::vector<std::byte> out;
+  for (int b : v) out.push_back(std::byte(b));
+  return out;
+}
+
+TEST(MonitorMessages, CheckLoginGoldenBytes) {
+  const auto frame = encode(CheckLogin{"al", "pw!", false});
+  EXPECT_EQ(frame, bytes({0, 0, 0, 11, 1, 0, 0, 2, 'a', 'l', 0, 3, 'p', 'w', '!'}));
+  const auto undecryptable = encode(CheckLogin{"", "", true});
+  EXPECT_EQ(undecryptable, bytes({0, 0, 0, 6, 1, 1, 0, 0, 0, 0}));
+}
+
+TEST(MonitorMessages, HandOverAndVerdictGoldenBytes) {
+  EXPECT_EQ(encode(HandOver{true, bytes({0xab, 0xcd})}),
+            bytes({0, 0, 0, 8, 2, 1, 0, 0, 0, 2, 0xab, 0xcd}));
+  EXPECT_EQ(encode(Verdict{Outcome::accepted}), bytes({0, 0, 0, 2, 0x81, 1}));
+  EXPECT_EQ(encode(Verdict{Outcome::busy}), bytes({0, 0, 0, 2, 0x81, 3}));
+}
+
+TEST(MonitorMessages, RoundTrips) {
+  const Request requests[] = {CheckLogin{"alice", "secret", false}, CheckLogin{"", "", true},
+                              HandOver{false, {}}, HandOver{true, bytes({1, 2, 3})}};
+  for (const auto& r : requests) {
+    const auto frame = encode(r);
+    auto d = decode_request(frame);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->consumed, frame.size());
+    EXPECT_EQ(d->message, r);
+  }
+  for (auto o : {Outcome::accepted, Outcome::refused, Outcome::busy, Outcome::not_served}) {
+    auto d = decode_verdict(encode(Verdict{o}));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->message.outcome, o);
+  }
+}
+
+TEST(MonitorMessages, PartialFramesNeedMore) {
+  const auto frame = encode(CheckLogin{"alice", "secret", false});
+  for (std::size_t n = 0; n < frame.size(); ++n) {
+    auto d = decode_request(Bytes(frame.data(), n));
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error(), Errc::need_more) << n;
+  }
+}
+
+TEST(MonitorMessages, TwoFramesDecodeOneAtATime) {
+  auto stream = encode(CheckLogin{"a", "b", false});
+  const auto second = encode(HandOver{false, bytes({9})});
+  stream.insert(stream.end(), second.begin(), second.end());
+  auto first = decode_request(stream);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(std::holds_alternative<CheckLogin>(first->message));
+  auto next = decode_request(Bytes(stream).subspan(first->consumed));
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(std::holds_alternative<HandOver>(next->message));
+}
+
+TEST(MonitorMessages, HostileFramesAreRefused) {
+  auto err = [](const std::vector<std::byte>& f) {
+    auto d = decode_request(f);
+    return d ? std::optional<Errc>() : std::optional<Errc>(d.error());
+  };
+  // A length beyond the largest frame, before its body is even read.
+  EXPECT_EQ(err(bytes({0x7f, 0xff, 0xff, 0xff, 1})), Errc::too_long);
+  EXPECT_EQ(err(bytes({0, 0, 0, 0})), Errc::malformed);           // no type
+  EXPECT_EQ(err(bytes({0, 0, 0, 1, 0x81})), Errc::unknown_type);  // a verdict is not a request
+  EXPECT_EQ(err(bytes({0, 0, 0, 1, 7})), Errc::unknown_type);
+  EXPECT_EQ(err(bytes({0, 0, 0, 6, 1, 2, 0, 0, 0, 0})), Errc::malformed);       // unknown flag
+  EXPECT_EQ(err(bytes({0, 0, 0, 7, 1, 0, 0, 0, 0, 0, 'x'})), Errc::malformed);  // trailing byte
+  EXPECT_EQ(err(bytes({0, 0, 0, 6, 1, 0, 0, 9, 0, 0})), Errc::malformed);       // user runs past
+  // A user name longer than any login carries.
+  std::vector<std::byte> big = bytes({0, 0, 0x01, 0x06, 1, 0, 0x01, 0x01});
+  big.resize(big.size() + 257, std::byte('u'));
+  big.push_back(std::byte(0));
+  big.push_back(std::byte(0));
+  EXPECT_EQ(err(big), Errc::malformed);
+  // A hand-over announcing more than it carries, or more than the limit.
+  EXPECT_EQ(err(bytes({0, 0, 0, 7, 2, 0, 0, 0, 0, 5, 1})), Errc::malformed);
+  EXPECT_EQ(err(bytes({0, 0, 0, 6, 2, 0, 0xff, 0xff, 0xff, 0xff})), Errc::malformed);
+}
+
+TEST(MonitorMessages, HostileVerdictsAreRefused) {
+  EXPECT_FALSE(decode_verdict(bytes({0, 0, 0, 2, 0x81, 0})));
+  EXPECT_FALSE(decode_verdict(bytes({0, 0, 0, 2, 0x81, 5})));
+  EXPECT_FALSE(decode_verdict(bytes({0, 0, 0, 3, 0x81, 1, 1})));
+  EXPECT_FALSE(decode_verdict(encode(CheckLogin{"a", "b", false})));
+}
+
+TEST(MonitorMessages, EncoderNeverWritesBeyondTheLimits) {
+  const auto frame = encode(CheckLogin{std::string(1000, 'u'), std::string(1000, 'p'), false});
+  auto d = decode_request(frame);
+  ASSERT_TRUE(d);
+  const auto& c = std::get<CheckLogin>(d->message);
+  EXPECT_EQ(c.user.size(), kMaxUser);
+  EXPECT_EQ(c.password.size(), kMaxPassword);
+}
+
+}  // namespace
+}  // namespace ferry::test
