@@ -207,10 +207,8 @@ void allow_base(Filter& f) {
            "getrlimit",
            "uname",
            "sysinfo"});
-  // abort() raises SIGABRT at itself.
-  f.allow({"tgkill"});
-  // syslog(3) reconnects to /dev/log when its socket went away.
-  f.allow({"connect"});
+  // abort() raises SIGABRT at itself, and at no other process.
+  f.allow_if("tgkill", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
 }
 
 // --- accounts -----------------------------------------------------------------------------
@@ -291,7 +289,10 @@ ferry::Result<void, std::string> confine_prelogin(const Confinement& c) {
   if (c.seccomp) {
     Filter f;
     allow_base(f);
-    f.allow_if("socket", SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    // No new socket: syslog(3) got its own before (LOG_NDELAY); if syslogd restarts, its
+    // attempt to reconnect fails and the message is lost, rather than the connection.
+    f.fail("socket", EACCES);
+    f.fail("connect", EACCES);
     return f.load();
   }
   return {};
@@ -313,8 +314,11 @@ ferry::Result<void, std::string> confine_session(const Confinement& c, int root_
            "getdents64", "fchmod",    "fchmodat",  "utimensat",  "fallocate", "ftruncate",
            "fsync",      "fdatasync", "flock",     "fstatfs",    "statfs",    "sendfile",
            "fadvise64",  "umask",     "getcwd",    "ioctl"});
-  // Data connections.
-  f.allow({"socket", "bind", "listen", "accept", "accept4", "socketpair"});
+  // Data connections: TCP over IPv4 or IPv6 only (no local sockets to reach other services;
+  // syslog(3) connected before, see confine_prelogin).
+  f.allow_if("socket", SCMP_A0(SCMP_CMP_EQ, AF_INET));
+  f.allow_if("socket", SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+  f.allow({"connect", "bind", "listen", "accept", "accept4"});
   // Threads for the data streams, never a new process: glibc falls back from clone3 (whose
   // flags a filter cannot see) to clone, allowed only with CLONE_THREAD.
   f.fail("clone3", ENOSYS);
