@@ -34,8 +34,8 @@ void setup_logging(const LogOptions& options) {
     logger = spdlog::stderr_color_mt(options.ident);
   } else if (options.target == "syslog") {
     // Connected now (LOG_NDELAY), so that confined processes forked later need not connect.
-    logger = spdlog::syslog_logger_mt(options.ident, options.ident, LOG_PID | LOG_NDELAY,
-                                      LOG_DAEMON);
+    logger =
+        spdlog::syslog_logger_mt(options.ident, options.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
   } else {
     try {
       logger = spdlog::basic_logger_mt(options.ident, options.target);

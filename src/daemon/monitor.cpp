@@ -293,8 +293,9 @@ void serve_monitored(UniqueFd connection, ListenerLink link, Millis failure_dela
   if (pid == 0) {
     mine.reset();
     link.close();  // only the monitor speaks to the listener
-    std::fflush(nullptr);
-    ::_exit(run_prelogin(connection.get(), std::move(theirs), monitor_pid, options));
+    const int rc = run_prelogin(connection.get(), std::move(theirs), monitor_pid, options);
+    spdlog::default_logger()->flush();  // _exit runs no destructor
+    ::_exit(rc);
   }
   theirs.reset();
   if (pid < 0) {
