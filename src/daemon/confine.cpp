@@ -141,6 +141,17 @@ class Filter {
   std::string error_;
 };
 
+// An argument comparison (libseccomp's SCMP_A0 macros are C compound literals, which C++
+// compilers warn about). MASKED_EQ compares (arg & a) == b.
+scmp_arg_cmp arg0(scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  scmp_arg_cmp c{};
+  c.arg = 0;
+  c.op = op;
+  c.datum_a = a;
+  c.datum_b = b;
+  return c;
+}
+
 // Every process: memory, time, signals, its own end, reads and writes on what it holds.
 void allow_base(Filter& f) {
   f.allow({"read",
@@ -208,7 +219,7 @@ void allow_base(Filter& f) {
            "uname",
            "sysinfo"});
   // abort() raises SIGABRT at itself, and at no other process.
-  f.allow_if("tgkill", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
+  f.allow_if("tgkill", arg0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
 }
 
 // --- accounts -----------------------------------------------------------------------------
@@ -316,13 +327,13 @@ ferry::Result<void, std::string> confine_session(const Confinement& c, int root_
            "fadvise64",  "umask",     "getcwd",    "ioctl"});
   // Data connections: TCP over IPv4 or IPv6 only (no local sockets to reach other services;
   // syslog(3) connected before, see confine_prelogin).
-  f.allow_if("socket", SCMP_A0(SCMP_CMP_EQ, AF_INET));
-  f.allow_if("socket", SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+  f.allow_if("socket", arg0(SCMP_CMP_EQ, AF_INET));
+  f.allow_if("socket", arg0(SCMP_CMP_EQ, AF_INET6));
   f.allow({"connect", "bind", "listen", "accept", "accept4"});
   // Threads for the data streams, never a new process: glibc falls back from clone3 (whose
   // flags a filter cannot see) to clone, allowed only with CLONE_THREAD.
   f.fail("clone3", ENOSYS);
-  f.allow_if("clone", SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+  f.allow_if("clone", arg0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
   return f.load();
 }
 

@@ -107,7 +107,7 @@ struct Accepted {
 class Monitor {
  public:
   Monitor(int conn, ListenerLink& link, Millis failure_delay, const MonitorOptions& o)
-      : conn_(conn), link_(link), failure_delay_(failure_delay), o_(o) {
+      : link_(link), failure_delay_(failure_delay), o_(o) {
     if (auto a = io::SocketAddress::of_peer(conn)) {
       host_ = a->host();
       port_ = a->port();
@@ -205,7 +205,6 @@ class Monitor {
     return a;
   }
 
-  int conn_;
   ListenerLink& link_;
   Millis failure_delay_;
   const MonitorOptions& o_;
