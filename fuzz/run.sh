@@ -5,6 +5,7 @@
 # (crash-*, leak-*) and the log in the scratch directory it names. New corpus inputs are kept in
 # that directory too, never written back to fuzz/corpus by this script.
 # Usage: fuzz/run.sh SECONDS [JOBS] [TARGET...]   (JOBS targets at once; default 1)
+#        FERRY_FUZZ_RUNS=N fuzz/run.sh ...        also stop a target after N executions
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [JOBS] [TARGET...]}
@@ -30,7 +31,7 @@ run_one() {
   mkdir -p "$dir/corpus"
   cp -r "fuzz/corpus/$t/." "$dir/corpus/" 2>/dev/null || true
   (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$OLDPWD/$build/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 \
+    "$OLDPWD/$build/fuzz/fuzz_$t" -max_total_time="$seconds" ${FERRY_FUZZ_RUNS:+-runs=$FERRY_FUZZ_RUNS} -print_final_stats=1 \
     -timeout=10 -rss_limit_mb=2048 corpus >"$dir/log" 2>&1) && echo ok >"$dir/status" ||
     echo failed >"$dir/status"
 }

@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
 #include "app/signals.hpp"
+#include "client/bbftprc.hpp"
 #include "client/control.hpp"
 #include "io/socket.hpp"
 
@@ -84,9 +86,6 @@ int main(int argc, char** argv) {
   app.add_option("--password-file", password_file, "Read the password from FILE (first line)");
   app.add_option("--retry-wait", cfg.retry_wait_s, "Seconds between retries")
       ->capture_default_str();
-  app.add_option("--test-cut-stream-after", cfg.transfer.cut_first_stream_after,
-                 "Testing only: drop the first data stream of a put after N bytes")
-      ->group("");
   std::string host;
   app.add_option("host", host, "Server")->required();
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
@@ -149,17 +148,34 @@ int main(int argc, char** argv) {
     cfg.connection.password = read_password_from_tty();
   }
 
-  std::vector<std::string> lines;
-  if (!rc_file.empty() && rc_file != "none") {
-    bool ok = false;
-    const std::string text = slurp(rc_file, ok);
-    if (!ok) {
-      std::cerr << "BBFTP-ERROR-00008 : Cannot read bbftprc file " << rc_file << '\n';
-      return 8;
+  // The bbftprc file, read before connecting as the real client does: -R FILE, else
+  // ~/.bbftprc or /etc/bbftp.conf; a missing -R file or a bad value ends the run (exit 1).
+  if (rc_file != "none") {
+    const bool given = !rc_file.empty();
+    const auto path =
+        given ? std::optional<std::string>(rc_file) : ferry::client::default_bbftprc_path();
+    if (path) {
+      bool ok = false;
+      const std::string text = slurp(*path, ok);
+      if (!ok) {
+        if (cfg.output.warnings) {
+          std::cerr << "BBFTP-WARNING-00012 : Error reading .bbftprc file (" << *path
+                    << ") : " << std::strerror(errno) << '\n';
+        }
+        if (given) return 1;
+      } else {
+        const auto rc = ferry::client::apply_bbftprc(text, cfg);
+        if (cfg.output.warnings) {
+          for (const auto& w : rc.warnings) {
+            std::cerr << "BBFTP-WARNING-" << std::setw(5) << std::setfill('0') << w.code << " : "
+                      << w.text << '\n';
+          }
+        }
+        if (rc.failed) return 1;
+      }
     }
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
   }
+  std::vector<std::string> lines;
   if (!commands.empty()) {
     for (auto& c : ferry::client::split_commands(commands)) lines.push_back(c);
   } else {

@@ -108,7 +108,10 @@ Runner::Runner(RunnerConfig config, std::ostream& out, std::ostream& err)
     : config_(std::move(config)),
       out_(out),
       err_(err),
-      local_(std::move(*storage::Sandbox::unconfined("."))) {
+      local_(std::move(*storage::Sandbox::unconfined("."))),
+      remote_umask_(config_.remote_umask),
+      remote_cos_(config_.remote_cos) {
+  if (config_.local_umask) local_.set_umask(static_cast<mode_t>(*config_.local_umask));
   config_.connection.on_info = [this](const std::string& text) {
     if (config_.output.warnings) err_ << stamp() << "BBFTP-WARNING-00100 : " << text << '\n';
   };
@@ -264,6 +267,10 @@ int Runner::execute(const Command& c, std::string& failure) {
     if (c.verb == "setsendcontrolto") config_.connection.control_timeout = seconds;
     if (c.verb == "setackto") config_.connection.ack_timeout = seconds;
     if (c.verb == "setdatato") config_.connection.data_timeout = seconds;
+    if (client_) {  // a session already open takes them too
+      client_->set_timeouts(config_.connection.control_timeout, config_.connection.data_timeout,
+                            config_.connection.ack_timeout);
+    }
     return 0;  // setlocalcos: nothing to do without RFIO
   }
   if (c.verb == "lcd") {

@@ -38,6 +38,10 @@ struct RunnerConfig {
   OutputOptions output;
   int tries = 5;          // -r
   int retry_wait_s = 30;  // between retries, as the real client
+  // From the bbftprc file: applied once connected (remote) or at once (local).
+  std::optional<std::uint32_t> remote_umask;
+  std::optional<std::int32_t> remote_cos;
+  std::optional<std::uint32_t> local_umask;
 };
 
 class Runner {

@@ -289,9 +289,8 @@ ferry::Result<void, std::string> drop_to(const ProcessAccount& account) {
 
 ferry::Result<void, std::string> confine_prelogin(const Confinement& c) {
   if (auto ok = no_new_privileges(); !ok) return ok;
-  // It writes no file and starts no process, whatever a bug makes it try.
-  const rlimit zero{0, 0};
-  (void)::setrlimit(RLIMIT_FSIZE, &zero);
+  // No RLIMIT_FSIZE 0: the log may be a file (-L FILE, or standard error redirected to one),
+  // which it must go on writing; Landlock keeps it from opening any other.
   if (c.landlock) {
     auto applied = apply_landlock(-1);
     if (!applied) return Unexpected(applied.error());

@@ -2,7 +2,7 @@
 //
 //   pre-login  its own account (no supplementary groups, no capabilities), no new privileges,
 //              no file system at all (Landlock), no process creation and a short system-call
-//              allow-list (seccomp), no files written (RLIMIT_FSIZE 0);
+//              allow-list (seccomp);
 //   session    the user's (or the service account's) uid, no new privileges, a confined user's
 //              root and nothing else (Landlock), the system calls a transfer makes (seccomp).
 //

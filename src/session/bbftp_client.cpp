@@ -93,7 +93,7 @@ Outcome BbftpClient::outcome_of(const ClientEvent& ev) {
 Outcome BbftpClient::final_reply() {
   for (;;) {
     Outcome lost;
-    auto ev = next_event(io::kNoTimeout, lost);
+    auto ev = next_event(config_.control_timeout, lost);
     if (!ev) return lost;
     if (const auto* info = std::get_if<Info>(&*ev)) {
       if (config_.on_info) config_.on_info(info->text);
@@ -176,7 +176,7 @@ Outcome BbftpClient::simple(const Message& request) {
   if (!send({request})) return broken("Connection to the server lost");
   session_.sent_command();
   Outcome lost;
-  auto ev = next_event(io::kNoTimeout, lost);
+  auto ev = next_event(config_.control_timeout, lost);
   return ev ? outcome_of(*ev) : lost;
 }
 
@@ -223,7 +223,7 @@ Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   if (!send({request})) return broken("Connection to the server lost");
   session_.sent_list();
   Outcome lost;
-  auto ev = next_event(io::kNoTimeout, lost);
+  auto ev = next_event(config_.control_timeout, lost);
   if (!ev) return lost;
   if (auto* l = std::get_if<Listing>(&*ev)) {
     Outcome o;
@@ -284,7 +284,6 @@ ferry::Result<std::vector<UniqueFd>, std::string> listen_for_server(
 std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                        std::uint64_t size, const TransferParams& p, bool send,
                                        io::Timeout data, io::Timeout ack,
-                                       std::uint64_t cut_first_after = UINT64_MAX,
                                        std::size_t block_bytes = 0) {
   const int n = static_cast<int>(socks.size());
   std::vector<StreamResult<void>> results(socks.size());
@@ -299,7 +298,6 @@ std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const stora
                       (p.transferoption & tropt::kGzip) != 0,
                       data,
                       ack};
-      if (i == 0) spec.cut_after = cut_first_after;
       workers.emplace_back([&, i, spec] {
         const int sock = socks[static_cast<std::size_t>(i)].get();
         results[static_cast<std::size_t>(i)] =
@@ -426,7 +424,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   }
   session_.sent_transfer();
   Outcome lost;
-  auto ev = next_event(io::kNoTimeout, lost);
+  auto ev = next_event(config_.control_timeout, lost);
   if (!ev) return lost;
   const auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) {
@@ -443,7 +441,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   std::optional<StreamError> failed;
   if (!s.simulate) {
     failed = run_streams(socks, *file, st->size, accepted, true, config_.data_timeout,
-                         config_.ack_timeout, s.cut_first_stream_after);
+                         config_.ack_timeout);
   }
   socks.clear();
   return finish_put(failed, st->size, n, started);
@@ -465,7 +463,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   }
   session_.sent_transfer();
   Outcome lost;
-  auto ev = next_event(io::kNoTimeout, lost);
+  auto ev = next_event(config_.control_timeout, lost);
   if (!ev) return lost;
   const auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) return outcome_of(*ev);
@@ -551,7 +549,7 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
     TransferParams p;
     p.transferoption = s.options;
     failed = run_streams(*socks, file, st.size, p, true, config_.data_timeout, config_.ack_timeout,
-                         s.cut_first_stream_after, kV1BlockBytes);
+                         kV1BlockBytes);
   }
   return finish_put(failed, st.size, n, started);
 }
@@ -571,7 +569,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   if (!send({req})) return broken("Connection to the server lost");
   session_.sent_transfer();
   Outcome lost;
-  auto ev = next_event(io::kNoTimeout, lost);
+  auto ev = next_event(config_.control_timeout, lost);
   if (!ev) return lost;
   const auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) return outcome_of(*ev);
@@ -589,7 +587,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   TransferParams p;
   p.transferoption = s.options;
   auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
-                            config_.ack_timeout, UINT64_MAX, kV1BlockBytes);
+                            config_.ack_timeout, kV1BlockBytes);
   return finish_get(failed, *writer, size, req.nbport, started);
 }
 

@@ -51,7 +51,6 @@ struct TransferSettings {
   int recv_window_kb = 256;
   std::uint32_t options = bbftp::tropt::kClientDefault;  // TROPT bits
   bool simulate = false;
-  std::uint64_t cut_first_stream_after = UINT64_MAX;  // fault injection for tests
 };
 
 struct Outcome {
@@ -76,6 +75,12 @@ struct Outcome {
 class BbftpClient {
  public:
   explicit BbftpClient(ClientConfig config) : config_(std::move(config)) {}
+  // The timeouts of the next exchanges (set... commands of a running session).
+  void set_timeouts(io::Timeout control, io::Timeout data, io::Timeout ack) noexcept {
+    config_.control_timeout = control;
+    config_.data_timeout = data;
+    config_.ack_timeout = ack;
+  }
 
   // Connects, logs in and negotiates the protocol. The server's greeting is in `text`.
   Outcome connect();

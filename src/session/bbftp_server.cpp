@@ -180,6 +180,15 @@ void Connection::run_session(storage::Sandbox sandbox, std::string_view user, Ha
   sandbox_ = std::move(sandbox);
   spdlog::info("login of user \"{}\" from {} port {}, cwd {}", user_, remote_.host(),
                remote_.port(), printable(sandbox_->cwd()));
+  if (sandbox_->confined()) {
+    // Uploads of a session that was killed (kill -9, a forbidden system call, a crash) left
+    // their temporaries behind, hidden: the user's next login gives their space back.
+    constexpr std::size_t kSweepEntries = 100000;
+    if (auto swept = sandbox_->remove_stale_temporaries(kSweepEntries); swept && *swept > 0) {
+      spdlog::info("{}: removed {} temporaries of uploads an ended session left behind", who(),
+                   *swept);
+    }
+  }
   if (!handle(session_.login_result(true))) return;
   serve(std::move(state.pending));
 }

@@ -150,13 +150,6 @@ StreamResult<void> receive_compressed(int sock, const storage::File& file, const
 }  // namespace
 
 StreamResult<void> send_segment(int sock, const storage::File& file, const StreamSpec& spec) {
-  if (spec.cut_after < spec.length) {
-    StreamSpec part = spec;
-    part.length = spec.cut_after;
-    (void)(spec.compressed ? send_compressed(sock, file, part) : send_raw(sock, file, part));
-    ::shutdown(sock, SHUT_RDWR);
-    return Unexpected(StreamError{ECONNABORTED, "data stream cut on purpose (test)"});
-  }
   auto sent = spec.compressed ? send_compressed(sock, file, spec) : send_raw(sock, file, spec);
   if (!sent) return sent;
   return wait_ack(sock, spec.ack_timeout);

@@ -29,7 +29,6 @@ struct StreamSpec {
   io::Timeout data_timeout{300000};  // setdatato
   io::Timeout ack_timeout{100000};   // setackto
   // Fault injection for tests: a sender stops after this many bytes and drops the connection.
-  std::uint64_t cut_after = UINT64_MAX;
 };
 
 // Sends [offset, offset+length) of `file` on `sock`, then waits for the receiver's MSG_ACK.

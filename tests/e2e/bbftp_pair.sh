@@ -79,17 +79,6 @@ echo "$out" | grep -q "put $work/local/f1 ../escaped FAILED" || fail "escape put
 [ ! -e "$work/local/stolen" ] && [ ! -e "$work/escaped" ] || fail "something crossed the root"
 ok "paths outside the root are refused"
 
-# A data stream cut mid-transfer (our client drops stream 0 after 1 MiB): a clear failure,
-# and nothing under the final name, also when the name existed before.
-set +e
-out=$(client -p 4 --test-cut-stream-after 1048576 -e "put $work/local/f64m cut.bin; put $work/local/f64m t/f1" 2>&1)
-rc=$?
-set -e
-[ "$rc" -ne 0 ] || fail "a cut stream must fail the put: $out"
-echo "$out" | grep -q "put $work/local/f64m cut.bin FAILED" || fail "cut: $out"
-echo "$out" | grep -q "BBFTP-ERROR" || fail "cut: no error text: $out"
-[ ! -e "$work/root/cut.bin" ] || fail "a partial cut.bin appeared"
-ls -A "$work/root" | grep -q "ferry" && fail "a temporary was left behind: $(ls -A "$work/root")"
-ok "a data stream cut mid-transfer fails clearly and leaves no partial file"
+# Faults mid-transfer (a stream reset, a killed peer, a full disk ...): tests/faults.
 
 echo "$passed passed, 0 failed"
