@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -215,6 +216,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   ferry::app::ignore_sigpipe();
+  // The time zone is read now: confined processes can open no file to read it later.
+  ::tzset();
 
   BbftpServerOptions options;
   options.protocol.version = std::string(ferry::kVersion) + "-ferry";
@@ -286,6 +289,10 @@ int main(int argc, char** argv) {
     }
     monitor.prelogin = std::move(*pre);
     if (!s.password_file.empty()) {
+      if (s.service_user == s.prelogin_user) {
+        std::cerr << "bbftpd: --service-user and --prelogin-user must be different accounts\n";
+        return 2;
+      }
       auto svc = ferry::daemon::find_account(s.service_user);
       if (!svc) {
         std::cerr << "bbftpd: service account: " << svc.error() << '\n';

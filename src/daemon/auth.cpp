@@ -221,6 +221,14 @@ ferry::Result<SystemUser, std::string> check_system_account(std::string_view use
   return account;
 }
 
+void PasswordFile::wipe() noexcept {
+  for (auto& e : entries_) {
+    std::fill(e.hash.begin(), e.hash.end(), '\0');
+    std::fill(e.user.begin(), e.user.end(), '\0');
+  }
+  entries_.clear();
+}
+
 ferry::Result<void, std::string> become(const SystemUser& user) {
   if (::getuid() == user.uid && ::geteuid() == user.uid) return {};
   if (::setgid(user.gid) != 0) return Unexpected("setgid: " + errno_text(errno));

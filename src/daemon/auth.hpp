@@ -33,6 +33,8 @@ class PasswordFile {
                                                         const std::string& name = "passwords");
   const PasswordEntry* find(std::string_view user) const;
   const std::vector<PasswordEntry>& entries() const noexcept { return entries_; }
+  // Overwrites every hash, then forgets every entry.
+  void wipe() noexcept;
 
  private:
   std::vector<PasswordEntry> entries_;

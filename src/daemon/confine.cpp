@@ -119,6 +119,12 @@ class Filter {
     if (nr == __NR_SCMP_ERROR) return;
     check(::seccomp_rule_add(ctx_, SCMP_ACT_ALLOW, nr, 1, cmp), name);
   }
+  void fail_if(const char* name, int err, scmp_arg_cmp cmp) {
+    const int nr = ::seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) return;
+    check(::seccomp_rule_add(ctx_, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err)), nr, 1, cmp),
+          name);
+  }
   void fail(const char* name, int err) {
     const int nr = ::seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) return;
@@ -143,16 +149,23 @@ class Filter {
 
 // An argument comparison (libseccomp's SCMP_A0 macros are C compound literals, which C++
 // compilers warn about). MASKED_EQ compares (arg & a) == b.
-scmp_arg_cmp arg0(scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+scmp_arg_cmp arg(unsigned index, scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
   scmp_arg_cmp c{};
-  c.arg = 0;
+  c.arg = index;
   c.op = op;
   c.datum_a = a;
   c.datum_b = b;
   return c;
 }
+scmp_arg_cmp arg0(scmp_compare op, scmp_datum_t a, scmp_datum_t b = 0) {
+  return arg(0, op, a, b);
+}
 
 // Every process: memory, time, signals, its own end, reads and writes on what it holds.
+// Arguments are checked where a call could reach another process of the same account (the
+// pre-login processes share one, so do password-file sessions): prlimit64, sched_getaffinity
+// and tgkill only on itself, fcntl without F_SETOWN / F_SETSIG, sendto only on a connected
+// socket (no datagram to a socket by path, such as /dev/log in someone else's name).
 void allow_base(Filter& f) {
   f.allow({"read",
            "write",
@@ -162,7 +175,6 @@ void allow_base(Filter& f) {
            "pwrite64",
            "close",
            "lseek",
-           "fcntl",
            "fstat",
            "newfstatat",
            "statx",
@@ -175,7 +187,6 @@ void allow_base(Filter& f) {
            "madvise",
            "futex",
            "set_robust_list",
-           "get_robust_list",
            "rseq",
            "clock_gettime",
            "clock_getres",
@@ -202,32 +213,36 @@ void allow_base(Filter& f) {
            "getresgid",
            "getgroups",
            "sched_yield",
-           "sched_getaffinity",
            "exit",
            "exit_group",
            "recvfrom",
-           "sendto",
-           "recvmsg",
-           "sendmsg",
            "shutdown",
            "getsockname",
            "getpeername",
-           "setsockopt",
-           "getsockopt",
-           "prlimit64",
            "getrlimit",
            "uname",
            "sysinfo"});
+  for (int cmd : {F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC}) {
+    f.allow_if("fcntl", arg(1, SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd)));
+  }
+  f.allow_if("prlimit64", arg0(SCMP_CMP_EQ, 0));
+  f.allow_if("sched_getaffinity", arg0(SCMP_CMP_EQ, 0));
+  f.allow_if("sendto", arg(4, SCMP_CMP_EQ, 0));
   // abort() raises SIGABRT at itself, and at no other process.
   f.allow_if("tgkill", arg0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
 }
 
 // --- accounts -----------------------------------------------------------------------------
 
+// No new privileges (no setuid execution, a condition of seccomp without CAP_SYS_ADMIN), no
+// core dump (it would hold decrypted passwords and keys), not ptrace-able by its own account.
 ferry::Result<void, std::string> no_new_privileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Unexpected("prctl(NO_NEW_PRIVS): " + errno_text(errno));
   }
+  const rlimit none{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &none);
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   return {};
 }
 
@@ -255,7 +270,9 @@ ferry::Result<ProcessAccount, std::string> find_account(const std::string& name)
                       "--shell /usr/sbin/nologin --user-group " +
                       name + ")");
   }
-  if (pw->pw_uid == 0) return Unexpected("account " + name + " is root: it must not be");
+  if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+    return Unexpected("account " + name + " has uid or gid 0: it must not");
+  }
   return ProcessAccount{name, pw->pw_uid, pw->pw_gid};
 }
 
@@ -289,8 +306,10 @@ ferry::Result<void, std::string> drop_to(const ProcessAccount& account) {
 
 ferry::Result<void, std::string> confine_prelogin(const Confinement& c) {
   if (auto ok = no_new_privileges(); !ok) return ok;
-  // No RLIMIT_FSIZE 0: the log may be a file (-L FILE, or standard error redirected to one),
-  // which it must go on writing; Landlock keeps it from opening any other.
+  // No process of its own, even with seccomp off (its account may have no other: the count
+  // is per account, and threads count too, so sessions cannot have it).
+  const rlimit none{0, 0};
+  (void)::setrlimit(RLIMIT_NPROC, &none);
   if (c.landlock) {
     auto applied = apply_landlock(-1);
     if (!applied) return Unexpected(applied.error());
@@ -318,16 +337,21 @@ ferry::Result<void, std::string> confine_session(const Confinement& c, int root_
   if (!c.seccomp) return {};
   Filter f;
   allow_base(f);
-  // Files beneath the sandbox.
-  f.allow({"openat",     "openat2",   "mkdirat",   "unlinkat",   "renameat",  "renameat2",
-           "linkat",     "access",    "faccessat", "faccessat2", "readlink",  "readlinkat",
-           "getdents64", "fchmod",    "fchmodat",  "utimensat",  "fallocate", "ftruncate",
-           "fsync",      "fdatasync", "flock",     "fstatfs",    "statfs",    "sendfile",
-           "fadvise64",  "umask",     "getcwd",    "ioctl"});
-  // Data connections: TCP over IPv4 or IPv6 only (no local sockets to reach other services;
-  // syslog(3) connected before, see confine_prelogin).
+  // Files beneath the sandbox. chmod and times only through descriptors (fchmod; futimens is
+  // utimensat without a path): Landlock does not cover them by path, and every password-file
+  // user's files belong to the same service account. No ioctl at all.
+  f.allow({"openat",     "openat2",    "mkdirat",   "unlinkat",   "renameat",  "renameat2",
+           "linkat",     "access",     "faccessat", "faccessat2", "readlink",  "readlinkat",
+           "getdents64", "fchmod",     "fallocate", "ftruncate",  "fsync",     "fdatasync",
+           "flock",      "fstatfs",    "statfs",    "sendfile",   "fadvise64", "umask",
+           "getcwd",     "setsockopt", "getsockopt"});
+  f.allow_if("utimensat", arg(1, SCMP_CMP_EQ, 0));
+  // Data connections: TCP over IPv4 or IPv6 only, no local socket to reach other services.
+  // syslog(3) connected before; if it must reconnect (syslogd restarted), it fails and the
+  // line is lost rather than the session.
   f.allow_if("socket", arg0(SCMP_CMP_EQ, AF_INET));
   f.allow_if("socket", arg0(SCMP_CMP_EQ, AF_INET6));
+  f.fail_if("socket", EACCES, arg0(SCMP_CMP_EQ, AF_UNIX));
   f.allow({"connect", "bind", "listen", "accept", "accept4"});
   // Threads for the data streams, never a new process: glibc falls back from clone3 (whose
   // flags a filter cannot see) to clone, allowed only with CLONE_THREAD.

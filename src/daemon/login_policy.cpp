@@ -20,6 +20,11 @@ LoginPolicy LoginPolicy::system_accounts(SystemAuth how, std::chrono::millisecon
   return p;
 }
 
+void LoginPolicy::forget() noexcept {
+  if (users_) users_->wipe();
+  forgotten_ = true;
+}
+
 LoginCheck LoginPolicy::check_password_file(std::string_view user,
                                             std::string_view password) const {
   const auto* e = users_->find(user);
@@ -37,6 +42,7 @@ LoginCheck LoginPolicy::check_password_file(std::string_view user,
 LoginCheck LoginPolicy::check(std::string_view user, std::string_view password) const {
   const auto started = std::chrono::steady_clock::now();
   LoginCheck result;
+  if (forgotten_) return {std::nullopt, "no password database in this process"};
   if (users_) {
     result = check_password_file(user, password);
   } else {

@@ -34,6 +34,9 @@ class LoginPolicy {
                                      std::chrono::milliseconds failure_time = kDefaultFailureTime);
 
   LoginCheck check(std::string_view user, std::string_view password) const;
+  // Overwrites the password hashes it holds (in a process that must not keep them: the
+  // pre-login process, a session). Every later check fails.
+  void forget() noexcept;
 
   // Well above one yescrypt check at Debian's default cost (~20 ms here).
   static constexpr std::chrono::milliseconds kDefaultFailureTime{250};
@@ -44,6 +47,7 @@ class LoginPolicy {
   std::optional<PasswordFile> users_;
   SystemAuth how_ = SystemAuth::automatic;
   std::chrono::milliseconds failure_time_ = kDefaultFailureTime;
+  bool forgotten_ = false;
 };
 
 }  // namespace ferry::daemon

@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -54,22 +58,74 @@ void wipe(std::string& s) {
 
 // --- the pre-login process ---------------------------------------------------------------
 
+// The pre-login process's log: each line goes to the monitor as a log_line frame (it holds no
+// log of its own, so a compromised one cannot write lines in anyone else's name).
+class MonitorSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  explicit MonitorSink(int fd) : fd_(fd) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::uint8_t level = msg.level <= spdlog::level::debug  ? 0
+                               : msg.level == spdlog::level::info ? 1
+                               : msg.level == spdlog::level::warn ? 2
+                                                                  : 3;
+    std::string text(msg.payload.data(), std::min(msg.payload.size(), monitor::kMaxLogText));
+    const auto frame = monitor::encode(monitor::LogLine{level, std::move(text)});
+    (void)io::write_all(fd_, frame, kFrameTimeout);
+  }
+  void flush_() override {}
+
+ private:
+  int fd_;
+};
+
+// Everything the pre-login process needs: the connection, its monitor, /dev/null as 0-2.
+void keep_only(std::initializer_list<int> keep) {
+  std::vector<int> fds(keep);
+  std::sort(fds.begin(), fds.end());
+  unsigned next = 0;
+  for (int fd : fds) {
+    if (static_cast<unsigned>(fd) > next) {
+      ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0);
+    }
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0);
+}
+
 int run_prelogin(int conn, UniqueFd to_monitor, pid_t monitor_pid, const MonitorOptions& o) {
-  // Dies with its monitor (the listener kills a monitor that overstays its login deadline).
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != monitor_pid) return 1;
+  const int fd = to_monitor.get();
+  // Its log goes through the monitor; the daemon's log files, syslog socket, terminal and
+  // every other descriptor the monitor holds are closed here.
+  auto logger = std::make_shared<spdlog::logger>("bbftpd", std::make_shared<MonitorSink>(fd));
+  logger->set_level(spdlog::default_logger()->level());
+  spdlog::set_default_logger(std::move(logger));
+  ::closelog();
+  if (const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC); null >= 0) {
+    for (int std_fd : {0, 1, 2}) {
+      if (std_fd != conn && std_fd != fd) ::dup2(null, std_fd);
+    }
+    if (null > 2) ::close(null);
+  }
+  keep_only({0, 1, 2, conn, fd});
+  // The users' password hashes (a copy of the monitor's memory) are not the pre-login's.
+  if (o.policy != nullptr) o.policy->forget();
   if (o.prelogin) {
     if (auto ok = drop_to(*o.prelogin); !ok) {
       spdlog::error("pre-login process: cannot become {}: {}", o.prelogin->name, ok.error());
       return 1;
     }
   }
-  const int fd = to_monitor.get();
+  // Dies with its monitor (the listener kills a monitor that overstays its login deadline).
+  // Set after the drop: changing uid clears it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != monitor_pid) return 1;
   std::vector<std::byte> buf;
   session::AskLogin ask = [&](std::string_view user, std::string_view pass, bool undecryptable) {
     auto frame =
         monitor::encode(monitor::CheckLogin{std::string(user), std::string(pass), undecryptable});
-    const bool sent = io::write_all(fd, frame, kFrameTimeout).has_value();
+    const bool sent = !frame.empty() && io::write_all(fd, frame, kFrameTimeout).has_value();
     std::fill(frame.begin(), frame.end(), std::byte{0});
     if (!sent) return LoginOutcome::refused;
     auto v = read_frame(fd, buf, kVerdictTimeout, monitor::decode_verdict);
@@ -94,6 +150,11 @@ int run_prelogin(int conn, UniqueFd to_monitor, pid_t monitor_pid, const Monitor
   auto handed = session::serve_bbftp_prelogin(conn, o.server, ask, confine);
   if (!handed) return 0;
   const auto frame = monitor::encode(monitor::HandOver{handed->clear_text, handed->pending});
+  if (frame.empty()) {
+    spdlog::warn("more than {} bytes sent past the login before its answer: closed",
+                 monitor::kMaxPending);
+    return 1;
+  }
   return io::write_all(fd, frame, kFrameTimeout) ? 0 : 1;
 }
 
@@ -119,17 +180,26 @@ class Monitor {
     std::vector<std::byte> buf;
     std::optional<Accepted> accepted;
     bool asked = false;
-    // The client's whole login happens within the deadline, the check after it.
-    const io::Timeout first =
-        std::chrono::duration_cast<io::Timeout>(o_.server.login_deadline + std::chrono::seconds(5));
+    // The client's whole login happens within the deadline, the check (its failure time and
+    // delay included) after it; log lines do not extend it.
+    const auto until =
+        std::chrono::steady_clock::now() + o_.server.login_deadline + std::chrono::seconds(30);
     for (;;) {
-      auto d = read_frame(fd, buf, asked ? kFrameTimeout : first, monitor::decode_request);
+      const auto left =
+          std::chrono::duration_cast<io::Timeout>(until - std::chrono::steady_clock::now());
+      if (left <= io::Timeout(0)) return violation("nothing conclusive within its deadline");
+      auto d = read_frame(fd, buf, std::min(left, asked ? kFrameTimeout : left),
+                          monitor::decode_request);
       if (!d) {
         if (d.error() != monitor::Errc::need_more || !buf.empty()) {
           spdlog::error("connection from {} port {}: the pre-login process sent a {}: ended", host_,
                         port_, monitor::to_string(d.error()));
         }
         return std::nullopt;  // it ended (closed, refused, late), or it broke the protocol
+      }
+      if (auto* line = std::get_if<monitor::LogLine>(&d->message)) {
+        relay(*line);
+        continue;
       }
       if (auto* c = std::get_if<monitor::CheckLogin>(&d->message)) {
         if (asked) return violation("a second login check");
@@ -150,6 +220,17 @@ class Monitor {
   }
 
  private:
+  // A pre-login line, in the monitor's words: the address it sees itself first, the text
+  // escaped, at most a few per second, never above warning.
+  void relay(const monitor::LogLine& line) {
+    if (!log_limit_.allow(std::chrono::steady_clock::now())) return;
+    const auto level = line.level == 0   ? spdlog::level::debug
+                       : line.level == 1 ? spdlog::level::info
+                                         : spdlog::level::warn;
+    spdlog::log(level, "connection from {} port {}: pre-login: {}", host_, port_,
+                printable(line.text, 400));
+  }
+
   std::nullopt_t violation(const char* what) {
     spdlog::error("connection from {} port {}: the pre-login process sent {}: ended", host_, port_,
                   what);
@@ -211,6 +292,7 @@ class Monitor {
   std::string host_;
   std::uint16_t port_ = 0;
   monitor::Outcome refused_as_ = monitor::Outcome::refused;
+  RateLimit log_limit_{5, 20};
 };
 
 // Waits for the pre-login process to end (it exits right after its last frame), killing it
@@ -303,6 +385,8 @@ void serve_monitored(UniqueFd connection, ListenerLink link, Millis failure_dela
   }
   auto handed = Monitor(connection.get(), link, failure_delay, options).answer(mine.get());
   mine.reset();
+  // Whatever comes next (a session, or nothing), this process no longer needs the hashes.
+  if (options.policy != nullptr) options.policy->forget();
   end_prelogin(pid);
   if (!handed) return;
   link.close();

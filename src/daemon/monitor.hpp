@@ -27,7 +27,7 @@
 namespace ferry::daemon {
 
 struct MonitorOptions {
-  const LoginPolicy* policy = nullptr;
+  LoginPolicy* policy = nullptr;  // forgotten in the pre-login process and the session
   // Root only. The pre-login process runs as `prelogin`; password-file users' sessions run as
   // `service` (it owns their files).
   std::optional<ProcessAccount> prelogin;

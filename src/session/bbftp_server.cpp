@@ -434,7 +434,9 @@ Step Connection::prepare_store(const TransferRequest& r) {
   storage::WriteOptions wo;
   wo.preallocate = p.filesize > 0 ? static_cast<std::uint64_t>(p.filesize) : 0;
   if ((p.transferoption & tropt::kMode) != 0) {
-    wo.mode = p.filemode & 07777;
+    // Confined users share the service account: no setuid or setgid file of theirs may let
+    // someone else run as it.
+    wo.mode = p.filemode & (sb.confined() ? 01777 : 07777);
     wo.exact_mode = true;
   }
   auto w = sb.create(r.path, wo);

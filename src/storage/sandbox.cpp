@@ -298,11 +298,15 @@ Result<void> Sandbox::mkdir(std::string_view path, mode_t mode, bool recursive) 
     return Unexpected(std::move(parent).error());
   }
   const mode_t wanted = mode & ~options_.umask & 07777;
-  if (::mkdirat(parent->dir.get(), parent->leaf.c_str(), wanted) != 0) return fail(errno, path);
-  // The process umask also applied; set exactly the session's mode on the directory we made.
+  // Made readable and searchable by its owner first, so that it can be opened for real (a
+  // confined session may chmod only through descriptors); then the process umask, which also
+  // applied, is replaced by exactly the session's mode.
+  if (::mkdirat(parent->dir.get(), parent->leaf.c_str(), wanted | S_IRUSR | S_IXUSR) != 0) {
+    return fail(errno, path);
+  }
   UniqueFd made(::openat(parent->dir.get(), parent->leaf.c_str(),
-                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!made || detail::chmod_fd(made.get(), wanted) != 0) return fail(errno, path);
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!made || ::fchmod(made.get(), wanted) != 0) return fail(errno, path);
   return {};
 }
 

@@ -105,6 +105,22 @@ def case_prelogin_process(bbftpd, bbftp, shim):
        " NoNewPrivs %s, Seccomp %s" % (pre[0], pre_user, account.pw_uid, account.pw_gid,
                                        p["Uid"], p["Gid"], p["Groups"].strip(), p["CapEff"],
                                        p["NoNewPrivs"], p["Seccomp"]))
+    # It holds nothing of the daemon's: /dev/null as 0-2, the connection and its monitor link.
+    fds = {}
+    for fd in os.listdir("/proc/%d/fd" % pre[0]):
+        fds[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pre[0], fd))
+    if [fds.get(i) for i in (0, 1, 2)] != ["/dev/null"] * 3:
+        fail("pre-login standard descriptors are not /dev/null: %r" % fds)
+    others = sorted(set(v for k, v in fds.items() if k > 2))  # the connection may be dup'ed
+    if len(others) != 2 or not all(v.startswith("socket:") for v in others):
+        fail("pre-login holds more than its connection and its monitor link: %r" % fds)
+    ok("pre-login descriptors: 0-2 /dev/null, then only %s" % ", ".join(others))
+    # It dies with its monitor (the listener kills monitors that overstay).
+    os.kill(monitors[0], 9)
+    if not wait_until(lambda: not os.path.exists("/proc/%d/status" % pre[0]) or
+                      status(pre[0]).get("State", "").startswith("Z"), 5):
+        fail("the pre-login process outlived its monitor")
+    ok("the pre-login process dies with its monitor (SIGKILL of the monitor)")
     s.close()
 
 

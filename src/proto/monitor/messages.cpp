@@ -6,7 +6,7 @@
 namespace ferry::monitor {
 namespace {
 
-enum class Type : std::uint8_t { check_login = 1, hand_over = 2, verdict = 0x81 };
+enum class Type : std::uint8_t { check_login = 1, hand_over = 2, log_line = 3, verdict = 0x81 };
 
 class Writer {
  public:
@@ -104,22 +104,29 @@ const char* to_string(Errc e) noexcept {
 
 std::vector<std::byte> encode(const Request& r) {
   if (const auto* c = std::get_if<CheckLogin>(&r)) {
+    if (c->user.size() > kMaxUser || c->password.size() > kMaxPassword) return {};
     Writer w(Type::check_login);
     w.u8(c->undecryptable ? 1 : 0);
-    const auto user = c->user.substr(0, kMaxUser);
-    const auto pass = c->password.substr(0, kMaxPassword);
-    w.u16(static_cast<std::uint16_t>(user.size()));
-    w.bytes(as_bytes(user));
-    w.u16(static_cast<std::uint16_t>(pass.size()));
-    w.bytes(as_bytes(pass));
+    w.u16(static_cast<std::uint16_t>(c->user.size()));
+    w.bytes(as_bytes(c->user));
+    w.u16(static_cast<std::uint16_t>(c->password.size()));
+    w.bytes(as_bytes(c->password));
+    return std::move(w).frame();
+  }
+  if (const auto* l = std::get_if<LogLine>(&r)) {
+    if (l->text.size() > kMaxLogText || l->level > 3) return {};
+    Writer w(Type::log_line);
+    w.u8(l->level);
+    w.u16(static_cast<std::uint16_t>(l->text.size()));
+    w.bytes(as_bytes(l->text));
     return std::move(w).frame();
   }
   const auto& h = std::get<HandOver>(r);
+  if (h.pending.size() > kMaxPending) return {};
   Writer w(Type::hand_over);
   w.u8(h.clear_text ? 1 : 0);
-  const std::size_t n = std::min(h.pending.size(), kMaxPending);
-  w.u32(static_cast<std::uint32_t>(n));
-  w.bytes(Bytes(h.pending.data(), n));
+  w.u32(static_cast<std::uint32_t>(h.pending.size()));
+  w.bytes(Bytes(h.pending.data(), h.pending.size()));
   return std::move(w).frame();
 }
 
@@ -153,6 +160,16 @@ ferry::Result<Decoded<Request>, Errc> decode_request(Bytes in) {
     }
     HandOver h{(flags & 1) != 0, std::vector<std::byte>(pending.begin(), pending.end())};
     return Decoded<Request>{std::move(h), f->consumed};
+  }
+  if (f->type == Type::log_line) {
+    std::uint8_t level = 0;
+    std::uint16_t n = 0;
+    Bytes text;
+    if (!r.u8(level) || level > 3) return Unexpected(Errc::malformed);
+    if (!r.u16(n) || n > kMaxLogText || !r.take(n, text) || !r.done()) {
+      return Unexpected(Errc::malformed);
+    }
+    return Decoded<Request>{LogLine{level, std::string(as_chars(text))}, f->consumed};
   }
   return Unexpected(Errc::unknown_type);
 }

@@ -9,11 +9,16 @@
 //   check_login (1): u8 flags (bit 0: the login did not decrypt) | u16 n | user | u16 n | password
 //   hand_over   (2): u8 flags (bit 0: clear-text login) | u32 n | the client's bytes read past its
 //                    login, not yet served
+//   log_line    (3): u8 level (0 debug, 1 info, 2 warning, 3 error) | u16 n | text (the pre-login
+//                    process has no log of its own: the monitor writes its lines, rate-limited,
+//                    escaped and prefixed with the connection's address)
 //   verdict  (0x81): u8 outcome
 //
 // A pre-login process sends one check_login. On `accepted` it sends hand_over and exits; the
 // monitor then serves the session in a process of the user's (or the service account's) own.
-// On any other outcome it answers the client and exits. Nothing else is ever accepted.
+// On any other outcome it answers the client and exits. log_line may come at any time before.
+// Nothing else is ever accepted. The encoder refuses (returns nothing for) what the decoder
+// would refuse: a field beyond its limit.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +35,7 @@ namespace ferry::monitor {
 inline constexpr std::size_t kMaxUser = 256;
 inline constexpr std::size_t kMaxPassword = 256;
 inline constexpr std::size_t kMaxPending = 64 * 1024;
+inline constexpr std::size_t kMaxLogText = 1024;
 inline constexpr std::size_t kFrameHeader = 4;
 inline constexpr std::size_t kMaxFrame = 1 + 1 + 4 + kMaxPending;
 
@@ -44,7 +50,12 @@ struct HandOver {
   std::vector<std::byte> pending;
   bool operator==(const HandOver&) const = default;
 };
-using Request = std::variant<CheckLogin, HandOver>;
+struct LogLine {
+  std::uint8_t level = 1;  // 0 debug, 1 info, 2 warning, 3 error
+  std::string text;
+  bool operator==(const LogLine&) const = default;
+};
+using Request = std::variant<CheckLogin, HandOver, LogLine>;
 
 enum class Outcome : std::uint8_t {
   accepted = 1,    // hand over and exit: the session goes on elsewhere
@@ -71,6 +82,7 @@ struct Decoded {
   std::size_t consumed = 0;
 };
 
+// Empty when a field is beyond its limit (nothing is cut silently).
 std::vector<std::byte> encode(const Request& r);
 std::vector<std::byte> encode(const Verdict& v);
 // The monitor's side: a request from the pre-login process.

@@ -30,8 +30,12 @@ TEST(MonitorMessages, HandOverAndVerdictGoldenBytes) {
 }
 
 TEST(MonitorMessages, RoundTrips) {
-  const Request requests[] = {CheckLogin{"alice", "secret", false}, CheckLogin{"", "", true},
-                              HandOver{false, {}}, HandOver{true, bytes({1, 2, 3})}};
+  const Request requests[] = {CheckLogin{"alice", "secret", false},
+                              CheckLogin{"", "", true},
+                              HandOver{false, {}},
+                              HandOver{true, bytes({1, 2, 3})},
+                              LogLine{0, ""},
+                              LogLine{3, "message too long"}};
   for (const auto& r : requests) {
     const auto frame = encode(r);
     auto d = decode_request(frame);
@@ -98,13 +102,22 @@ TEST(MonitorMessages, HostileVerdictsAreRefused) {
   EXPECT_FALSE(decode_verdict(encode(CheckLogin{"a", "b", false})));
 }
 
-TEST(MonitorMessages, EncoderNeverWritesBeyondTheLimits) {
-  const auto frame = encode(CheckLogin{std::string(1000, 'u'), std::string(1000, 'p'), false});
-  auto d = decode_request(frame);
+TEST(MonitorMessages, EncoderRefusesWhatTheDecoderWouldRefuse) {
+  EXPECT_TRUE(encode(CheckLogin{std::string(kMaxUser + 1, 'u'), "p", false}).empty());
+  EXPECT_TRUE(encode(CheckLogin{"u", std::string(kMaxPassword + 1, 'p'), false}).empty());
+  EXPECT_TRUE(encode(HandOver{false, std::vector<std::byte>(kMaxPending + 1)}).empty());
+  EXPECT_TRUE(encode(LogLine{1, std::string(kMaxLogText + 1, 'x')}).empty());
+  EXPECT_TRUE(encode(LogLine{4, "x"}).empty());
+  EXPECT_FALSE(encode(HandOver{false, std::vector<std::byte>(kMaxPending)}).empty());
+}
+
+TEST(MonitorMessages, LogLineGoldenBytesAndLimits) {
+  EXPECT_EQ(encode(LogLine{2, "hi"}), bytes({0, 0, 0, 6, 3, 2, 0, 2, 'h', 'i'}));
+  auto d = decode_request(bytes({0, 0, 0, 6, 3, 2, 0, 2, 'h', 'i'}));
   ASSERT_TRUE(d);
-  const auto& c = std::get<CheckLogin>(d->message);
-  EXPECT_EQ(c.user.size(), kMaxUser);
-  EXPECT_EQ(c.password.size(), kMaxPassword);
+  EXPECT_EQ(std::get<LogLine>(d->message), (LogLine{2, "hi"}));
+  EXPECT_FALSE(decode_request(bytes({0, 0, 0, 6, 3, 4, 0, 2, 'h', 'i'})));  // no such level
+  EXPECT_FALSE(decode_request(bytes({0, 0, 0, 6, 3, 2, 0, 3, 'h', 'i'})));  // runs past
 }
 
 }  // namespace
