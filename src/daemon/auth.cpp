@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef FERRY_HAVE_PAM
 #include <security/pam_appl.h>
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "core/bytes.hpp"
+#include "core/unique_fd.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::daemon {
@@ -79,11 +81,28 @@ ferry::Result<PasswordFile, std::string> PasswordFile::parse(std::string_view te
 }
 
 ferry::Result<PasswordFile, std::string> PasswordFile::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Unexpected("cannot read password file " + path + ": " + errno_text(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  // Read straight into one buffer of the file's size, overwritten once parsed: the hashes must
+  // live only in the entries, which the processes that must not keep them wipe.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0) {
+    return Unexpected("cannot read password file " + path + ": " + errno_text(errno));
+  }
+  constexpr off_t kMaxSize = 64 << 20;
+  if (st.st_size > kMaxSize) return Unexpected("password file " + path + " is too large");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Unexpected("cannot read password file " + path + ": " + errno_text(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  auto parsed = parse(text, path);
+  std::fill(text.begin(), text.end(), '\0');
+  return parsed;
 }
 
 const PasswordEntry* PasswordFile::find(std::string_view user) const {

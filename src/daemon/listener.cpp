@@ -22,7 +22,7 @@
 namespace ferry::daemon {
 namespace {
 
-constexpr char kClaim = 'L', kFailed = 'F', kYes = 'Y', kNo = 'N';
+constexpr char kClaim = 'L', kFailed = 'F', kChecking = 'C', kYes = 'Y', kNo = 'N';
 constexpr io::Timeout kClaimTimeout{5000};
 // Connections taken from the listening socket per wake-up.
 constexpr int kAcceptsPerWakeup = 32;
@@ -53,6 +53,12 @@ bool ListenerLink::claim_session() {
   std::byte answer{};
   if (!io::read_exact(fd_.get(), {&answer, 1}, kClaimTimeout)) return false;
   return static_cast<char>(answer) == kYes;
+}
+
+void ListenerLink::checking() {
+  if (!fd_) return;
+  const char tell = kChecking;
+  (void)io::write_all(fd_.get(), {reinterpret_cast<const std::byte*>(&tell), 1}, kClaimTimeout);
 }
 
 void ListenerLink::login_failed() {
@@ -93,6 +99,10 @@ class Listener {
     Clock::time_point since;
     bool session = false;
     bool evicted = false;  // killed to make room for another source's connection
+    // Between "checking" and its outcome: a child that ends then (evicted, killed at its
+    // deadline, gone) counts as a failed login, so that ending a connection during the equal
+    // failure time tells an attacker nothing for free.
+    bool checking = false;
     UniqueFd link;
     std::unique_ptr<io::ReadWatch> watch;
     std::unique_ptr<io::Timer> deadline;
@@ -265,9 +275,13 @@ class Listener {
       return;
     }
     for (ssize_t i = 0; i < n; ++i) {
-      if (buf[i] == kFailed) {
+      if (buf[i] == kChecking) {
+        c.checking = true;
+      } else if (buf[i] == kFailed) {
+        c.checking = false;
         admission_.login_failed(c.source, Clock::now());
       } else if (buf[i] == kClaim && !c.session && !c.evicted) {
+        c.checking = false;
         const bool granted = admission_.claim_session(c.source);
         if (granted) {
           c.session = true;
@@ -293,6 +307,7 @@ class Listener {
               "(seccomp)",
               it->second.source, it->second.session ? "session" : "monitor", pid);
         }
+        if (it->second.checking) admission_.login_failed(it->second.source, Clock::now());
         admission_.closed(it->second.source, it->second.session, it->second.evicted);
         children_by_pid_.erase(it);
       }

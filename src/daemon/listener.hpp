@@ -31,6 +31,9 @@ class ListenerLink {
   // Asks for a session slot after a successful login; false when the sessions are full (or the
   // listener does not answer within a few seconds).
   bool claim_session();
+  // Says a login check begins: if the child ends before its outcome, the listener counts a
+  // failed login.
+  void checking();
   // Reports a failed login (the listener counts it against the source address).
   void login_failed();
   // Closes the link (a process that must not speak for the connection).

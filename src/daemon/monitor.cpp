@@ -258,6 +258,7 @@ class Monitor {
   }
 
   std::optional<Accepted> decide(const monitor::CheckLogin& c) {
+    link_.checking();
     if (c.undecryptable) {
       (void)o_.policy->check("", "");  // the same time as any failure
       refused("", "the login message does not decrypt");
