@@ -45,20 +45,25 @@ std::string errno_text(int e) {
 ferry::Result<PasswordFile, std::string> PasswordFile::parse(std::string_view text,
                                                              const std::string& name) {
   PasswordFile f;
-  std::istringstream in{std::string(text)};
-  std::string line;
   int number = 0;
-  while (std::getline(in, line)) {
+  // Lines are views into `text`: no copy of the hashes is made but the entries' own (which
+  // PasswordFile::wipe overwrites), none left behind in freed memory.
+  for (std::size_t pos = 0; pos < text.size();) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
     ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
+    if (first == std::string_view::npos || line[first] == '#') continue;
     const auto a = line.find(':');
-    const auto b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) {
+    const auto b = a == std::string_view::npos ? a : line.find(':', a + 1);
+    if (b == std::string_view::npos) {
       return Unexpected(name + ":" + std::to_string(number) + ": expected user:hash:root");
     }
-    PasswordEntry e{line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(b + 1)};
+    PasswordEntry e{std::string(line.substr(0, a)), std::string(line.substr(a + 1, b - a - 1)),
+                    std::string(line.substr(b + 1))};
     if (e.user.empty() || e.root.empty() || e.root.front() != '/') {
       return Unexpected(name + ":" + std::to_string(number) +
                         ": the user name must not be empty and the root must be absolute");

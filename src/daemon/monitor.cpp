@@ -5,6 +5,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,17 +82,24 @@ class MonitorSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 };
 
 // Everything the pre-login process needs: the connection, its monitor, /dev/null as 0-2.
+// close_range(2) where the kernel has it (5.9+), else each descriptor the process holds.
 void keep_only(std::initializer_list<int> keep) {
   std::vector<int> fds(keep);
   std::sort(fds.begin(), fds.end());
+  auto close_from_to = [](unsigned first, unsigned last) {
+    if (::syscall(SYS_close_range, first, last, 0) == 0) return;
+    struct rlimit lim {};
+    const unsigned top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 1048576
+                             ? static_cast<unsigned>(lim.rlim_cur)
+                             : 1048576U;
+    for (unsigned fd = first; fd <= last && fd < top; ++fd) ::close(static_cast<int>(fd));
+  };
   unsigned next = 0;
   for (int fd : fds) {
-    if (static_cast<unsigned>(fd) > next) {
-      ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0);
-    }
+    if (static_cast<unsigned>(fd) > next) close_from_to(next, static_cast<unsigned>(fd) - 1);
     next = static_cast<unsigned>(fd) + 1;
   }
-  ::syscall(SYS_close_range, next, ~0U, 0);
+  close_from_to(next, ~0U);
 }
 
 int run_prelogin(int conn, UniqueFd to_monitor, pid_t monitor_pid, const MonitorOptions& o) {
@@ -224,11 +232,13 @@ class Monitor {
   // escaped, at most a few per second, never above warning.
   void relay(const monitor::LogLine& line) {
     if (!log_limit_.allow(std::chrono::steady_clock::now())) return;
+    const auto skipped = log_limit_.take_suppressed();
     const auto level = line.level == 0   ? spdlog::level::debug
                        : line.level == 1 ? spdlog::level::info
                                          : spdlog::level::warn;
-    spdlog::log(level, "connection from {} port {}: pre-login: {}", host_, port_,
-                printable(line.text, 400));
+    spdlog::log(level, "connection from {} port {}: pre-login: {}{}", host_, port_,
+                printable(line.text, 400),
+                skipped > 0 ? fmt::format(" ({} more lines not logged)", skipped) : "");
   }
 
   std::nullopt_t violation(const char* what) {
