@@ -20,10 +20,12 @@ using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
 
 struct AdmissionLimits {
-  int max_prelogin = 64;             // connections not logged in yet, in all
-  int max_prelogin_per_source = 8;   // ... from one address
-  int max_sessions = 64;             // logged-in sessions
-  int max_refusing = 128;            // refusals being delivered at once (each is cheap)
+  int max_prelogin = 64;            // connections not logged in yet, in all
+  int max_prelogin_per_source = 8;  // ... from one address
+  int max_sessions = 64;            // logged-in sessions
+  // Refusals being delivered at once: each is a socket and a few hundred bytes, no process, so
+  // a burst of hundreds of clients beyond the caps is told "busy" rather than cut off.
+  int max_refusing = 1024;
   int max_refusing_per_source = 16;  // ... to one address; beyond, connections are just closed
   // Admissions per second from one address, in bursts of `admission_burst` (each costs a process
   // and a key): a source that connects and closes in a loop cannot burn the CPU.

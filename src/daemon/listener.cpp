@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -396,12 +397,19 @@ class Listener {
 }  // namespace
 
 int run_listener(const ListenerOptions& options, const ServeConnection& serve) {
+  // Room for every descriptor the caps allow at once: the soft limit (often 1024) up to the
+  // hard one.
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &lim);
+  }
   auto where = io::resolve(options.listen, options.port, true);
   if (!where) {
     spdlog::critical("{}", where.error().message());
     return 1;
   }
-  auto listening = io::listen_tcp(where->front(), 128);
+  // A burst of clients must queue, not be dropped (the kernel caps it at somaxconn).
+  auto listening = io::listen_tcp(where->front(), 1024);
   if (!listening) {
     spdlog::critical("{}", listening.error().message());
     return 1;
