@@ -12,26 +12,7 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "attack"))
-from harness import VICTIM, Work, start_bbftpd  # noqa: E402
-
-
-def tree(pid):
-    by_parent = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        by_parent.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(by_parent.get(p, []))
-    return out
+from harness import VICTIM, Work, process_tree, start_bbftpd  # noqa: E402
 
 
 def pss_kib(pid):
@@ -55,7 +36,7 @@ class Sampler(threading.Thread):
 
     def run(self):
         while not self.stop:
-            procs = tree(self.pid)
+            procs = process_tree(self.pid)
             t = a = 0
             for p in procs:
                 pt, pa = pss_kib(p)
@@ -76,7 +57,7 @@ def main():
             for _ in range(size):
                 f.write(os.urandom(1 << 20))
         idle, idle_anon = 0, 0
-        for p in tree(d.proc.pid):
+        for p in process_tree(d.proc.pid):
             t, a = pss_kib(p)
             idle, idle_anon = idle + t, idle_anon + a
         print("idle daemon: PSS %.1f MiB (anonymous %.1f MiB)" % (idle / 1024, idle_anon / 1024))

@@ -20,32 +20,14 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "attack"))
-from harness import (MSG_ACK, MSG_OK, BbftpSession, Work, recv_msg, start_bbftpd,  # noqa: E402
-                     start_xftpd, tcp_from, wait_until)
+from harness import (MSG_ACK, MSG_OK, BbftpSession, Work, process_tree,  # noqa: E402
+                     recv_msg, start_bbftpd, start_xftpd, tcp_from, wait_until)
 from xftpd_attacks import OK as XFTP_OK, Peer  # noqa: E402
-
-
-def tree(pid):
-    by_parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    by_parent.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(
-                        int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(by_parent.get(p, []))
-    return out
 
 
 def footprint(pid):
     """(processes, PSS KiB summed over the tree, the listener's descriptors)."""
-    procs = tree(pid)
+    procs = process_tree(pid)
     pss = 0
     for p in procs:
         try:

@@ -148,6 +148,25 @@ def tcp_from(source, port, host=VICTIM, timeout=10):
     return s
 
 
+def process_tree(pid):
+    """`pid` and all its descendants (from /proc), parents first."""
+    by_parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            by_parent.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(by_parent.get(p, []))
+    return out
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
