@@ -1,9 +1,11 @@
-// The bbftp client's control language (-e, -i control files, bbftprc files) on any text: it
-// must never crash, and every command it accepts has a verb and echoes the text it came from.
+// The bbftp client's control language (-e, -i control files) and its bbftprc reader on any
+// text: neither may crash; every command accepted has a verb and echoes the text it came from;
+// the rc reader leaves every umask within 0777 and fails only with a warning saying why.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "client/bbftprc.hpp"
 #include "client/control.hpp"
 #include "fuzz_check.hpp"
 
@@ -16,6 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(!(*c)->verb.empty());
       FUZZ_CHECK((*c)->raw == piece);
     }
+  }
+  ferry::client::RunnerConfig config;
+  const auto rc = ferry::client::apply_bbftprc(text, config);
+  FUZZ_CHECK(!rc.failed || !rc.warnings.empty());
+  for (const auto* umask : {&config.local_umask, &config.remote_umask}) {
+    FUZZ_CHECK(!*umask || **umask <= 0777);
   }
   return 0;
 }
