@@ -85,6 +85,9 @@ struct XftpServer::State {
   std::map<std::string, int> queued_per_client;
   DuplicateFilter filter;
   bool closing = false;
+  // Set when a burst has ended (its last transfer, or the duplicate memory emptying): a worker
+  // joins the finished transfers' threads and gives the allocator's free memory back.
+  bool tidy = false;
 
   std::mutex log_mu;
   RateLimit refusals;
@@ -109,6 +112,14 @@ struct XftpServer::State {
                    std::string_view why);
   void work();
   void execute(const Job& job);
+  void ask_tidy() {
+    {
+      std::lock_guard lock(mu);
+      tidy = true;
+    }
+    wake.notify_one();
+  }
+  void tidy_up();
   // Remembers the reply before sending it: a copy of the request arriving right after the reply
   // must find it answered, not in progress (which would be dropped).
   void answer(const Job& job, const std::vector<std::uint8_t>& reply) {
@@ -219,7 +230,13 @@ void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) 
   const std::string client = from.source();
   auto key = filter.key(client, from.to_string(), request);
   std::unique_lock lock(mu);
+  const std::size_t remembered = filter.size();
   auto seen = filter.check(key, request, Clock::now());
+  // The duplicate memory of a burst has just expired: what it held can go back.
+  if (remembered > 0 && filter.size() == 0) {
+    tidy = true;
+    wake.notify_one();
+  }
   switch (seen.seen) {
     case DuplicateFilter::Seen::answered:
       lock.unlock();
@@ -256,8 +273,14 @@ void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) 
 void XftpServer::State::work() {
   for (;;) {
     std::unique_lock lock(mu);
-    wake.wait(lock, [this] { return closing || !queue.empty(); });
+    wake.wait(lock, [this] { return closing || tidy || !queue.empty(); });
     if (closing) return;
+    if (tidy) {
+      tidy = false;
+      lock.unlock();
+      tidy_up();
+      continue;
+    }
     Job job = std::move(queue.front());
     queue.pop_front();
     if (auto it = queued_per_client.find(job.from.source()); it != queued_per_client.end()) {
@@ -266,6 +289,22 @@ void XftpServer::State::work() {
     lock.unlock();
     execute(job);
   }
+}
+
+void XftpServer::State::tidy_up() {
+  std::list<Transfer> finished;
+  {
+    std::lock_guard lock(transfers_mu);
+    for (auto it = transfers.begin(); it != transfers.end();) {
+      auto next = std::next(it);
+      if (it->done->load()) finished.splice(finished.end(), transfers, it);
+      it = next;
+    }
+  }
+  finished.clear();  // joins (unlocked: each has set `done` as its very last step)
+  // What a burst allocated is free now, spread over the heap and every thread's arena: give it
+  // back, so that a burst leaves nothing behind.
+  if (transfers_running.load() == 0) ::malloc_trim(0);
 }
 
 bool XftpServer::State::replace_upload(const std::string& path, const std::string& host) {
@@ -399,10 +438,9 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
              if (it != uploads.end() && it->second.stop == stop) uploads.erase(it);
            }
            ended->set_value();
-           // The last transfer of a burst gives the allocator's free memory (every thread's
-           // arena) back, so that a burst leaves nothing behind.
-           if (--transfers_running == 0) ::malloc_trim(0);
+           const bool last = --transfers_running == 0;
            done->store(true);
+           if (last) ask_tidy();
          })});
   };
   return {std::move(reply), std::move(start)};
