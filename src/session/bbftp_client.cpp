@@ -394,6 +394,40 @@ Outcome BbftpClient::cannot_create(const storage::Error& e, MsgCode abort) {
   return failure(Outcome::local_failure, client_error::kLocal, e.message());
 }
 
+std::optional<Outcome> BbftpClient::prepare_local_directory(const storage::Sandbox& local,
+                                                            const std::string& local_path,
+                                                            std::uint32_t options, MsgCode abort) {
+  auto refuse = [&](int code, std::string text) {
+    send({Empty{abort}});
+    session_.settled();
+    return failure(Outcome::local_failure, code, std::move(text));
+  };
+  const auto slash = local_path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return std::nullopt;  // "." or "/" exist
+  if (slash == local_path.size() - 1) {
+    return refuse(client_error::kLocalEndsWithSlash, "Filename " + local_path + " ends with a /");
+  }
+  const std::string dir = local_path.substr(0, slash);
+  auto st = local.stat(dir);
+  if (st) {
+    if (st->type == storage::FileType::directory) return std::nullopt;
+    return refuse(client_error::kLocalNotDirectory, "File " + dir + " is a not a directory");
+  }
+  if (st.error().sys_errno != ENOENT) {
+    return refuse(client_error::kLocalStat,
+                  "Error stating file " + dir + " : " + st.error().reason() + " ");
+  }
+  if ((options & tropt::kDir) == 0) {
+    return refuse(client_error::kLocalNoCreateDir,
+                  "Directory (" + dir + ") creation needed but TROPT_DIR not set");
+  }
+  if (auto made = local.mkdir(dir, 0777, true); !made) {
+    return refuse(client_error::kLocalMkdir,
+                  "Error creating directory " + dir + " : " + made.error().reason());
+  }
+  return std::nullopt;
+}
+
 Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local_path,
                          const std::string& remote_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
@@ -475,6 +509,9 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   if ((s.options & tropt::kMode) != 0) {
     wo.mode = accepted.filemode & 07777;
     wo.exact_mode = true;
+  }
+  if (auto refused = prepare_local_directory(local, local_path, s.options, MsgCode::abort)) {
+    return std::move(*refused);
   }
   auto writer = local.create(local_path, wo);
   if (!writer) return cannot_create(writer.error(), MsgCode::abort);
@@ -577,6 +614,9 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   const auto size = static_cast<std::uint64_t>(ready->params.filesize);
   storage::WriteOptions wo;
   wo.preallocate = size;
+  if (auto refused = prepare_local_directory(local, local_path, s.options, MsgCode::abr)) {
+    return std::move(*refused);
+  }
   auto writer = local.create(local_path, wo);
   if (!writer) return cannot_create(writer.error(), MsgCode::abr);
   if (size == 0) return receive_empty(*writer, MsgCode::abr);

@@ -27,7 +27,12 @@ inline constexpr int kUnexpected = 62;  // unknown message while waiting for a r
 inline constexpr int kIncompatible = 101;
 inline constexpr int kLocal = 21;      // local file error
 inline constexpr int kLocalStat = 72;  // the local file of a put cannot be stat()ed
-inline constexpr int kServer = 100;    // the server refused, with its text
+// The directory of a get's local file (the real client's codes):
+inline constexpr int kLocalEndsWithSlash = 74;
+inline constexpr int kLocalNoCreateDir = 75;  // missing, and the createdir option is off
+inline constexpr int kLocalNotDirectory = 76;
+inline constexpr int kLocalMkdir = 82;
+inline constexpr int kServer = 100;  // the server refused, with its text
 }  // namespace client_error
 
 struct ClientConfig {
@@ -125,6 +130,12 @@ class BbftpClient {
                      std::uint64_t bytes, int streams, TimePoint started);
   Outcome receive_empty(storage::AtomicWriter& writer, bbftp::MsgCode abort);
   Outcome cannot_create(const storage::Error& e, bbftp::MsgCode abort);
+  // The directory a get writes into, checked (and created with the createdir option) as the real
+  // client does once the server has accepted: a failure is aborted with the real client's code
+  // and words.
+  std::optional<Outcome> prepare_local_directory(const storage::Sandbox& local,
+                                                 const std::string& local_path,
+                                                 std::uint32_t options, bbftp::MsgCode abort);
   ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferParams& accepted,
                                                            const std::vector<std::uint32_t>& ports,
                                                            bool simulate);

@@ -88,6 +88,25 @@ case $case_name in
       echo "ok: $c client: refused once (busy), then served: exit 0"
     done
     ;;
+  get_creates_directory)
+    # createdir is on by default: a get into a missing directory creates it (every level);
+    # with "setoption nocreatedir" it fails with the real client's code and words.
+    start_ferry_daemon "$bbftpd"
+    head -c 100000 /dev/urandom >"$work/root/remote"
+    clients=(ours)
+    [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+    for c in "${clients[@]}"; do
+      run_client "$c" -u alice -r 1 -w "$port" -e "get remote $work/$c/new/sub/file" 127.0.0.1
+      rc=$(cat "$work/rc.$c")
+      [ "$rc" = 0 ] || fail "$c client: get into a missing directory exits $rc: $(cat "$work/err.$c")"
+      cmp "$work/root/remote" "$work/$c/new/sub/file" || fail "$c client: the file differs"
+      echo "ok: $c client: the missing directories were created, the file arrived"
+    done
+    expect 75 "BBFTP-ERROR-00075 : Directory ($work/none/sub) creation needed but TROPT_DIR not set" \
+      -u alice -r 1 -w "$port" -e "setoption nocreatedir; get remote $work/none/sub/file" 127.0.0.1
+    [ ! -e "$work/none" ] || fail "nocreatedir: a directory was created"
+    grep -qxF " get remote $work/none/sub/file FAILED" "$work/out.ours" || fail "no FAILED line"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
