@@ -107,6 +107,47 @@ case $case_name in
     [ ! -e "$work/none" ] || fail "nocreatedir: a directory was created"
     grep -qxF " get remote $work/none/sub/file FAILED" "$work/out.ours" || fail "no FAILED line"
     ;;
+  home_bbftprc)
+    # Without -R the client reads ~/.bbftprc from the home directory of the account running it
+    # (the passwd entry, as the real client): a throw-away account whose file turns createdir
+    # off and holds a line the client does not know (skipped, a warning with -W).
+    [ "$(id -u)" = 0 ] || skip "needs root to create a throw-away account with a home"
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    home=$(mktemp -d /tmp/ferry-home-XXXXXX)
+    account="ferry-rc$$"
+    useradd --no-create-home --home-dir "$home" --shell /usr/sbin/nologin "$account" ||
+      fail "cannot create the account"
+    trap 'userdel "$account" 2>/dev/null || true; rm -rf "$home"; cleanup' EXIT
+    printf 'setnbstream 2\nsetoption nocreatedir\nthis is not a command\n' >"$home/.bbftprc"
+    chown -R "$account:" "$home"
+    chmod 755 "$home"
+    clients=(ours)
+    [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+    for c in "${clients[@]}"; do
+      client=$bbftp
+      preload=
+      if [ "$c" = real ]; then client=$FERRY_REAL_BBFTP; preload=$shim; fi
+      as_account() {
+        set +e
+        env -i PATH="$PATH" HOME=/nonexistent BBFTP_PASSWORD="$password" LD_PRELOAD="$preload" \
+          setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+          timeout 60 "$client" "$@" >"$work/out.$c" 2>"$work/err.$c" </dev/null
+        echo $? >"$work/rc.$c"
+        set -e
+      }
+      as_account -u alice -r 1 -w "$port" -W -e "get remote $home/$c/sub/file" 127.0.0.1
+      rc=$(cat "$work/rc.$c")
+      [ "$rc" = 75 ] || fail "$c client: ~/.bbftprc not applied: exit $rc: $(cat "$work/err.$c")"
+      grep -qxF "BBFTP-WARNING-00013 : Skipping Unknown command in .bbftprc file (this is not a command)" \
+        "$work/err.$c" || fail "$c client: no warning for the unknown line: $(cat "$work/err.$c")"
+      as_account -u alice -r 1 -w "$port" -R none -e "get remote $home/$c/sub/file" 127.0.0.1
+      rc=$(cat "$work/rc.$c")
+      [ "$rc" = 0 ] && [ -f "$home/$c/sub/file" ] ||
+        fail "$c client: -R none still read ~/.bbftprc: exit $rc: $(cat "$work/err.$c")"
+      echo "ok: $c client: ~/.bbftprc of the account read (HOME ignored), unknown line skipped; -R none skips it"
+    done
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
