@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
     std::cerr << "BBFTP-ERROR-00006 : No user given (-u)\n";
     return 6;
   }
+  // An IPv6 literal may be written in brackets, as in URLs and ssh ("[::1]"); the real client
+  // knows no IPv6 and refuses it.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
   cfg.connection.host = host;
   if (gzip) cfg.transfer.options |= ferry::bbftp::tropt::kGzip;
   if (qbss) cfg.transfer.options |= ferry::bbftp::tropt::kQbss;

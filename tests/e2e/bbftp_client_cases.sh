@@ -148,6 +148,26 @@ case $case_name in
       echo "ok: $c client: ~/.bbftprc of the account read (HOME ignored), unknown line skipped; -R none skips it"
     done
     ;;
+  ipv6_literal)
+    # A deliberate improvement: an IPv6 literal in brackets (the real client refuses it, error
+    # 15). Put and get with 3 streams in each protocol, and protocol 2 active (-D).
+    ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1" || skip "no ::1 on the loopback"
+    listen_address=::1
+    start_ferry_daemon "$bbftpd"
+    head -c 3000000 /dev/urandom >"$work/file"
+    for how in "--protocol 3" "--protocol 2" "--protocol 1" "-D"; do
+      # shellcheck disable=SC2086 # $how is two words or one
+      run_client ours -u alice -r 1 -p 3 $how -w "$port" \
+        -e "put $work/file up; get up $work/back" '[::1]'
+      rc=$(cat "$work/rc.ours")
+      [ "$rc" = 0 ] || fail "[::1] $how: exit $rc: $(cat "$work/err.ours")"
+      cmp "$work/file" "$work/back" || fail "[::1] $how: the file came back different"
+      cmp "$work/file" "$work/root/up" || fail "[::1] $how: the stored file differs"
+      rm -f "$work/back"
+      echo "ok: [::1] $how: put and get, 3 streams"
+    done
+    grep -q "from ::1 port" "$work/daemon.log" || fail "the daemon did not see ::1"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

@@ -19,6 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 # start_ferry_daemon BBFTPD [extra options]: sets $port; user "alice", password in $password.
+# It listens on $listen_address (default 127.0.0.1).
 password="interop-pw-$$"
 start_ferry_daemon() {
   local bbftpd=$1; shift
@@ -26,7 +27,7 @@ start_ferry_daemon() {
   echo "$password" | "$bbftpd" --add-user alice --password-file "$work/pw" --root "$work/root" >/dev/null
   [ ${#bbftpd_accounts_made[@]} -gt 0 ] || make_bbftpd_accounts "ferry-t$$" || fail "cannot create the daemon's accounts"
   give_to_service_user "$work/root"
-  "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" \
+  "$bbftpd" --foreground --listen "${listen_address:-127.0.0.1}" -w 0 --password-file "$work/pw" \
     "${bbftpd_account_options[@]}" "$@" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   port=$(wait_for_port "$work/daemon.log") && return 0
