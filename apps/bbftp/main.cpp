@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "app/cli.hpp"
@@ -21,8 +22,10 @@
 
 namespace {
 
-std::string read_password_from_tty() {
-  // Like the original: "Password: " on stdout, the answer read from the terminal without echo.
+// Like the original (getpass): "Password: " on stdout, the answer read from the terminal without
+// echo, or from standard input when there is no terminal. Nothing at all to read there (no
+// terminal, stdin empty or /dev/null): nullopt, rather than trying an empty password.
+std::optional<std::string> read_password() {
   std::cout << "Password: " << std::flush;
   const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   const int fd = tty >= 0 ? tty : STDIN_FILENO;
@@ -35,9 +38,17 @@ std::string read_password_from_tty() {
   }
   std::string pw;
   char ch;
-  while (::read(fd, &ch, 1) == 1 && ch != '\n') pw += ch;
+  bool got_line = false;
+  while (::read(fd, &ch, 1) == 1) {
+    if (ch == '\n') {
+      got_line = true;
+      break;
+    }
+    pw += ch;
+  }
   if (is_tty) ::tcsetattr(fd, TCSAFLUSH, &old);
   if (tty >= 0) ::close(tty);
+  if (!is_tty && !got_line && pw.empty()) return std::nullopt;
   return pw;
 }
 
@@ -149,8 +160,13 @@ int main(int argc, char** argv) {
     cfg.connection.password = text.substr(0, text.find('\n'));
   } else if (const char* env = std::getenv("BBFTP_PASSWORD"); env != nullptr) {
     cfg.connection.password = env;
+  } else if (auto typed = read_password()) {
+    cfg.connection.password = std::move(*typed);
   } else {
-    cfg.connection.password = read_password_from_tty();
+    std::cout << '\n';
+    std::cerr << "BBFTP-ERROR-00019 : Password is mandatory: there is no terminal to ask on; "
+                 "give it in BBFTP_PASSWORD or with --password-file FILE\n";
+    return 19;
   }
 
   // The bbftprc file, read before connecting as the real client does: -R FILE, else

@@ -168,6 +168,29 @@ case $case_name in
     done
     grep -q "from ::1 port" "$work/daemon.log" || fail "the daemon did not see ::1"
     ;;
+  no_terminal_password)
+    # A deliberate improvement: no terminal (setsid: no controlling one), nothing on stdin and
+    # no password given: say how to give one instead of trying an empty password.
+    start_ferry_daemon "$bbftpd"
+    set +e
+    env -u BBFTP_PASSWORD setsid "$bbftp" -u alice -r 1 -w "$port" -e "dir ." 127.0.0.1 \
+      </dev/null >"$work/out.ours" 2>"$work/err.ours"
+    rc=$?
+    set -e
+    [ "$rc" = 19 ] || fail "exit $rc, expected 19: $(cat "$work/err.ours")"
+    grep -qxF "BBFTP-ERROR-00019 : Password is mandatory: there is no terminal to ask on; give it in BBFTP_PASSWORD or with --password-file FILE" \
+      "$work/err.ours" || fail "no hint in: $(cat "$work/err.ours")"
+    ! grep -q alice "$work/daemon.log" || fail "a login was tried: $(cat "$work/daemon.log")"
+    echo "ok: no terminal, no password: exit 19 with the hint, no login tried"
+    # A password on stdin (no terminal) is still read, as getpass(3) does.
+    set +e
+    echo "$password" | env -u BBFTP_PASSWORD setsid "$bbftp" -u alice -r 1 -w "$port" \
+      -e "dir ." 127.0.0.1 >"$work/out.ours" 2>"$work/err.ours"
+    rc=$?
+    set -e
+    [ "$rc" = 0 ] || fail "a password on stdin: exit $rc: $(cat "$work/err.ours")"
+    echo "ok: a password piped on stdin is read"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
