@@ -15,6 +15,7 @@
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
+#include "app/progress.hpp"
 #include "app/signals.hpp"
 #include "client/bbftprc.hpp"
 #include "client/control.hpp"
@@ -97,6 +98,10 @@ int main(int argc, char** argv) {
   app.add_option("--password-file", password_file, "Read the password from FILE (first line)");
   app.add_option("--retry-wait", cfg.retry_wait_s, "Seconds between retries")
       ->capture_default_str();
+  bool no_progress = false;
+  app.add_flag("--no-progress", no_progress, "No progress bar (shown only on a terminal)");
+  app.add_flag("--json", cfg.output.json,
+               "One JSON object per command instead of its OK/FAILED line");
   std::string host;
   app.add_option("host", host, "Server")->required();
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
@@ -228,6 +233,25 @@ int main(int argc, char** argv) {
     if (*c) parsed.push_back(std::move(**c));
   }
 
+  // On a terminal: a progress bar per file on stderr (erased before the result line, so that
+  // the real client's lines stay as they are) and a word before each retry wait.
+  std::optional<ferry::app::ProgressBar> bar;
+  if (ferry::app::ProgressBar::terminal() && !no_progress) {
+    cfg.display.begin = [&bar](const std::string& file) { bar.emplace(file, std::nullopt, true); };
+    cfg.display.progress = [&bar](std::uint64_t moved, std::uint64_t size) {
+      if (!bar) return;
+      bar->set_total(size);
+      bar->update(moved);
+    };
+    cfg.display.done = [&bar] {
+      if (bar) bar->abandon();
+      bar.reset();
+    };
+    cfg.display.waiting = [](int seconds, int next, int tries) {
+      std::cerr << "bbftp: waiting " << seconds << " s before try " << next << " of " << tries
+                << '\n';
+    };
+  }
   ferry::client::Runner runner(cfg, out, err);
   if (!runner.start()) return runner.exit_code();
   for (const auto& c : parsed) runner.run(c);

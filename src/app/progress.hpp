@@ -20,6 +20,8 @@ class ProgressBar {
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
 
+  // The size, once known (a download learns it from the server's answer).
+  void set_total(std::uint64_t total) { total_ = total; }
   void update(std::uint64_t done);
   // Final state and a newline (the line stays as a record of the transfer).
   void finish(std::uint64_t done);

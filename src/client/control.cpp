@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -115,6 +116,12 @@ Runner::Runner(RunnerConfig config, std::ostream& out, std::ostream& err)
   config_.connection.on_info = [this](const std::string& text) {
     if (config_.output.warnings) err_ << stamp() << "BBFTP-WARNING-00100 : " << text << '\n';
   };
+  if (config_.display.progress) config_.connection.on_progress = config_.display.progress;
+}
+
+void Runner::wait_before_retry(int next) {
+  if (config_.display.waiting) config_.display.waiting(config_.retry_wait_s, next, config_.tries);
+  std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
 }
 
 std::string Runner::stamp() const {
@@ -150,7 +157,7 @@ bool Runner::start() {
       return true;
     }
     if (attempt >= config_.tries || final_refusal()) break;
-    std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
+    wait_before_retry(attempt + 1);
   }
   if (!final_refusal()) {
     warn_error(session::client_error::kMaxTries, "Maximum try on connection reached (" +
@@ -204,7 +211,7 @@ Outcome Runner::with_retries(const std::string& shown, const Attempt& attempt) {
     if (config_.output.verbose) {
       say("Retrying command waiting " + std::to_string(config_.retry_wait_s) + " s");
     }
-    std::this_thread::sleep_for(std::chrono::seconds(config_.retry_wait_s));
+    wait_before_retry(tries + 1);
   }
 }
 
@@ -215,15 +222,58 @@ std::string Runner::remote_join(const std::string& dir, const std::string& name)
 
 int Runner::run(const Command& c) {
   std::string failure;
+  files_.clear();
   const int code = execute(c, failure);
-  if (code == 0) {
-    say(c.raw + " OK");
+  if (code != 0 && !failure.empty()) warn_error(code, failure);
+  if (config_.output.json) {
+    report_json(c, code, failure);
   } else {
-    if (!failure.empty()) warn_error(code, failure);
-    say(c.raw + " FAILED");
-    last_error_ = code;
+    say(c.raw + (code == 0 ? " OK" : " FAILED"));
   }
+  if (code != 0) last_error_ = code;
   return code;
+}
+
+void Runner::report_json(const Command& c, int code, const std::string& failure) {
+  nlohmann::ordered_json j;
+  std::string command = c.raw;
+  command.erase(0, command.find_first_not_of(" \t"));
+  j["command"] = command;
+  j["verb"] = c.verb;
+  j["outcome"] = code == 0 ? "ok" : "failed";
+  if (code != 0) {
+    j["error"] = code;
+    j["message"] = failure;
+  }
+  if (!files_.empty() || c.verb == "get" || c.verb == "put" || c.verb == "mget" ||
+      c.verb == "mput") {
+    auto files = nlohmann::ordered_json::array();
+    std::uint64_t bytes = 0;
+    double seconds = 0;
+    int streams = 0;
+    for (const auto& f : files_) {
+      nlohmann::ordered_json one{{"source", f.source},
+                                 {"destination", f.destination},
+                                 {"outcome", f.outcome ? "ok" : "failed"}};
+      if (f.outcome) {
+        one["bytes"] = f.outcome.bytes;
+        one["seconds"] = f.outcome.seconds;
+        one["streams"] = std::max(f.outcome.streams, 1);
+        bytes += f.outcome.bytes;
+        seconds += f.outcome.seconds;
+        streams = std::max(streams, std::max(f.outcome.streams, 1));
+      } else {
+        one["error"] = f.outcome.error;
+        one["message"] = f.outcome.text;
+      }
+      files.push_back(std::move(one));
+    }
+    j["files"] = std::move(files);
+    j["bytes"] = bytes;
+    j["seconds"] = seconds;
+    j["streams"] = streams;
+  }
+  out_ << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }
 
 int Runner::execute(const Command& c, std::string& failure) {
@@ -337,9 +387,12 @@ int Runner::execute(const Command& c, std::string& failure) {
   }
 
   auto transfer = [&](bool put, const std::string& src, const std::string& dst) {
+    if (config_.display.begin) config_.display.begin(put ? src : dst);
     auto o = with_retries(put ? "put " + src + " " + dst : "get " + src + " " + dst, [&] {
       return put ? client_->put(local_, src, dst, t) : client_->get(local_, src, dst, t);
     });
+    if (config_.display.done) config_.display.done();
+    files_.push_back({src, dst, o});
     if (o) {
       if (config_.output.verbose) {
         say("<< OK");

@@ -30,6 +30,23 @@ struct OutputOptions {
   bool machine = false;     // -m
   bool timestamps = false;  // -t
   bool warnings = false;    // -W
+  // --json: one JSON object per command on the output instead of its "OK"/"FAILED" line:
+  // {"command", "verb", "outcome" ("ok"/"failed"), "error" and "message" when failed, and for
+  // transfers "files" (each: source, destination, bytes, seconds, streams, outcome), "bytes",
+  // "seconds", "streams"}.
+  bool json = false;
+};
+
+// What a terminal shows beside the real client's lines (the program wires it to a progress bar;
+// each hook may be empty).
+struct TransferDisplay {
+  // A put or get begins (its local file), then is under way: bytes moved, the file's size.
+  std::function<void(const std::string& file)> begin;
+  std::function<void(std::uint64_t moved, std::uint64_t size)> progress;
+  // The transfer is over (the display goes before its result line).
+  std::function<void()> done;
+  // A try failed: the next (`next` of `tries`) comes in `seconds`.
+  std::function<void(int seconds, int next, int tries)> waiting;
 };
 
 struct RunnerConfig {
@@ -42,6 +59,7 @@ struct RunnerConfig {
   std::optional<std::uint32_t> remote_umask;
   std::optional<std::int32_t> remote_cos;
   std::optional<std::uint32_t> local_umask;
+  TransferDisplay display;
 };
 
 class Runner {
@@ -73,6 +91,14 @@ class Runner {
   std::string remote_dir_;  // last successful cd, replayed after a reconnect
   std::optional<std::uint32_t> remote_umask_;
   std::optional<std::int32_t> remote_cos_;
+  // The files a transfer command moved (or tried to), for --json.
+  struct FileResult {
+    std::string source, destination;
+    session::Outcome outcome;
+  };
+  std::vector<FileResult> files_;
+  void report_json(const Command& c, int code, const std::string& failure);
+  void wait_before_retry(int next);
   int last_error_ = 0;
   bool last_refusal_retryable_ = false;  // the last login refusal was MSG_BAD (busy)
 };

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "crypto/rsa.hpp"
@@ -280,13 +282,18 @@ ferry::Result<std::vector<UniqueFd>, std::string> listen_for_server(
   return listeners;
 }
 
-// Runs one segment per stream on its own thread; the first failure wins.
+// Runs one segment per stream on its own thread; the first failure wins. With `progress`, the
+// calling thread reports the bytes moved about ten times a second until every stream is done.
 std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                        std::uint64_t size, const TransferParams& p, bool send,
-                                       io::Timeout data, io::Timeout ack,
-                                       std::size_t block_bytes = 0) {
+                                       io::Timeout data, io::Timeout ack, std::size_t block_bytes,
+                                       const ProgressFn& progress) {
   const int n = static_cast<int>(socks.size());
   std::vector<StreamResult<void>> results(socks.size());
+  std::atomic<std::uint64_t> moved{0};
+  std::mutex mu;
+  std::condition_variable ended;
+  int running = n;
   {
     std::vector<std::jthread> workers;
     for (int i = 0; i < n; ++i) {
@@ -297,14 +304,26 @@ std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const stora
                                        : static_cast<std::size_t>(std::max(p.buffersize, 1)) * 1024,
                       (p.transferoption & tropt::kGzip) != 0,
                       data,
-                      ack};
+                      ack,
+                      progress ? &moved : nullptr};
       workers.emplace_back([&, i, spec] {
         const int sock = socks[static_cast<std::size_t>(i)].get();
         results[static_cast<std::size_t>(i)] =
             send ? send_segment(sock, file, spec) : receive_segment(sock, file, spec);
+        std::lock_guard lock(mu);
+        if (--running == 0) ended.notify_one();
       });
     }
+    if (progress) {
+      std::unique_lock lock(mu);
+      while (!ended.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; })) {
+        lock.unlock();
+        progress(moved.load(std::memory_order_relaxed), size);
+        lock.lock();
+      }
+    }
   }
+  if (progress) progress(moved.load(), size);
   for (auto& r : results) {
     if (!r) return r.error();
   }
@@ -475,7 +494,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   std::optional<StreamError> failed;
   if (!s.simulate) {
     failed = run_streams(socks, *file, st->size, accepted, true, config_.data_timeout,
-                         config_.ack_timeout);
+                         config_.ack_timeout, 0, config_.on_progress);
   }
   socks.clear();
   return finish_put(failed, st->size, n, started);
@@ -529,7 +548,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
-                            config_.ack_timeout);
+                            config_.ack_timeout, 0, config_.on_progress);
   socks.clear();
   return finish_get(failed, *writer, size, n, started);
 }
@@ -586,7 +605,7 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
     TransferParams p;
     p.transferoption = s.options;
     failed = run_streams(*socks, file, st.size, p, true, config_.data_timeout, config_.ack_timeout,
-                         kV1BlockBytes);
+                         kV1BlockBytes, config_.on_progress);
   }
   return finish_put(failed, st.size, n, started);
 }
@@ -627,7 +646,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   TransferParams p;
   p.transferoption = s.options;
   auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
-                            config_.ack_timeout, kV1BlockBytes);
+                            config_.ack_timeout, kV1BlockBytes, config_.on_progress);
   return finish_get(failed, *writer, size, req.nbport, started);
 }
 

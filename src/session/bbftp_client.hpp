@@ -35,6 +35,8 @@ inline constexpr int kLocalMkdir = 82;
 inline constexpr int kServer = 100;  // the server refused, with its text
 }  // namespace client_error
 
+using ProgressFn = std::function<void(std::uint64_t moved, std::uint64_t size)>;
+
 struct ClientConfig {
   std::string host;
   std::uint16_t port = 5021;
@@ -47,6 +49,9 @@ struct ClientConfig {
   io::Timeout data_timeout{std::chrono::seconds(300)};
   io::Timeout ack_timeout{std::chrono::seconds(100)};
   std::function<void(const std::string&)> on_info;  // MSG_INFO texts during transfers
+  // During a put or get: the bytes moved so far and the file's size, about ten times a second
+  // and once at the end (for a progress display).
+  ProgressFn on_progress;
 };
 
 struct TransferSettings {

@@ -22,6 +22,10 @@ Unexpected<StreamError> from_storage(const storage::Error& e) {
   return Unexpected(StreamError{e.sys_errno, e.message()});
 }
 
+void count(const StreamSpec& spec, std::uint64_t bytes) {
+  if (spec.moved != nullptr) spec.moved->fetch_add(bytes, std::memory_order_relaxed);
+}
+
 StreamResult<void> wait_ack(int sock, io::Timeout timeout) {
   std::byte b[bbftp::kHeaderSize];
   if (auto r = io::read_exact(sock, b, timeout); !r) return from_io(r.error());
@@ -48,6 +52,7 @@ StreamResult<void> send_raw(int sock, const storage::File& file, const StreamSpe
         ::sendfile(sock, file.fd(), &offset, std::min<std::uint64_t>(left, kRawChunk));
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
+      count(spec, static_cast<std::uint64_t>(n));
       continue;
     }
     if (n == 0) return Unexpected(StreamError{EIO, file.path() + ": file shrank while sending"});
@@ -90,6 +95,7 @@ StreamResult<void> send_compressed(int sock, const storage::File& file, const St
     if (auto r = io::write_all(sock, head, spec.data_timeout); !r) return from_io(r.error());
     if (auto r = io::write_all(sock, body, spec.data_timeout); !r) return from_io(r.error());
     done += n;
+    count(spec, n);
   }
   return {};
 }
@@ -107,6 +113,7 @@ StreamResult<void> receive_raw(int sock, const storage::File& file, const Stream
       return from_storage(w.error());
     }
     done += *n;
+    count(spec, *n);
   }
   return {};
 }
@@ -143,6 +150,7 @@ StreamResult<void> receive_compressed(int sock, const storage::File& file, const
     }
     if (auto w = file.pwrite_all(data, spec.offset + done); !w) return from_storage(w.error());
     done += data.size();
+    count(spec, data.size());
   }
   return {};
 }

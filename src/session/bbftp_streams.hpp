@@ -4,6 +4,7 @@
 // Shared by bbftpd and the bbftp client, in both directions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -28,7 +29,9 @@ struct StreamSpec {
   bool compressed = false;
   io::Timeout data_timeout{300000};  // setdatato
   io::Timeout ack_timeout{100000};   // setackto
-  // Fault injection for tests: a sender stops after this many bytes and drops the connection.
+  // When set, the bytes of the file moved so far are added to it as they go (for a progress
+  // display; shared by every stream of a transfer).
+  std::atomic<std::uint64_t>* moved = nullptr;
 };
 
 // Sends [offset, offset+length) of `file` on `sock`, then waits for the receiver's MSG_ACK.

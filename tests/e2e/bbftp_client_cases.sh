@@ -191,6 +191,66 @@ case $case_name in
     [ "$rc" = 0 ] || fail "a password on stdin: exit $rc: $(cat "$work/err.ours")"
     echo "ok: a password piped on stdin is read"
     ;;
+  progress_on_terminal)
+    # Under a pseudo-terminal (script(1)) a progress bar is drawn on stderr, then erased before
+    # the real client's result line; piped, nothing but the real client's lines. A retry wait is
+    # announced on a terminal only.
+    command -v script >/dev/null || skip "no script(1) (util-linux)"
+    start_ferry_daemon "$bbftpd"
+    head -c 20000000 /dev/urandom >"$work/big"
+    cmd="BBFTP_PASSWORD=$password $bbftp -u alice -r 1 -p 2 -w $port -e 'put $work/big up; get up $work/back' 127.0.0.1"
+    script -qec "$cmd" /dev/null >"$work/tty" </dev/null || fail "under a terminal: $(cat -v "$work/tty")"
+    grep -qaF "$(printf '\r\033[K')$work/big  " "$work/tty" || fail "no progress bar for the put: $(cat -v "$work/tty")"
+    grep -qaF "$(printf '\r\033[K')$work/back  " "$work/tty" || fail "no progress bar for the get: $(cat -v "$work/tty")"
+    grep -qaE "[0-9]+% .*B/s" "$work/tty" || fail "no percentage and rate: $(cat -v "$work/tty")"
+    grep -qaF "$(printf '\033[K')put $work/big up OK" "$work/tty" || fail "the bar was not erased before the result line"
+    cmp "$work/big" "$work/back" || fail "the file came back different"
+    echo "ok: under a terminal: a bar per file with percentage and rate, erased before each result line"
+    rm -f "$work/back"
+    run_client ours -u alice -r 1 -p 2 -w "$port" -e "put $work/big up; get up $work/back" 127.0.0.1
+    [ "$(cat "$work/rc.ours")" = 0 ] || fail "piped: exit $(cat "$work/rc.ours")"
+    ! grep -qaF "$(printf '\033')" "$work/err.ours" "$work/out.ours" || fail "piped: a bar was drawn"
+    [ "$(cat "$work/out.ours")" = "$(printf 'put %s up OK\n get up %s OK' "$work/big" "$work/back")" ] ||
+      fail "piped: the output is not the real client's lines: $(cat -v "$work/out.ours")"
+    echo "ok: piped: no bar, only the real client's lines"
+    free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    script -qec "BBFTP_PASSWORD=x $bbftp -u alice -r 2 --retry-wait 1 -w $free_port -e 'dir .' 127.0.0.1" \
+      /dev/null >"$work/tty" </dev/null || true
+    grep -qaF "bbftp: waiting 1 s before try 2 of 2" "$work/tty" || fail "no retry announcement: $(cat -v "$work/tty")"
+    run_client ours -u alice -r 2 --retry-wait 1 -w "$free_port" -e "dir ." 127.0.0.1
+    ! grep -qF "waiting" "$work/err.ours" || fail "piped: the retry wait was announced"
+    echo "ok: a retry wait is announced on a terminal only"
+    ;;
+  json_summary)
+    # --json: one JSON object per command instead of its OK/FAILED line, matching the transfer.
+    start_ferry_daemon "$bbftpd"
+    head -c 3000000 /dev/urandom >"$work/file"
+    run_client ours -u alice -r 1 -p 3 -w "$port" --json \
+      -e "put $work/file up; get missing $work/x; mkdir d; mget up* $work/many" 127.0.0.1
+    # The exit code is the last failure's, as without --json.
+    [ "$(cat "$work/rc.ours")" = 100 ] || fail "exit $(cat "$work/rc.ours"): $(cat "$work/err.ours")"
+    cmp "$work/file" "$work/many/up" || fail "mget: the file differs"
+    python3 - "$work/out.ours" "$work" <<'PY' || fail "the JSON does not match: $(cat "$work/out.ours")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+work = sys.argv[2]
+objs = [json.loads(l) for l in lines]  # every line is one object
+assert len(objs) == 4, lines
+put, get, mkdir, mget = objs
+assert put["command"] == "put %s/file up" % work and put["verb"] == "put" and put["outcome"] == "ok", put
+assert put["bytes"] == 3000000 and put["streams"] == 3 and put["seconds"] >= 0, put
+assert put["files"] == [dict(source=work + "/file", destination="up", outcome="ok", bytes=3000000,
+                             seconds=put["seconds"], streams=3)], put
+assert get["outcome"] == "failed" and get["error"] == 100 and "missing" in get["message"], get
+assert get["files"][0]["outcome"] == "failed" and get["bytes"] == 0, get
+assert mkdir == {"command": "mkdir d", "verb": "mkdir", "outcome": "ok"}, mkdir
+assert [f["destination"] for f in mget["files"]] == [work + "/many/up"], mget
+assert mget["bytes"] == 3000000 and mget["outcome"] == "ok", mget
+PY
+    grep -qxF "BBFTP-ERROR-00100 : Error stating file missing : No such file or directory " "$work/err.ours" ||
+      fail "the error line is gone from stderr: $(cat "$work/err.ours")"
+    echo "ok: --json: 4 objects, bytes, streams, files and outcomes as transferred; errors still on stderr"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;
