@@ -1,6 +1,7 @@
 // The client's session state machine against any server: the bytes after the first are what a
-// (malicious) server sends; the first byte picks the protocol range and how the client goes on
-// after its login (commands, listings or transfers, in turn). It must never crash, never choose
+// (malicious) server sends; the first byte picks the protocol range, password or ssh mode (its
+// top bit) and how the client goes on after its login (commands, listings or transfers, in
+// turn). It must never crash, never choose
 // a protocol outside its own range, and be closed after a violation.
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const int min = 1 + (data[0] & 1), max = min + ((data[0] >> 1) & 1) + 1;  // 1..3, 2..3, ...
   ClientSession s(min, std::min(max, 3));
-  unsigned next_action = data[0] >> 2;
+  unsigned next_action = (data[0] >> 2) & 0x1f;
+  if ((data[0] & 0x80) != 0) s.start_ssh();
   ferry::Bytes rest(reinterpret_cast<const std::byte*>(data + 1), size - 1);
   for (int i = 0; i < 1024 && !rest.empty() && s.state() != ClientState::closed; ++i) {
     // What the client sends next, as a real one would in this state.
@@ -43,6 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     if (std::holds_alternative<KeyReceived>(ev)) s.sent_login();
+    if (std::holds_alternative<SshHello>(ev)) {
+      FUZZ_CHECK(s.state() == ClientState::logged);
+      s.sent_prot();
+    }
     if (const auto* a = std::get_if<Accepted>(&ev);
         a && s.state() == ClientState::logged && s.version() == 0) {
       s.sent_prot();

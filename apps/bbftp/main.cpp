@@ -53,6 +53,36 @@ std::optional<std::string> read_password() {
   return pw;
 }
 
+// Splits the ssh command (-L) into words as the real client does: blanks separate, quotes group,
+// a backslash takes the next character as it is.
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quote == 0 && (c == ' ' || c == '\t' || c == '\n')) {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\' && i + 1 < text.size()) {
+      word += text[++i];
+    } else if (quote != 0 && c == quote) {
+      quote = 0;
+    } else if (quote == 0 && (c == '"' || c == '\'')) {
+      quote = c;
+    } else {
+      word += c;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
 std::string slurp(const std::string& path, bool& ok) {
   std::ifstream in(path);
   ok = static_cast<bool>(in);
@@ -102,6 +132,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-progress", no_progress, "No progress bar (shown only on a terminal)");
   app.add_flag("--json", cfg.output.json,
                "One JSON object per command instead of its OK/FAILED line");
+  bool use_ssh = false, ssh_batch = false;
+  std::string ssh_cmd, ssh_remote_cmd, ssh_identity;
+  app.add_flag("-s", use_ssh, "ssh mode: start 'bbftpd -s' on the server through ssh");
+  app.add_flag("-S", ssh_batch, "ssh mode in batch mode (no password or passphrase asked)");
+  app.add_option("-E", ssh_remote_cmd, "ssh mode: the server command (default 'bbftpd -s')");
+  app.add_option("-I", ssh_identity, "ssh mode: the ssh identity file");
+  app.add_option("-L", ssh_cmd, "ssh mode: the ssh command (default 'ssh -q')");
   std::string host;
   app.add_option("host", host, "Server")->required();
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
@@ -117,9 +154,17 @@ int main(int argc, char** argv) {
     std::cerr << "BBFTP-ERROR-00007 : One and only one of -e and -i is needed\n";
     return 7;
   }
-  if (cfg.connection.user.empty()) {
+  // -E, -I, -L and -S imply ssh mode, as in the real client.
+  use_ssh =
+      use_ssh || ssh_batch || app.count("-E") > 0 || app.count("-I") > 0 || app.count("-L") > 0;
+  if (cfg.connection.user.empty() && !use_ssh) {
     std::cerr << "BBFTP-ERROR-00006 : No user given (-u)\n";
     return 6;
+  }
+  if (!ssh_identity.empty() && ::access(ssh_identity.c_str(), F_OK) != 0) {
+    std::cerr << "BBFTP-ERROR-00005 : SSH identity file (" << ssh_identity
+              << ") cannot be stated\n";
+    return 5;
   }
   // An IPv6 literal may be written in brackets, as in URLs and ssh ("[::1]"); the real client
   // knows no IPv6 and refuses it.
@@ -155,7 +200,39 @@ int main(int argc, char** argv) {
   if (!output_file.empty() && !open_result_file(out_file, output_file)) return 10;
   if (!error_file.empty() && !open_result_file(err_file, error_file)) return 10;
 
-  if (!password_file.empty()) {
+  if (use_ssh) {
+    // The real client's ssh command line. Batch mode accepts a host key it has never seen but,
+    // unlike the real client's "StrictHostKeyChecking no", never a changed one.
+    if (ssh_cmd.empty()) ssh_cmd = "ssh -q";
+    if (ssh_remote_cmd.empty()) ssh_remote_cmd = "bbftpd -s";
+    if (ssh_remote_cmd.find(" -s") == std::string::npos) ssh_remote_cmd += " -s";
+    auto& argv_ssh = cfg.connection.ssh_command;
+    argv_ssh = split_words(ssh_cmd);
+    if (argv_ssh.empty()) {
+      std::cerr << "BBFTP-ERROR-00043 : No ssh command specified\n";
+      return 43;
+    }
+    for (const char* a : {"-x", "-a", "-oFallBackToRsh no"}) argv_ssh.emplace_back(a);
+    if (ssh_batch) {
+      argv_ssh.emplace_back("-oBatchMode yes");
+      argv_ssh.emplace_back("-oStrictHostKeyChecking accept-new");
+    }
+    if (!ssh_identity.empty()) {
+      argv_ssh.emplace_back("-i");
+      argv_ssh.push_back(ssh_identity);
+    }
+    if (!cfg.connection.user.empty()) {
+      argv_ssh.emplace_back("-l");
+      argv_ssh.push_back(cfg.connection.user);
+    }
+    argv_ssh.push_back(host);
+    argv_ssh.push_back(ssh_remote_cmd);
+    if (debug) {
+      std::cerr << "Executing :";
+      for (const auto& a : argv_ssh) std::cerr << ' ' << a;
+      std::cerr << '\n';
+    }
+  } else if (!password_file.empty()) {
     bool ok = false;
     std::string text = slurp(password_file, ok);
     if (!ok) {

@@ -1,4 +1,5 @@
 // bbftpd: the bbftp daemon. Options follow the real bbftpd; long options add what it lacks.
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <termios.h>
 #include <unistd.h>
@@ -51,6 +52,8 @@ struct Settings {
   std::string service_user = "bbftpd";
   std::string landlock;
   std::string seccomp;
+  bool ssh = false;
+  int check_stdin_timeout_s = 300;
 };
 
 std::string read_password_from_stdin() {
@@ -105,6 +108,28 @@ std::string status_text(const Settings& s) {
   return out.str();
 }
 
+// bbftpd -s, as the real daemon: run by sshd as the user who logged in with ssh, so there is no
+// login, no privilege to give up and no account to change to; the files are the user's, from the
+// directory ssh started us in. The client proves its address with a check connection first.
+int serve_ssh_mode(const Settings& s, const BbftpServerOptions& options) {
+  const passwd* pw = ::getpwuid(::getuid());
+  const std::string user = pw != nullptr ? pw->pw_name : "UID " + std::to_string(::getuid());
+  auto here = ferry::storage::Sandbox::unconfined(".");
+  if (!here) {
+    spdlog::error("ssh mode: the current directory: {}", here.error().message());
+    return 1;
+  }
+  auto peer = ferry::session::bbftp_ssh_check(STDOUT_FILENO, options,
+                                              std::chrono::seconds(s.check_stdin_timeout_s));
+  if (!peer) {
+    spdlog::error("ssh mode: {}; user {} disconnected", peer.error(), user);
+    return 1;
+  }
+  ferry::session::serve_bbftp_ssh_session(STDIN_FILENO, STDOUT_FILENO, options, std::move(*here),
+                                          user, *peer);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +140,9 @@ int main(int argc, char** argv) {
   ferry::app::add_config_option(app);
   ferry::app::add_logging_options(app, s.log);
   app.add_flag("-b,--background", s.background, "Run as a daemon in the background");
+  app.add_flag("-s,--ssh", s.ssh,
+               "ssh mode: started by ssh as the user (bbftp -s); the control connection is "
+               "standard input and output");
   app.add_flag("--foreground", s.foreground,
                "Listen in the foreground, logging to standard error (for tests and systemd)");
   app.add_option("-w,--port", s.port, "Control port")->capture_default_str();
@@ -206,6 +234,8 @@ int main(int argc, char** argv) {
   s.limits.ban_for = std::chrono::seconds(ban_time_s);
 
   if (!s.add_user.empty()) return add_user(s);
+  // ssh mode: the user's own process, its standard error the user's terminal: only problems.
+  if (s.ssh && app.count("--log-level") == 0) s.log.level = "warning";
   const bool inetd = !s.background && !s.foreground;
   if (s.background && s.log.target.empty()) s.log.target = "syslog";
   if (inetd && s.log.target.empty()) s.log.target = "syslog";
@@ -250,7 +280,9 @@ int main(int argc, char** argv) {
     if (rc.ack_timeout) options.ack = seconds(*rc.ack_timeout);
     if (rc.recv_control_timeout) options.control = seconds(*rc.recv_control_timeout);
     if (rc.data_timeout) options.data = seconds(*rc.data_timeout);
+    if (rc.check_stdin_timeout) s.check_stdin_timeout_s = *rc.check_stdin_timeout;
   }
+  if (s.ssh) return serve_ssh_mode(s, options);
 
   std::optional<ferry::daemon::LoginPolicy> policy;
   const std::chrono::milliseconds failure_time(s.login_failure_ms);

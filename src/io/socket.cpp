@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -120,6 +121,26 @@ bool SocketAddress::same_host(const SocketAddress& o) const noexcept {
                        sizeof(in6_addr)) == 0;
   }
   return false;
+}
+
+SocketAddress SocketAddress::unmapped() const noexcept {
+  if (family() != AF_INET6) return *this;
+  const auto* six = reinterpret_cast<const sockaddr_in6*>(&storage_);
+  if (!IN6_IS_ADDR_V4MAPPED(&six->sin6_addr)) return *this;
+  sockaddr_in four{};
+  four.sin_family = AF_INET;
+  four.sin_port = six->sin6_port;
+  std::memcpy(&four.sin_addr, &six->sin6_addr.s6_addr[12], 4);
+  return SocketAddress(reinterpret_cast<const sockaddr*>(&four), sizeof four);
+}
+
+Result<SocketAddress> local_address_towards(const SocketAddress& to) {
+  UniqueFd s(::socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return Unexpected(Error{errno, "socket"});
+  if (::connect(s.get(), to.get(), to.size()) != 0) {
+    return Unexpected(Error{errno, "route to " + to.host()});
+  }
+  return SocketAddress::of_local(s.get());
 }
 
 std::uint32_t SocketAddress::ipv4() const noexcept {
@@ -274,7 +295,9 @@ Result<std::size_t> read_some(int fd, MutableBytes out, Timeout timeout) {
     if (timeout != kNoTimeout) {
       if (auto w = wait_readable(fd, timeout); !w) return Unexpected(std::move(w).error());
     }
-    const ssize_t n = ::recv(fd, out.data(), out.size(), 0);
+    ssize_t n = ::recv(fd, out.data(), out.size(), 0);
+    // A pipe (bbftpd -s: ssh's standard input): readable, so read(2) does not block either.
+    if (n < 0 && errno == ENOTSOCK) n = ::read(fd, out.data(), out.size());
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) return fail(0, "read");
     if (errno != EINTR && errno != EAGAIN) return fail(errno, "read");
@@ -295,8 +318,13 @@ Result<void> write_all(int fd, Bytes data, Timeout timeout) {
   std::size_t done = 0;
   while (done < data.size()) {
     // MSG_DONTWAIT: a full send buffer must end in the timed wait below, never block forever.
-    const ssize_t n =
-        ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == ENOTSOCK) {
+      // A pipe (bbftpd -s: ssh's standard output), maybe blocking: once it is writable, a write
+      // of PIPE_BUF bytes or fewer fits without blocking.
+      if (auto w = wait_writable(fd, timeout); !w) return Unexpected(std::move(w).error());
+      n = ::write(fd, data.data() + done, std::min<std::size_t>(data.size() - done, PIPE_BUF));
+    }
     if (n >= 0) {
       done += static_cast<std::size_t>(n);
       continue;

@@ -49,6 +49,9 @@ class SocketAddress {
   // What a per-source limit counts against: an IPv4 address (IPv4-mapped IPv6 included) as such,
   // an IPv6 address by its /64 ("2001:db8:1:2::/64"), which one host usually holds whole.
   std::string source() const;
+  // An IPv4-mapped IPv6 address (what a dual-stack socket sees of an IPv4 peer) as the IPv4
+  // address it is; any other address as it is.
+  SocketAddress unmapped() const noexcept;
   // IPv4 address in network order (for protocols that carry one), 0 for IPv6.
   std::uint32_t ipv4() const noexcept;
 
@@ -56,6 +59,10 @@ class SocketAddress {
   sockaddr_storage storage_{};
   socklen_t len_ = 0;
 };
+
+// The local address the kernel would use to reach `to` (a UDP socket connected there: nothing
+// is sent).
+Result<SocketAddress> local_address_towards(const SocketAddress& to);
 
 // Resolves a host name or numeric address ("localhost", "127.0.0.1", "::1").
 Result<std::vector<SocketAddress>> resolve(std::string_view host, std::uint16_t port,

@@ -107,8 +107,14 @@ Outcome BbftpClient::final_reply() {
 
 Outcome BbftpClient::connect() {
   fd_.reset();
+  ssh_.stop();
   in_.clear();
   version_ = 0;
+  session_ = ClientSession(config_.min_protocol, config_.max_protocol);
+  return config_.ssh_command.empty() ? connect_tcp_login() : connect_ssh();
+}
+
+Outcome BbftpClient::connect_tcp_login() {
   auto fd = io::connect_tcp(config_.host, config_.port, config_.connect_timeout);
   if (!fd) {
     return failure(Outcome::broken, client_error::kConnect,
@@ -119,7 +125,6 @@ Outcome BbftpClient::connect() {
   if (auto a = io::SocketAddress::of_peer(fd_.get())) server_ = *a;
   if (auto a = io::SocketAddress::of_local(fd_.get())) local_ = *a;
 
-  session_ = ClientSession(config_.min_protocol, config_.max_protocol);
   Outcome lost;
   auto hello = next_event(config_.control_timeout, lost);
   if (!hello) return lost;
@@ -147,7 +152,71 @@ Outcome BbftpClient::connect() {
     fd_.reset();
     return greeting;
   }
+  return negotiate(std::move(greeting));
+}
 
+// ssh mode, as the real client: run the ssh command, read MSG_LOGGED_STDIN (the daemon's check
+// port), prove our address by connecting there with MSG_IPADDR (the daemon then takes data
+// connections from that address only), or answer MSG_IPADDR with our address; then negotiate.
+Outcome BbftpClient::connect_ssh() {
+  auto where = io::resolve(config_.host, 0);
+  if (!where || where->empty()) {
+    return failure(Outcome::broken, client_error::kConnect,
+                   "BBftp_Hostname not found (" + config_.host + ")");
+  }
+  server_ = where->front();
+  auto child = io::spawn_connected(config_.ssh_command);
+  if (!child) {
+    return failure(Outcome::broken, client_error::kSshStart,
+                   "Error while execvp ssh command (" + config_.ssh_command.front() +
+                       ") : " + child.error().message());
+  }
+  ssh_ = std::move(*child);
+  fd_ = ssh_.take_channel();
+  session_.start_ssh();
+  Outcome lost;
+  auto hello = next_event(config_.control_timeout, lost);
+  if (!hello) {
+    ssh_.stop();
+    return failure(Outcome::broken, client_error::kSshHello,
+                   "Error waiting MSG_LOGGED_STDIN message (did ssh start the daemon?)");
+  }
+  const auto* h = std::get_if<SshHello>(&*hello);
+  if (h == nullptr) return outcome_of(*hello);
+  if (h->wants_address) {
+    // Our address towards the server, as the kernel would pick it (no packet is sent).
+    auto probe = io::local_address_towards(server_);
+    if (!probe || probe->ipv4() == 0) {
+      return broken("The server asks for an IPv4 address and we have none towards it");
+    }
+    local_ = *probe;
+    Raw answer{static_cast<std::uint32_t>(MsgCode::ipaddr_ok), std::vector<std::uint8_t>(4)};
+    const std::uint32_t ip = local_.ipv4();  // network order, as the real client sends it
+    std::memcpy(answer.payload.data(), &ip, 4);
+    if (!send({answer})) return broken("Connection to the server lost");
+    return negotiate(failure(Outcome::ok, 0, ""));
+  }
+  io::SocketAddress check = server_;
+  check.set_port(h->check_port);
+  auto sock = io::connect_tcp(check, config_.connect_timeout);
+  if (!sock) {
+    return failure(Outcome::broken, client_error::kSshCheck,
+                   "Cannot connect socket for MSG_IPADDR message : " + sock.error().message());
+  }
+  if (auto a = io::SocketAddress::of_local(sock->get())) local_ = *a;
+  std::vector<std::byte> ask;
+  encode_to(Empty{MsgCode::ipaddr}, ask);
+  std::byte answer[kHeaderSize];
+  if (!io::write_all(sock->get(), ask, config_.control_timeout) ||
+      !io::read_exact(sock->get(), answer, config_.control_timeout) ||
+      decode_header(answer).code != static_cast<std::uint32_t>(MsgCode::ipaddr_ok)) {
+    return failure(Outcome::broken, client_error::kSshHello, "Error waiting MSG_IPADDR_OK message");
+  }
+  return negotiate(failure(Outcome::ok, 0, ""));
+}
+
+Outcome BbftpClient::negotiate(Outcome greeting) {
+  Outcome lost;
   if (config_.max_protocol == 1) {
     session_.use_protocol_1();  // protocol 1 has no negotiation: the first command tells it
     version_ = 1;
@@ -171,6 +240,7 @@ Outcome BbftpClient::connect() {
 void BbftpClient::close() {
   if (fd_) send({Empty{MsgCode::close_conn}});
   fd_.reset();
+  ssh_.stop();  // ssh ends once the daemon has gone and the channel is closed
 }
 
 Outcome BbftpClient::simple(const Message& request) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "io/process.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
 #include "proto/bbftp/messages.hpp"
@@ -32,7 +33,11 @@ inline constexpr int kLocalEndsWithSlash = 74;
 inline constexpr int kLocalNoCreateDir = 75;  // missing, and the createdir option is off
 inline constexpr int kLocalNotDirectory = 76;
 inline constexpr int kLocalMkdir = 82;
-inline constexpr int kServer = 100;  // the server refused, with its text
+// ssh mode (the real client's codes):
+inline constexpr int kSshStart = 46;  // the ssh command could not be run
+inline constexpr int kSshCheck = 48;  // the check connection to the daemon failed
+inline constexpr int kSshHello = 61;  // no MSG_LOGGED_STDIN / MSG_IPADDR_OK
+inline constexpr int kServer = 100;   // the server refused, with its text
 }  // namespace client_error
 
 using ProgressFn = std::function<void(std::uint64_t moved, std::uint64_t size)>;
@@ -49,6 +54,10 @@ struct ClientConfig {
   io::Timeout data_timeout{std::chrono::seconds(300)};
   io::Timeout ack_timeout{std::chrono::seconds(100)};
   std::function<void(const std::string&)> on_info;  // MSG_INFO texts during transfers
+  // ssh mode (bbftp -s): the command that starts "bbftpd -s" on the server ("ssh -q ... host
+  // bbftpd -s"); its standard input and output carry the control connection instead of a TCP
+  // connection and a password login. Data connections still go to `host` over TCP.
+  std::vector<std::string> ssh_command;
   // During a put or get: the bytes moved so far and the file's size, about ten times a second
   // and once at the end (for a progress display).
   ProgressFn on_progress;
@@ -147,7 +156,13 @@ class BbftpClient {
   std::vector<UniqueFd> open_data(const std::vector<std::uint32_t>& server_ports,
                                   std::vector<UniqueFd>& listeners, std::string& error);
 
+  Outcome connect_tcp_login();
+  Outcome connect_ssh();
+  // MSG_PROT (protocols 2 and 3) once logged in; `greeting` is returned when it succeeds.
+  Outcome negotiate(Outcome greeting);
+
   ClientConfig config_;
+  io::ChildProcess ssh_;  // ssh mode: the ssh command, whose socket is fd_
   UniqueFd fd_;
   int version_ = 0;
   bbftp::ClientSession session_{2, 3};

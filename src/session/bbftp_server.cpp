@@ -52,6 +52,8 @@ class Connection {
   std::optional<HandedOver> run_prelogin(const AskLogin& check,
                                          const std::function<bool()>& confine);
   void run_session(storage::Sandbox sandbox, std::string_view user, HandedOver state);
+  void run_ssh_session(int out, storage::Sandbox sandbox, std::string_view user,
+                       const SshPeer& peer);
 
  private:
   void learn_addresses();
@@ -83,6 +85,7 @@ class Connection {
   void stranger_on_data_port(const io::SocketAddress& from);
 
   UniqueFd fd_;
+  int out_ = -1;  // where replies go when not to fd_ (ssh mode: standard output)
   const BbftpServerOptions& options_;
   ServerSession session_;
   std::optional<crypto::RsaPrivateKey> key_;
@@ -127,7 +130,7 @@ bool Connection::send(const Step& step) {
   if (step.replies.empty()) return true;
   std::vector<std::byte> out;
   for (const auto& m : step.replies) encode_to(m, out);
-  if (auto w = io::write_all(fd_.get(), out, options_.control); !w) {
+  if (auto w = io::write_all(out_ >= 0 ? out_ : fd_.get(), out, options_.control); !w) {
     spdlog::warn("{}: cannot send reply: {}", who(), w.error().message());
     return false;
   }
@@ -735,6 +738,78 @@ std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOpt
   UniqueFd mine(::dup(control));
   if (!mine) return std::nullopt;
   return Connection(std::move(mine), options).run_prelogin(check, confine);
+}
+
+ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOptions& options,
+                                                    io::Timeout timeout) {
+  auto fail = [&](std::string why) -> ferry::Result<SshPeer, std::string> {
+    std::vector<std::byte> bytes;
+    encode_to(Text{MsgCode::bad, why}, bytes);
+    (void)io::write_all(out, bytes, options.control);
+    return Unexpected(std::move(why));
+  };
+  // Any address, both families where the system has IPv6: the client connects to whichever
+  // address of ours it resolved.
+  UniqueFd listener;
+  for (const char* any : {"::", "0.0.0.0"}) {
+    auto where = io::resolve(any, 0, true);
+    if (!where || where->empty()) continue;
+    auto l = options.data_port_first != 0
+                 ? io::listen_tcp_in_range(where->front(), options.data_port_first,
+                                           options.data_port_last, 1)
+                 : io::listen_tcp(where->front(), 1);
+    if (l) {
+      listener = std::move(*l);
+      break;
+    }
+  }
+  if (!listener) return fail("Cannot bind checkreceive socket");
+  auto bound = io::SocketAddress::of_local(listener.get());
+  if (!bound) return fail("Cannot getsockname checkreceive socket");
+  std::vector<std::byte> hello;
+  encode_to(IntCommand{MsgCode::logged_stdin, bound->port()}, hello);
+  if (auto w = io::write_all(out, hello, options.control); !w) {
+    return Unexpected("Error writing checkreceive socket port: " + w.error().message());
+  }
+  io::SocketAddress client;
+  auto conn = io::accept_tcp(listener.get(), timeout, &client);
+  if (!conn) return fail("Time Out select checkreceive socket");
+  listener.reset();
+  std::byte head[kHeaderSize];
+  if (auto r = io::read_exact(conn->get(), head, options.control); !r) {
+    return fail("Error reading checkreceive socket");
+  }
+  if (decode_header(head).code != static_cast<std::uint32_t>(MsgCode::ipaddr)) {
+    return fail("Receive unkown message on checkreceive socket");
+  }
+  std::vector<std::byte> ok;
+  encode_to(Empty{MsgCode::ipaddr_ok}, ok);
+  if (auto w = io::write_all(conn->get(), ok, options.control); !w) {
+    return fail("Error writing checkreceive socket OK message");
+  }
+  SshPeer peer;
+  peer.client = client.unmapped();
+  if (auto a = io::SocketAddress::of_local(conn->get())) peer.local = a->unmapped();
+  return peer;
+}
+
+void Connection::run_ssh_session(int out, storage::Sandbox sandbox, std::string_view user,
+                                 const SshPeer& peer) {
+  out_ = out;
+  local_ = peer.local;
+  remote_ = peer.client;
+  peer_ = remote_.to_string();
+  user_ = printable(user, 64);
+  sandbox_ = std::move(sandbox);
+  spdlog::info("bbftpd started by {} from {} (ssh mode), cwd {}", user_, remote_.host(),
+               printable(sandbox_->cwd()));
+  session_.started_by_ssh();
+  serve({});
+}
+
+void serve_bbftp_ssh_session(int in, int out, const BbftpServerOptions& options,
+                             storage::Sandbox sandbox, std::string_view user, const SshPeer& peer) {
+  Connection(UniqueFd(::dup(in)), options).run_ssh_session(out, std::move(sandbox), user, peer);
 }
 
 void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,

@@ -68,6 +68,23 @@ std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOpt
 void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,
                          storage::Sandbox sandbox, std::string_view user, HandedOver state);
 
+// ssh mode (bbftpd -s, run by ssh as the user): the addresses of the check connection the
+// client made (MSG_IPADDR), which stand for the control connection's: data connections must come
+// from `client`'s host, and passive data ports listen on `local`'s.
+struct SshPeer {
+  io::SocketAddress local;
+  io::SocketAddress client;
+};
+// Waits (`timeout`) on a port of `options`' data range (any port when there is none) for the
+// client's check connection, after announcing the port on `out` in MSG_LOGGED_STDIN, as the real
+// daemon does. On failure, says why in MSG_BAD on `out` and returns the reason.
+ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOptions& options,
+                                                    io::Timeout timeout);
+// Serves the control connection carried by `in` and `out` (ssh's standard input and output) to
+// its end, as `user`, within `sandbox`. Never throws.
+void serve_bbftp_ssh_session(int in, int out, const BbftpServerOptions& options,
+                             storage::Sandbox sandbox, std::string_view user, const SshPeer& peer);
+
 // What the listener sends a connection it refuses without serving it: the greeting a client
 // expects first (MSG_CRYPT with a key made once, at start), how much of the client's login to
 // read and discard, and the refusals (encoded replies::server_busy and source_banned).

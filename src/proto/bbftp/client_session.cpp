@@ -32,6 +32,26 @@ ClientEvent ClientSession::on_message(const Message& m) {
       }
       return violation("The server did not send its key (not a bbftp daemon?)");
 
+    case ClientState::awaiting_ssh_hello: {
+      if (const auto* i = std::get_if<IntCommand>(&m); i && i->code == MsgCode::logged_stdin) {
+        if (i->value < 1 || i->value > 65535) {
+          return violation("The server announced an impossible check port");
+        }
+        state_ = ClientState::logged;  // once the host has made the check connection
+        return SshHello{static_cast<std::uint16_t>(i->value), false};
+      }
+      if (const auto* r = std::get_if<Raw>(&m);
+          r && r->code == static_cast<std::uint32_t>(MsgCode::ipaddr) && r->payload.size() == 4) {
+        state_ = ClientState::logged;  // once the host has answered MSG_IPADDR_OK
+        return SshHello{0, true};
+      }
+      if (auto e = ends_request(); e && !std::holds_alternative<Accepted>(*e)) {
+        state_ = ClientState::closed;
+        return *e;
+      }
+      return violation("Unknown message while waiting for MSG_LOGGED_STDIN message");
+    }
+
     case ClientState::awaiting_login_reply: {
       auto e = ends_request();
       if (!e) return unexpected();

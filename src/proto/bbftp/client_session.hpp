@@ -18,6 +18,7 @@ namespace ferry::bbftp {
 
 enum class ClientState {
   awaiting_key,          // MSG_CRYPT comes first
+  awaiting_ssh_hello,    // ssh mode: MSG_LOGGED_STDIN (or MSG_IPADDR) comes first
   awaiting_login_reply,  // after MSG_LOG
   awaiting_range,        // after MSG_PROT
   logged,                // nothing pending
@@ -53,11 +54,19 @@ struct Listing {
 struct Info {  // MSG_INFO during a transfer: print it and keep waiting
   std::string text;
 };
+// ssh mode, where the daemon (bbftpd -s, started by ssh as the user) has no address of the
+// client: it either listens on `check_port` for a TCP connection carrying MSG_IPADDR (answered
+// MSG_IPADDR_OK), whose source it then trusts for data, or it sent its own IPv4 address and
+// wants ours back in MSG_IPADDR_OK (`wants_address`).
+struct SshHello {
+  std::uint16_t check_port = 0;
+  bool wants_address = false;
+};
 struct Violation {
   std::string what;
 };
 using ClientEvent = std::variant<KeyReceived, Accepted, Refused, Negotiated, TransferReady, Listing,
-                                 Info, Violation>;
+                                 Info, SshHello, Violation>;
 
 class ClientSession {
  public:
@@ -70,6 +79,8 @@ class ClientSession {
     return {Direction::to_client, version_ == 0 ? 3 : version_, max_payload};
   }
 
+  // ssh mode: there is no key and no login (ssh did both); the daemon speaks first.
+  void start_ssh() noexcept { state_ = ClientState::awaiting_ssh_hello; }
   // What the host just sent.
   void sent_login() noexcept { state_ = ClientState::awaiting_login_reply; }
   void sent_prot() noexcept { state_ = ClientState::awaiting_range; }

@@ -100,6 +100,10 @@ class ServerSession {
   // A framing error from the host's decoder: answered, and the connection closes.
   Step on_protocol_error(Errc e);
 
+  // ssh mode (bbftpd -s): ssh authenticated the user and the check connection proved the
+  // client's address; the session starts logged in, with nothing to send (no MSG_OK).
+  void started_by_ssh() noexcept { state_ = ServerState::awaiting_protocol; }
+
   // Outcomes of requests.
   Step login_result(bool accepted);
   // The login is refused with `reply` instead of the usual one (busy: MSG_BAD, the client

@@ -132,5 +132,49 @@ TEST(BbftpClientSession, StrayMessagesAreViolations) {
   EXPECT_TRUE(std::holds_alternative<Violation>(t.on_message(Text{MsgCode::ok, "unasked"})));
 }
 
+// ssh mode: the first bytes the real bbftpd 3.3 -s writes on its standard output
+// (MSG_LOGGED_STDIN, its check port 5022 = control port + 1), captured from it.
+TEST(BbftpClientSession, SshModeTakesTheRealDaemonsCheckPort) {
+  const std::vector<std::uint8_t> real = {0x00, 0x00, 0x00, 0x14, 0x00, 0x00,
+                                          0x00, 0x04, 0x00, 0x00, 0x13, 0x9e};
+  auto m = decode_next({reinterpret_cast<const std::byte*>(real.data()), real.size()},
+                       {Direction::to_client, 3});
+  ASSERT_TRUE(m);
+  ClientSession s(2, 3);
+  s.start_ssh();
+  EXPECT_EQ(s.state(), ClientState::awaiting_ssh_hello);
+  const auto hello = std::get<SshHello>(s.on_message(m->message));
+  EXPECT_EQ(hello.check_port, 5022);
+  EXPECT_FALSE(hello.wants_address);
+  EXPECT_EQ(s.state(), ClientState::logged);
+  s.sent_prot();
+  EXPECT_EQ(std::get<Negotiated>(s.on_message(ProtRange{1, 3})).version, 3);
+}
+
+TEST(BbftpClientSession, SshModeAnswersADaemonThatAsksForTheAddress) {
+  ClientSession s(2, 3);
+  s.start_ssh();  // bbftpd -A -s sends its IPv4 address first
+  const auto hello = std::get<SshHello>(s.on_message(Raw{0x15, {192, 168, 1, 10}}));
+  EXPECT_TRUE(hello.wants_address);
+  EXPECT_EQ(s.state(), ClientState::logged);
+}
+
+TEST(BbftpClientSession, SshModeRefusalsAndStrayMessages) {
+  ClientSession refused(2, 3);
+  refused.start_ssh();
+  EXPECT_EQ(std::get<Refused>(refused.on_message(Text{MsgCode::bad, "Server exiting"})).text,
+            "Server exiting");
+  EXPECT_EQ(refused.state(), ClientState::closed);
+  for (const Message& stray : {Message(IntCommand{MsgCode::logged_stdin, 0}),
+                               Message(IntCommand{MsgCode::logged_stdin, 70000}),
+                               Message(CryptKey{{kCryptRsaOaep, 0, 0}, {}, {}}),
+                               Message(Text{MsgCode::ok, "hi"}), Message(Raw{0x15, {1, 2, 3}})}) {
+    ClientSession s(2, 3);
+    s.start_ssh();
+    EXPECT_TRUE(std::holds_alternative<Violation>(s.on_message(stray)));
+    EXPECT_EQ(s.state(), ClientState::closed);
+  }
+}
+
 }  // namespace
 }  // namespace ferry::test

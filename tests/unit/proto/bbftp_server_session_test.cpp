@@ -104,6 +104,17 @@ ServerSession logged_in(int version = 3) {
   return s;
 }
 
+TEST(BbftpServerSession, StartedBySshItNegotiatesWithoutALogin) {
+  ServerSession s(ServerConfig{.version = "3.3.0-ferry"});
+  s.started_by_ssh();
+  EXPECT_EQ(s.state(), ServerState::awaiting_protocol);
+  auto range = s.on_message(Empty{MsgCode::prot});
+  ASSERT_EQ(range.replies.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<ProtRange>(range.replies[0]));
+  s.on_message(ProtChoice{3});
+  EXPECT_EQ(s.state(), ServerState::logged);
+}
+
 TEST(BbftpServerSession, UnknownMessagesAreAnsweredAndTheSessionGoesOn) {
   auto s = logged_in();
   auto step = s.on_message(Raw{0x77, {1, 2}});

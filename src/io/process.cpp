@@ -1,0 +1,80 @@
+#include "io/process.hpp"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+namespace ferry::io {
+
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), channel_(std::move(o.channel_)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    stop();
+    pid_ = std::exchange(o.pid_, -1);
+    channel_ = std::move(o.channel_);
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  stop();
+}
+
+int ChildProcess::stop(Timeout grace) {
+  channel_.reset();
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_ || (r < 0 && errno != EINTR)) break;
+    if (std::chrono::steady_clock::now() >= until) {
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_ = -1;
+  return status;
+}
+
+Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv) {
+  if (argv.empty()) return Unexpected(Error{EINVAL, "run a command: none given"});
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return Unexpected(Error{errno, "socketpair for " + argv[0]});
+  }
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::string failed = argv[0] + ": cannot run: ";
+  const pid_t pid = ::fork();
+  if (pid < 0) return Unexpected(Error{errno, "fork for " + argv[0]});
+  if (pid == 0) {
+    const int fd = theirs.get();
+    if (::dup2(fd, STDIN_FILENO) < 0 || ::dup2(fd, STDOUT_FILENO) < 0) ::_exit(127);
+    ::close_range(3, ~0U, 0);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execvp(args[0], args.data());
+    const char* why = ::strerror(errno);
+    (void)!::write(STDERR_FILENO, failed.data(), failed.size());
+    (void)!::write(STDERR_FILENO, why, std::strlen(why));
+    (void)!::write(STDERR_FILENO, "\n", 1);
+    ::_exit(127);
+  }
+  return ChildProcess(pid, std::move(ours));
+}
+
+}  // namespace ferry::io
