@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "client/bbftprc.hpp"
-#include "client/control.hpp"
+#include "client/bbftp/bbftprc.hpp"
+#include "client/bbftp/control.hpp"
 #include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

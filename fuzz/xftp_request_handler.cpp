@@ -2,8 +2,6 @@
 // classification and the duplicate filter never crash, every reply fits a legacy datagram and
 // echoes CMD and ID, and nothing outside the root is ever touched (a canary next to the root keeps
 // its content, and the scratch directory gains no entry).
-#include "session/xftp_request_handler.hpp"
-
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 
 #include "fuzz_check.hpp"
 #include "proto/xftp/legacy_server.hpp"
+#include "session/xftp/request_handler.hpp"
 #include "storage/sandbox.hpp"
 
 namespace {

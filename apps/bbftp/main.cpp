@@ -17,8 +17,8 @@
 #include "app/logging.hpp"
 #include "app/progress.hpp"
 #include "app/signals.hpp"
-#include "client/bbftprc.hpp"
-#include "client/control.hpp"
+#include "client/bbftp/bbftprc.hpp"
+#include "client/bbftp/control.hpp"
 #include "io/socket.hpp"
 
 namespace {
@@ -314,13 +314,16 @@ int main(int argc, char** argv) {
   // the real client's lines stay as they are) and a word before each retry wait.
   std::optional<ferry::app::ProgressBar> bar;
   if (ferry::app::ProgressBar::terminal() && !no_progress) {
-    cfg.display.begin = [&bar](const std::string& file) { bar.emplace(file, std::nullopt, true); };
-    cfg.display.progress = [&bar](std::uint64_t moved, std::uint64_t size) {
+    cfg.display.begin = [&bar](const std::string& file, std::optional<std::uint64_t> size) {
+      bar.emplace(file, size, true);
+    };
+    cfg.display.progress = [&bar](std::uint64_t moved, std::optional<std::uint64_t> size) {
       if (!bar) return;
-      bar->set_total(size);
+      if (size) bar->set_total(*size);
       bar->update(moved);
     };
-    cfg.display.done = [&bar] {
+    // Erased, not finished: the real client's result line is the record of the transfer.
+    cfg.display.end = [&bar](bool, std::uint64_t) {
       if (bar) bar->abandon();
       bar.reset();
     };

@@ -21,7 +21,7 @@
 #include "daemon/monitor.hpp"
 #include "daemon/rcfile.hpp"
 #include "proto/bbftp/replies.hpp"
-#include "session/bbftp_server.hpp"
+#include "session/bbftp/server.hpp"
 
 namespace {
 

@@ -1,21 +1,20 @@
 // xftp: the XFTP client. xftp [options] HOST[:PORT] COMMAND ARGS...
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/cli.hpp"
 #include "app/logging.hpp"
 #include "app/progress.hpp"
-#include "client/xftp_cli.hpp"
-#include "session/xftp_client.hpp"
-#include "storage/sandbox.hpp"
+#include "client/xftp/cli.hpp"
+#include "client/xftp/commands.hpp"
+#include "session/xftp/client.hpp"
 
 namespace {
 
@@ -45,73 +44,9 @@ int fail(const std::string& what, const XftpClientError& e) {
   return ferry::client::exit_code_for(e);
 }
 
-XftpClientError local_error(std::string message) {
-  return {XftpClientError::Kind::local_file, {}, 0, std::move(message)};
-}
-
 int usage(const std::string& message) {
   std::cerr << "xftp: " << message << " (see xftp --help)\n";
   return exit_code::usage;
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int list(XftpClient& client, const std::string& path) {
-  auto listing = client.list(path);
-  if (!listing) return fail("ls " + path, listing.error());
-  std::sort(listing->dirs.begin(), listing->dirs.end());
-  std::sort(listing->files.begin(), listing->files.end());
-  for (const auto& d : listing->dirs) std::cout << d << "/\n";
-  for (const auto& f : listing->files) std::cout << f << '\n';
-  return exit_code::ok;
-}
-
-int get(XftpClient& client, const std::string& remote, const std::string& local_arg,
-        bool progress) {
-  const auto local = ferry::client::local_name_for_get(remote, local_arg, is_directory(local_arg));
-  if (local.empty()) return usage("get " + remote + ": not a file name");
-  auto here = ferry::storage::Sandbox::unconfined(".");
-  if (!here) return fail("get", local_error(here.error().message()));
-  auto writer = here->create(local, {.collision = ferry::storage::Collision::replace});
-  if (!writer) return fail("get " + remote, local_error(writer.error().message()));
-  // Legacy mode never tells the size of a download: bytes and rate, no percentage.
-  ferry::app::ProgressBar bar(local, std::nullopt, progress);
-  auto got = client.download(remote, *writer, [&](std::uint64_t n) { bar.update(n); });
-  if (!got) {
-    bar.abandon();
-    return fail("get " + remote, got.error());  // the writer removes its temporary file
-  }
-  if (auto c = writer->commit(); !c) {
-    bar.abandon();
-    return fail("get " + remote, local_error(c.error().message()));
-  }
-  bar.finish(*got);
-  return exit_code::ok;
-}
-
-int put(XftpClient& client, const std::string& local, const std::string& remote_arg,
-        bool progress) {
-  auto here = ferry::storage::Sandbox::unconfined(".");
-  if (!here) return fail("put", local_error(here.error().message()));
-  auto st = here->stat(local);
-  if (!st) return fail("put", local_error(st.error().message()));
-  if (st->type != ferry::storage::FileType::regular) {
-    return fail("put " + local, local_error("not a regular file"));
-  }
-  auto file = here->open_read(local);
-  if (!file) return fail("put", local_error(file.error().message()));
-  const auto remote = ferry::client::remote_name_for_put(local, remote_arg);
-  ferry::app::ProgressBar bar(local, st->size, progress);
-  auto sent = client.upload(*file, remote, [&](std::uint64_t n) { bar.update(n); });
-  if (!sent) {
-    bar.abandon();
-    return fail("put " + local + " " + remote, sent.error());
-  }
-  bar.finish(*sent);
-  return exit_code::ok;
 }
 
 }  // namespace
@@ -177,16 +112,21 @@ int main(int argc, char** argv) {
       .busy_poll = std::chrono::microseconds(busy_poll_us)};
   auto client = XftpClient::open(where->host, where->port.value_or(port), options);
   if (!client) return fail(target, client.error());
-  const bool progress = !quiet && !no_progress && ferry::app::ProgressBar::terminal();
-  const auto arg = [&](std::size_t i) { return i < args.size() ? args[i] : std::string(); };
-
-  if (command == "ls") return list(*client, args.empty() ? "/" : args[0]);
-  if (command == "get") return get(*client, arg(0), arg(1), progress);
-  if (command == "put") return put(*client, arg(0), arg(1), progress);
-  ferry::session::XftpResult<void> done;
-  if (command == "rm") done = client->remove(arg(0));
-  if (command == "mkdir") done = client->mkdir(arg(0));
-  if (command == "mv") done = client->move(arg(0), arg(1));
-  if (!done) return fail(command + " " + arg(0), done.error());
-  return exit_code::ok;
+  // On a terminal, a progress line per transfer on stderr, left as its record when it ends.
+  std::optional<ferry::app::ProgressBar> bar;
+  ferry::client::XftpCommandIo io{std::cout, std::cerr, {}};
+  if (!quiet && !no_progress && ferry::app::ProgressBar::terminal()) {
+    io.display.begin = [&bar](const std::string& file, std::optional<std::uint64_t> size) {
+      bar.emplace(file, size, true);
+    };
+    io.display.progress = [&bar](std::uint64_t moved, std::optional<std::uint64_t>) {
+      if (bar) bar->update(moved);
+    };
+    io.display.end = [&bar](bool ok, std::uint64_t moved) {
+      if (bar && ok) bar->finish(moved);
+      if (bar && !ok) bar->abandon();
+      bar.reset();
+    };
+  }
+  return ferry::client::run_xftp_command(*client, command, args, io);
 }

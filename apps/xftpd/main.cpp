@@ -10,7 +10,7 @@
 #include "app/signals.hpp"
 #include "io/event_loop.hpp"
 #include "io/udp.hpp"
-#include "session/xftp_server.hpp"
+#include "session/xftp/server.hpp"
 #include "storage/sandbox.hpp"
 
 int main(int argc, char** argv) {

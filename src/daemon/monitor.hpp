@@ -22,7 +22,7 @@
 #include "daemon/confine.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/login_policy.hpp"
-#include "session/bbftp_server.hpp"
+#include "session/bbftp/server.hpp"
 
 namespace ferry::daemon {
 

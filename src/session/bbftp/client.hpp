@@ -14,7 +14,7 @@
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
 #include "proto/bbftp/messages.hpp"
-#include "session/bbftp_streams.hpp"
+#include "session/bbftp/streams.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::session {

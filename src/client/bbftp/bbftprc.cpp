@@ -1,4 +1,4 @@
-#include "client/bbftprc.hpp"
+#include "client/bbftp/bbftprc.hpp"
 
 #include <pwd.h>
 #include <sys/stat.h>

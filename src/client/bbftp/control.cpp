@@ -1,4 +1,4 @@
-#include "client/control.hpp"
+#include "client/bbftp/control.hpp"
 
 #include <glob.h>
 
@@ -116,7 +116,11 @@ Runner::Runner(RunnerConfig config, std::ostream& out, std::ostream& err)
   config_.connection.on_info = [this](const std::string& text) {
     if (config_.output.warnings) err_ << stamp() << "BBFTP-WARNING-00100 : " << text << '\n';
   };
-  if (config_.display.progress) config_.connection.on_progress = config_.display.progress;
+  if (config_.display.progress) {
+    config_.connection.on_progress = [this](std::uint64_t moved, std::uint64_t size) {
+      config_.display.progress(moved, size);
+    };
+  }
 }
 
 void Runner::wait_before_retry(int next) {
@@ -387,11 +391,11 @@ int Runner::execute(const Command& c, std::string& failure) {
   }
 
   auto transfer = [&](bool put, const std::string& src, const std::string& dst) {
-    if (config_.display.begin) config_.display.begin(put ? src : dst);
+    if (config_.display.begin) config_.display.begin(put ? src : dst, std::nullopt);
     auto o = with_retries(put ? "put " + src + " " + dst : "get " + src + " " + dst, [&] {
       return put ? client_->put(local_, src, dst, t) : client_->get(local_, src, dst, t);
     });
-    if (config_.display.done) config_.display.done();
+    if (config_.display.end) config_.display.end(static_cast<bool>(o), o.bytes);
     files_.push_back({src, dst, o});
     if (o) {
       if (config_.output.verbose) {

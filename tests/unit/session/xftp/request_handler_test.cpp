@@ -1,5 +1,5 @@
 // What xftpd does with each request against a real served root (spec section 3).
-#include "session/xftp_request_handler.hpp"
+#include "session/xftp/request_handler.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

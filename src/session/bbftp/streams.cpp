@@ -1,4 +1,4 @@
-#include "session/bbftp_streams.hpp"
+#include "session/bbftp/streams.hpp"
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>

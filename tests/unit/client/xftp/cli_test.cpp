@@ -1,5 +1,5 @@
 // The xftp command line: targets, default names and exit codes (documented in xftp(1)).
-#include "client/xftp_cli.hpp"
+#include "client/xftp/cli.hpp"
 
 #include <gtest/gtest.h>
 

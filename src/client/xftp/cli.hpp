@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "session/xftp_client.hpp"
+#include "session/xftp/client.hpp"
 
 namespace ferry::client {
 

@@ -1,4 +1,4 @@
-#include "client/xftp_cli.hpp"
+#include "client/xftp/cli.hpp"
 
 #include <charconv>
 

@@ -1,10 +1,10 @@
-#include "session/xftp_client.hpp"
+#include "session/xftp/client.hpp"
 
 #include <algorithm>
 #include <random>
 
 #include "io/udp.hpp"
-#include "session/xftp_transfer.hpp"
+#include "session/xftp/transfer.hpp"
 
 namespace ferry::session {
 namespace {

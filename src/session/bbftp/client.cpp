@@ -1,4 +1,4 @@
-#include "session/bbftp_client.hpp"
+#include "session/bbftp/client.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +12,7 @@
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/server_session.hpp"
-#include "session/bbftp_streams.hpp"
+#include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
 namespace ferry::session {

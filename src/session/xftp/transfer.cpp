@@ -1,4 +1,4 @@
-#include "session/xftp_transfer.hpp"
+#include "session/xftp/transfer.hpp"
 
 #include <algorithm>
 #include <chrono>

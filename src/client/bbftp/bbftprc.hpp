@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/control.hpp"
+#include "client/bbftp/control.hpp"
 
 namespace ferry::client {
 

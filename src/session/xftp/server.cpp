@@ -1,4 +1,4 @@
-#include "session/xftp_server.hpp"
+#include "session/xftp/server.hpp"
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
@@ -17,8 +17,8 @@
 
 #include "core/printable.hpp"
 #include "io/udp.hpp"
-#include "session/xftp_request_handler.hpp"
-#include "session/xftp_transfer.hpp"
+#include "session/xftp/request_handler.hpp"
+#include "session/xftp/transfer.hpp"
 
 namespace ferry::session {
 namespace {

@@ -1,4 +1,4 @@
-#include "client/control.hpp"
+#include "client/bbftp/control.hpp"
 
 #include <gtest/gtest.h>
 

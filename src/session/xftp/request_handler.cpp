@@ -1,4 +1,4 @@
-#include "session/xftp_request_handler.hpp"
+#include "session/xftp/request_handler.hpp"
 
 namespace ferry::session {
 namespace {

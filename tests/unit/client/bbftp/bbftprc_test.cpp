@@ -1,6 +1,6 @@
 // The bbftprc file as the real bbftp 3.3 client reads it (checked against it: unknown lines and
 // options are skipped with warning 13, a bad value is warning 19 and a failed run).
-#include "client/bbftprc.hpp"
+#include "client/bbftp/bbftprc.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "session/bbftp_server.hpp"
+#include "session/bbftp/server.hpp"
 
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
@@ -15,7 +15,7 @@
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/replies.hpp"
-#include "session/bbftp_streams.hpp"
+#include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
 namespace ferry::session {

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "session/bbftp_client.hpp"
+#include "client/display.hpp"
+#include "session/bbftp/client.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::client {
@@ -35,18 +36,6 @@ struct OutputOptions {
   // transfers "files" (each: source, destination, bytes, seconds, streams, outcome), "bytes",
   // "seconds", "streams"}.
   bool json = false;
-};
-
-// What a terminal shows beside the real client's lines (the program wires it to a progress bar;
-// each hook may be empty).
-struct TransferDisplay {
-  // A put or get begins (its local file), then is under way: bytes moved, the file's size.
-  std::function<void(const std::string& file)> begin;
-  std::function<void(std::uint64_t moved, std::uint64_t size)> progress;
-  // The transfer is over (the display goes before its result line).
-  std::function<void()> done;
-  // A try failed: the next (`next` of `tries`) comes in `seconds`.
-  std::function<void(int seconds, int next, int tries)> waiting;
 };
 
 struct RunnerConfig {
