@@ -7,8 +7,10 @@
 namespace ferry::bbftp {
 namespace {
 
+// The options a store honours (QBSS included: the real daemon marks its data sockets whichever
+// way the data goes).
 constexpr std::uint32_t kStoreOptions =
-    tropt::kTmp | tropt::kAcc | tropt::kMode | tropt::kDir | tropt::kGzip;
+    tropt::kTmp | tropt::kAcc | tropt::kMode | tropt::kDir | tropt::kGzip | tropt::kQbss;
 
 Step replies_only(Message m, bool close = false) {
   Step s;
@@ -343,20 +345,6 @@ Step ServerSession::transfer_finished(Message final_reply) {
   pending_.reset();
   state_ = ServerState::logged;
   return replies_only(std::move(final_reply));
-}
-
-Segment segment_of(std::uint64_t size, int streams, int index) noexcept {
-  const auto n = static_cast<std::uint64_t>(std::max(streams, 1));
-  const std::uint64_t per = size / n;
-  const auto i = static_cast<std::uint64_t>(index);
-  return {i * per, i + 1 == n ? size - per * (n - 1) : per};
-}
-
-int streams_for(std::int64_t size, int requested, int buffer_kb, int max_streams) noexcept {
-  const std::int64_t block = std::int64_t{std::max(buffer_kb, 1)} * 1024;
-  const std::int64_t by_size = size / block;
-  return static_cast<int>(
-      std::max<std::int64_t>(1, std::min<std::int64_t>({requested, by_size, max_streams})));
 }
 
 }  // namespace ferry::bbftp

@@ -15,6 +15,7 @@
 
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/messages.hpp"
+#include "proto/bbftp/transfer_plan.hpp"
 
 namespace ferry::bbftp {
 
@@ -136,16 +137,5 @@ class ServerSession {
   std::optional<Transfer> pending_;  // STORE_V2 / RETR_V2 awaiting its FILENAME / start
   std::optional<V1TransferRequest> pending_v1_;
 };
-
-// The split of a file over n streams: per = size / n; stream i covers [i*per, i*per+per), the
-// last one gets the remainder.
-struct Segment {
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-};
-Segment segment_of(std::uint64_t size, int streams, int index) noexcept;
-// max(1, min(requested, size / (buffer KB * 1024), max_streams)), the number of streams a
-// transfer of `size` bytes uses.
-int streams_for(std::int64_t size, int requested, int buffer_kb, int max_streams) noexcept;
 
 }  // namespace ferry::bbftp

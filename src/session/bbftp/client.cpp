@@ -11,7 +11,8 @@
 
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
-#include "proto/bbftp/server_session.hpp"
+#include "proto/bbftp/transfer_plan.hpp"
+#include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
@@ -305,141 +306,68 @@ Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   return outcome_of(*ev);
 }
 
-std::vector<UniqueFd> BbftpClient::open_data(const std::vector<std::uint32_t>& server_ports,
-                                             std::vector<UniqueFd>& listeners, std::string& error) {
-  std::vector<UniqueFd> socks;
-  if (version_ >= 3) {
-    for (auto port : server_ports) {
-      io::SocketAddress to = server_;
-      to.set_port(static_cast<std::uint16_t>(port));
-      auto s = io::connect_tcp(to, config_.data_timeout);
-      if (!s) {
-        error = "Cannot connect data socket: " + s.error().message();
-        return {};
-      }
-      socks.push_back(std::move(*s));
-    }
-  } else {
-    for (auto& l : listeners) {
-      auto s = io::accept_from(l.get(), &server_, config_.data_timeout, ignore_stranger);
-      if (!s) {
-        error = "Data connection from the server: " + s.error().message();
-        return {};
-      }
-      socks.push_back(std::move(*s));
-    }
+ferry::Result<TransferReady, Outcome> BbftpClient::request_transfer(MsgCode code,
+                                                                    const TransferParams& p,
+                                                                    const std::string& remote) {
+  if (!send({Transfer{code, p}, Text{MsgCode::filename, remote}})) {
+    return Unexpected(broken("Connection to the server lost"));
   }
-  return socks;
+  session_.sent_transfer();
+  Outcome lost;
+  auto ev = next_event(config_.control_timeout, lost);
+  if (!ev) return Unexpected(std::move(lost));
+  auto* ready = std::get_if<TransferReady>(&*ev);
+  if (ready == nullptr) return Unexpected(outcome_of(*ev));
+  return std::move(*ready);
 }
 
-namespace {
-
-// Protocols 1 and 2: the client listens and the daemon connects, one socket per stream.
-ferry::Result<std::vector<UniqueFd>, std::string> listen_for_server(
-    const io::SocketAddress& local, int n, std::vector<std::uint32_t>& ports) {
-  std::vector<UniqueFd> listeners;
-  io::SocketAddress where = local;
-  where.set_port(0);
-  ports.clear();
-  for (int i = 0; i < n; ++i) {
-    auto l = io::listen_tcp(where, 1);
-    if (!l) return Unexpected(l.error().message());
-    auto bound = io::SocketAddress::of_local(l->get());
-    if (!bound) return Unexpected(bound.error().message());
-    ports.push_back(bound->port());
-    listeners.push_back(std::move(*l));
-  }
-  return listeners;
+DataEndpoint BbftpClient::data_endpoint() const {
+  DataEndpoint e;
+  e.local = local_;
+  e.peer = server_;
+  e.timeout = config_.data_timeout;
+  e.on_stranger = ignore_stranger;
+  return e;
 }
-
-// Runs one segment per stream on its own thread; the first failure wins. With `progress`, the
-// calling thread reports the bytes moved about ten times a second until every stream is done.
-std::optional<StreamError> run_streams(std::vector<UniqueFd>& socks, const storage::File& file,
-                                       std::uint64_t size, const TransferParams& p, bool send,
-                                       io::Timeout data, io::Timeout ack, std::size_t block_bytes,
-                                       const ProgressFn& progress) {
-  const int n = static_cast<int>(socks.size());
-  std::vector<StreamResult<void>> results(socks.size());
-  std::atomic<std::uint64_t> moved{0};
-  std::mutex mu;
-  std::condition_variable ended;
-  int running = n;
-  {
-    std::vector<std::jthread> workers;
-    for (int i = 0; i < n; ++i) {
-      const auto seg = segment_of(size, n, i);
-      StreamSpec spec{seg.offset,
-                      seg.length,
-                      block_bytes != 0 ? block_bytes
-                                       : static_cast<std::size_t>(std::max(p.buffersize, 1)) * 1024,
-                      (p.transferoption & tropt::kGzip) != 0,
-                      data,
-                      ack,
-                      progress ? &moved : nullptr};
-      workers.emplace_back([&, i, spec] {
-        const int sock = socks[static_cast<std::size_t>(i)].get();
-        results[static_cast<std::size_t>(i)] =
-            send ? send_segment(sock, file, spec) : receive_segment(sock, file, spec);
-        std::lock_guard lock(mu);
-        if (--running == 0) ended.notify_one();
-      });
-    }
-    if (progress) {
-      std::unique_lock lock(mu);
-      while (!ended.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; })) {
-        lock.unlock();
-        progress(moved.load(std::memory_order_relaxed), size);
-        lock.lock();
-      }
-    }
-  }
-  if (progress) progress(moved.load(), size);
-  for (auto& r : results) {
-    if (!r) return r.error();
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 // After TRANS_OK: the data connections, in stream order. Protocol 3 connects to the daemon's
 // ports and then sends TRANS_START_V3; protocol 2 listens, sends its ports in TRANS_START_V2 and
 // accepts. A failure is the outcome to return.
 ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
-    const TransferParams& accepted, const std::vector<std::uint32_t>& ports, bool simulate) {
-  const int n = accepted.nbstream;
-  if (n < 1 || (version_ >= 3 && ports.size() != static_cast<std::size_t>(n))) {
+    const TransferPlan& plan, const std::vector<std::uint32_t>& ports, bool simulate) {
+  const std::size_t n = plan.segments.size();
+  const bool passive = version_ >= 3;
+  if (n < 1 || (passive && ports.size() != n)) {
     return Unexpected(broken("The server accepted an impossible number of streams"));
   }
-  std::vector<UniqueFd> listeners;
-  std::vector<std::uint32_t> our_ports;
-  if (version_ == 2) {
-    auto made = listen_for_server(local_, n, our_ports);
-    if (!made) {
-      send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
-      session_.settled();
-      return Unexpected(failure(Outcome::local_failure, client_error::kLocal, made.error()));
+  const DataEndpoint at = data_endpoint();
+  if (passive) {
+    session_.started_transfer();
+    auto socks = connect_all(at, ports, plan);
+    if (!socks) {
+      return Unexpected(broken("Cannot connect data socket: " + socks.error().error.message()));
     }
-    listeners = std::move(*made);
+    const TransStartV3 start{simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
+                             static_cast<std::uint32_t>(4 * n)};
+    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
+    return std::move(*socks);
   }
-  const Message start =
-      version_ >= 3
-          ? Message(TransStartV3{simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
-                                 static_cast<std::uint32_t>(4 * n)})
-          : Message(PortList{simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2, our_ports});
-  std::string error;
-  std::vector<UniqueFd> socks;
+  auto listeners = DataListeners::open(at, static_cast<int>(n));
+  if (!listeners) {
+    send({Empty{MsgCode::abort}});  // tell the daemon; ABORT gets no reply
+    session_.settled();
+    return Unexpected(
+        failure(Outcome::local_failure, client_error::kLocal, listeners.error().message()));
+  }
   session_.started_transfer();
-  if (version_ >= 3) {
-    socks = open_data(ports, listeners, error);
-    if (!error.empty()) return Unexpected(broken(error));
-    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
-  } else {
-    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
-    socks = open_data(ports, listeners, error);
-    if (!error.empty()) return Unexpected(broken(error));
+  const PortList start{simulate ? MsgCode::trans_simul : MsgCode::trans_start_v2,
+                       listeners->ports()};
+  if (!send({start})) return Unexpected(broken("Connection to the server lost"));
+  auto socks = listeners->accept_all(at, plan);
+  if (!socks) {
+    return Unexpected(broken("Data connection from the server: " + socks.error().error.message()));
   }
-  return socks;
+  return std::move(*socks);
 }
 
 Outcome BbftpClient::finish_put(const std::optional<StreamError>& failed, std::uint64_t bytes,
@@ -542,32 +470,24 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   p.nbstream = streams_for(p.filesize, s.streams, s.buffer_kb, 1 << 20);
 
   const auto started = std::chrono::steady_clock::now();
-  if (!send({Transfer{MsgCode::store_v2, p}, Text{MsgCode::filename, remote_path}})) {
-    return broken("Connection to the server lost");
-  }
-  session_.sent_transfer();
-  Outcome lost;
-  auto ev = next_event(config_.control_timeout, lost);
-  if (!ev) return lost;
-  const auto* ready = std::get_if<TransferReady>(&*ev);
-  if (ready == nullptr) {
-    auto o = outcome_of(*ev);  // an empty file is done with MSG_OK ""
+  auto ready = request_transfer(MsgCode::store_v2, p, remote_path);
+  if (!ready) {
+    auto o = std::move(ready).error();  // an empty file is done with MSG_OK ""
     o.seconds = seconds_since(started);
     return o;
   }
   const TransferParams accepted = ready->params;
-  const std::vector<std::uint32_t> ports = ready->ports;
-  const int n = accepted.nbstream;
-  auto opened = start_data(accepted, ports, s.simulate);
+  const TransferPlan plan = plan_for(st->size, accepted, s);
+  auto opened = start_data(plan, ready->ports, s.simulate);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   std::optional<StreamError> failed;
   if (!s.simulate) {
-    failed = run_streams(socks, *file, st->size, accepted, true, config_.data_timeout,
-                         config_.ack_timeout, 0, config_.on_progress);
+    failed = move_streams(socks, *file, plan, DataDirection::send, stream_timeouts(),
+                          config_.on_progress);
   }
   socks.clear();
-  return finish_put(failed, st->size, n, started);
+  return finish_put(failed, st->size, accepted.nbstream, started);
 }
 
 Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remote_path,
@@ -581,15 +501,8 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   p.buffersize = s.buffer_kb;
   p.nbstream = s.streams;
   const auto started = std::chrono::steady_clock::now();
-  if (!send({Transfer{MsgCode::retr_v2, p}, Text{MsgCode::filename, remote_path}})) {
-    return broken("Connection to the server lost");
-  }
-  session_.sent_transfer();
-  Outcome lost;
-  auto ev = next_event(config_.control_timeout, lost);
-  if (!ev) return lost;
-  const auto* ready = std::get_if<TransferReady>(&*ev);
-  if (ready == nullptr) return outcome_of(*ev);
+  auto ready = request_transfer(MsgCode::retr_v2, p, remote_path);
+  if (!ready) return std::move(ready).error();
   const TransferParams accepted = ready->params;
   const std::vector<std::uint32_t> ports = ready->ports;
   const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(accepted.filesize, 0));
@@ -613,42 +526,27 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     if (o) o.seconds = seconds_since(started);
     return o;
   }
-  const int n = accepted.nbstream;
-  auto opened = start_data(accepted, ports, false);
+  const TransferPlan plan = plan_for(size, accepted, s);
+  auto opened = start_data(plan, ports, false);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
-  auto failed = run_streams(socks, writer->file(), size, accepted, false, config_.data_timeout,
-                            config_.ack_timeout, 0, config_.on_progress);
+  auto failed = move_streams(socks, writer->file(), plan, DataDirection::receive, stream_timeouts(),
+                             config_.on_progress);
   socks.clear();
-  return finish_get(failed, *writer, size, n, started);
+  return finish_get(failed, *writer, size, accepted.nbstream, started);
 }
 
 namespace {
-// Protocol 1 moves blocks of at most READBUFLEN = 256000 bytes over at most 10 ports.
-constexpr std::size_t kV1BlockBytes = 256000;
-
-// The daemon connects to our listeners in order; which listener accepted says which stream.
-// Only the server's host may: anyone else is closed at once.
-ferry::Result<std::vector<UniqueFd>, std::string> accept_all(std::vector<UniqueFd>& listeners,
-                                                             const io::SocketAddress& server,
-                                                             io::Timeout timeout) {
-  std::vector<UniqueFd> socks;
-  for (auto& l : listeners) {
-    auto s = io::accept_from(l.get(), &server, timeout, ignore_stranger);
-    if (!s) return Unexpected("Data connection from the server: " + s.error().message());
-    socks.push_back(std::move(*s));
+// Protocol 1: the client listens, and its ports go in the request.
+ferry::Result<DataListeners, Outcome> listen_v1(const DataEndpoint& at, int n, StoreV1& req) {
+  auto listeners = DataListeners::open(at, n);
+  if (!listeners) {
+    return Unexpected(
+        failure(Outcome::local_failure, client_error::kLocal, listeners.error().message()));
   }
-  return socks;
-}
-
-ferry::Result<std::vector<UniqueFd>, std::string> v1_listeners(const io::SocketAddress& local,
-                                                               int n, StoreV1& req) {
-  std::vector<std::uint32_t> ports;
-  auto listeners = listen_for_server(local, n, ports);
-  if (!listeners) return listeners;
   req.nbport = n;
-  std::copy(ports.begin(), ports.end(), req.ports.begin());
-  return listeners;
+  std::copy(listeners->ports().begin(), listeners->ports().end(), req.ports.begin());
+  return std::move(*listeners);
 }
 }  // namespace
 
@@ -663,19 +561,19 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
   req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::store_c : MsgCode::store;
   req.set_filename(remote_path);
   req.filesize = static_cast<std::int64_t>(st.size);
-  auto listeners = v1_listeners(local_, n, req);
-  if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
+  const DataEndpoint at = data_endpoint();
+  auto listeners = listen_v1(at, n, req);
+  if (!listeners) return std::move(listeners).error();
   const auto started = std::chrono::steady_clock::now();
   if (!send({req})) return broken("Connection to the server lost");
   session_.started_transfer();  // no reply precedes the data: the final one, or a refusal
   std::optional<StreamError> failed;
   if (st.size > 0) {
-    auto socks = accept_all(*listeners, server_, config_.data_timeout);
+    const TransferPlan plan = plan_transfer(st.size, n, 0, s.options, kV1BlockBytes);
+    auto socks = listeners->accept_all(at, plan);
     if (!socks) return final_reply();
-    TransferParams p;
-    p.transferoption = s.options;
-    failed = run_streams(*socks, file, st.size, p, true, config_.data_timeout, config_.ack_timeout,
-                         kV1BlockBytes, config_.on_progress);
+    failed = move_streams(*socks, file, plan, DataDirection::send, stream_timeouts(),
+                          config_.on_progress);
   }
   return finish_put(failed, st.size, n, started);
 }
@@ -688,9 +586,10 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   StoreV1 req;
   req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::retr_c : MsgCode::retr;
   req.set_filename(remote_path);
-  auto listeners =
-      v1_listeners(local_, std::clamp(s.streams, 1, static_cast<int>(kV1MaxPorts)), req);
-  if (!listeners) return failure(Outcome::local_failure, client_error::kLocal, listeners.error());
+  const DataEndpoint at = data_endpoint();
+  const int n = std::clamp(s.streams, 1, static_cast<int>(kV1MaxPorts));
+  auto listeners = listen_v1(at, n, req);
+  if (!listeners) return std::move(listeners).error();
   const auto started = std::chrono::steady_clock::now();
   if (!send({req})) return broken("Connection to the server lost");
   session_.sent_transfer();
@@ -711,13 +610,12 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   if (size == 0) return receive_empty(*writer, MsgCode::abr);
   if (!send({Empty{MsgCode::retr_start}})) return broken("Connection to the server lost");
   session_.started_transfer();
-  auto socks = accept_all(*listeners, server_, config_.data_timeout);
+  const TransferPlan plan = plan_transfer(size, n, 0, s.options, kV1BlockBytes);
+  auto socks = listeners->accept_all(at, plan);
   if (!socks) return final_reply();
-  TransferParams p;
-  p.transferoption = s.options;
-  auto failed = run_streams(*socks, writer->file(), size, p, false, config_.data_timeout,
-                            config_.ack_timeout, kV1BlockBytes, config_.on_progress);
-  return finish_get(failed, *writer, size, req.nbport, started);
+  auto failed = move_streams(*socks, writer->file(), plan, DataDirection::receive,
+                             stream_timeouts(), config_.on_progress);
+  return finish_get(failed, *writer, size, n, started);
 }
 
 }  // namespace ferry::session

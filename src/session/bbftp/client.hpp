@@ -14,6 +14,7 @@
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
 #include "proto/bbftp/messages.hpp"
+#include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/sandbox.hpp"
 
@@ -39,8 +40,6 @@ inline constexpr int kSshCheck = 48;  // the check connection to the daemon fail
 inline constexpr int kSshHello = 61;  // no MSG_LOGGED_STDIN / MSG_IPADDR_OK
 inline constexpr int kServer = 100;   // the server refused, with its text
 }  // namespace client_error
-
-using ProgressFn = std::function<void(std::uint64_t moved, std::uint64_t size)>;
 
 struct ClientConfig {
   std::string host;
@@ -150,11 +149,25 @@ class BbftpClient {
   std::optional<Outcome> prepare_local_directory(const storage::Sandbox& local,
                                                  const std::string& local_path,
                                                  std::uint32_t options, bbftp::MsgCode abort);
-  ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferParams& accepted,
+  ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferPlan& plan,
                                                            const std::vector<std::uint32_t>& ports,
                                                            bool simulate);
-  std::vector<UniqueFd> open_data(const std::vector<std::uint32_t>& server_ports,
-                                  std::vector<UniqueFd>& listeners, std::string& error);
+  // STORE_V2 / RETR_V2 and FILENAME, then the server's answer: the accepted transfer, or the
+  // outcome to return (a refusal, a lost connection; for an empty put, its MSG_OK).
+  ferry::Result<bbftp::TransferReady, Outcome> request_transfer(bbftp::MsgCode code,
+                                                                const bbftp::TransferParams& p,
+                                                                const std::string& remote);
+  DataEndpoint data_endpoint() const;
+  StreamTimeouts stream_timeouts() const { return {config_.data_timeout, config_.ack_timeout}; }
+  // The plan of an accepted transfer; the QBSS marking is what this client was asked for (-q),
+  // whatever the server echoed.
+  static bbftp::TransferPlan plan_for(std::uint64_t size, const bbftp::TransferParams& accepted,
+                                      const TransferSettings& s) {
+    auto plan =
+        bbftp::plan_transfer(size, accepted.nbstream, accepted.buffersize, accepted.transferoption);
+    plan.qbss = (s.options & bbftp::tropt::kQbss) != 0;
+    return plan;
+  }
 
   Outcome connect_tcp_login();
   Outcome connect_ssh();

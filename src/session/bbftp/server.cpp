@@ -15,6 +15,7 @@
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/replies.hpp"
+#include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
@@ -23,10 +24,6 @@ namespace {
 
 using namespace bbftp;
 namespace rp = bbftp::replies;
-
-// Protocol 1 moves blocks of at most READBUFLEN = 256000 bytes; the real receiver's buffer is
-// exactly that big.
-constexpr std::size_t kV1BlockBytes = 256000;
 
 // Clear-text logins carry NUL-terminated strings in the 128-byte fields.
 std::string c_string(const std::array<std::uint8_t, kRsaBytes>& field) {
@@ -40,7 +37,7 @@ struct PendingTransfer {
   std::string path;
   std::optional<storage::AtomicWriter> writer;
   std::optional<storage::File> reader;
-  std::vector<UniqueFd> listeners;
+  DataListeners listeners;  // protocol 3: ours, until the client has connected
   std::chrono::steady_clock::time_point started;
 };
 
@@ -73,9 +70,9 @@ class Connection {
   Step v1_transfer(const V1TransferRequest& r);
   // Moves the data of the pending transfer over `socks` (one segment each) and sends the final
   // reply: commit (store) and MSG_OK "OK", or the failure.
-  Step move_data(std::vector<UniqueFd> socks, bool compressed, std::size_t block_size);
-  ferry::Result<std::vector<UniqueFd>, std::string> connect_to_client(
-      const std::vector<std::uint32_t>& ports, std::uint32_t options);
+  Step move_data(std::vector<UniqueFd> socks, const TransferPlan& plan);
+  // Where data connections go and come from: the control connection's hosts.
+  DataEndpoint data_endpoint();
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
   // Accepts the pending transfer, with our listening ports in protocol 3 (passive).
   Step accept_with_ports(const TransferParams& params);
@@ -364,25 +361,25 @@ Step Connection::list(const DirRequest& r) {
   return session_.reply(std::move(reply));
 }
 
+DataEndpoint Connection::data_endpoint() {
+  DataEndpoint e;
+  e.local = local_;
+  e.peer = remote_;
+  e.only_from_peer = options_.data_peer_check;
+  e.first_port = options_.data_port_first;
+  e.last_port = options_.data_port_last;
+  e.backlog = 4;  // room for a few strangers besides the client: they are accepted and closed
+  e.buffer_bytes = options_.socket_buffer_bytes;
+  e.timeout = options_.data;
+  e.on_stranger = [this](const io::SocketAddress& from) { stranger_on_data_port(from); };
+  return e;
+}
+
 ferry::Result<std::vector<std::uint32_t>, std::string> Connection::open_listeners(int n) {
-  std::vector<std::uint32_t> ports;
-  pending_->listeners.clear();
-  io::SocketAddress where = local_;
-  where.set_port(0);
-  // Room for a few strangers in the queue besides the client: they are accepted and closed.
-  constexpr int kBacklog = 4;
-  for (int i = 0; i < n; ++i) {
-    auto l = options_.data_port_first != 0
-                 ? io::listen_tcp_in_range(where, options_.data_port_first, options_.data_port_last,
-                                           kBacklog)
-                 : io::listen_tcp(where, kBacklog);
-    if (!l) return Unexpected(l.error().message());
-    auto a = io::SocketAddress::of_local(l->get());
-    if (!a) return Unexpected(a.error().message());
-    ports.push_back(a->port());
-    pending_->listeners.push_back(std::move(*l));
-  }
-  return ports;
+  auto l = DataListeners::open(data_endpoint(), n);
+  if (!l) return Unexpected(l.error().message());
+  pending_->listeners = std::move(*l);
+  return pending_->listeners.ports();
 }
 
 Step Connection::prepare(const TransferRequest& r) {
@@ -506,29 +503,16 @@ Step Connection::start(const StartRequest& r) {
   t.started = std::chrono::steady_clock::now();
 
   // Open the data connections: accept on our listeners (3) or connect to the client (2).
-  std::vector<UniqueFd> socks;
-  std::string failure;
-  for (int i = 0; i < n && failure.empty(); ++i) {
-    ferry::Result<UniqueFd, io::Error> s = Unexpected(io::Error{EINVAL, "no data port"});
-    if (session_.version() >= 3) {
-      s = io::accept_from(t.listeners[static_cast<std::size_t>(i)].get(),
-                          options_.data_peer_check ? &remote_ : nullptr, options_.data,
-                          [this](const io::SocketAddress& from) { stranger_on_data_port(from); });
-    } else {
-      io::SocketAddress to = remote_;
-      to.set_port(static_cast<std::uint16_t>(r.client_ports[static_cast<std::size_t>(i)]));
-      s = io::connect_tcp(to, options_.data);
-    }
-    if (!s) {
-      failure = "Cannot open data connection " + std::to_string(i) + " : " + s.error().message();
-    } else {
-      io::set_buffer_sizes(s->get(), options_.socket_buffer_bytes, options_.socket_buffer_bytes);
-      if ((t.params.transferoption & tropt::kQbss) != 0) io::set_tos(s->get(), 0x20);
-      socks.push_back(std::move(*s));
-    }
-  }
-  t.listeners.clear();
-  if (!failure.empty()) {
+  const TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(t.params.filesize), n,
+                                          t.params.buffersize, t.params.transferoption);
+  const DataEndpoint at = data_endpoint();
+  auto socks = session_.version() >= 3 ? t.listeners.accept_all(at, plan)
+                                       : connect_all(at, r.client_ports, plan);
+  t.listeners.close();
+  if (!socks) {
+    const std::string failure = "Cannot open data connection " +
+                                std::to_string(socks.error().stream) + " : " +
+                                socks.error().error.message();
     spdlog::warn("{}: {}", who(), printable(failure, 400));
     pending_.reset();
     return session_.transfer_finished(rp::bad(failure));
@@ -537,33 +521,22 @@ Step Connection::start(const StartRequest& r) {
     pending_.reset();
     return session_.transfer_finished(rp::transfer_ok());
   }
-  return move_data(std::move(socks), (t.params.transferoption & tropt::kGzip) != 0,
-                   static_cast<std::size_t>(std::max(t.params.buffersize, 1)) * 1024);
+  return move_data(std::move(*socks), plan);
 }
 
-Step Connection::move_data(std::vector<UniqueFd> socks, bool compressed, std::size_t block_size) {
+Step Connection::move_data(std::vector<UniqueFd> socks, const TransferPlan& plan) {
   PendingTransfer& t = *pending_;
   const int n = static_cast<int>(socks.size());
-  const auto size = static_cast<std::uint64_t>(t.params.filesize);
-  std::vector<StreamResult<void>> results(socks.size());
+  const auto size = plan.size;
+  const bool compressed = plan.compressed;
   const storage::File& file = t.store ? t.writer->file() : *t.reader;
-  {
-    std::vector<std::jthread> workers;
-    for (int i = 0; i < n; ++i) {
-      const auto seg = segment_of(size, n, i);
-      StreamSpec spec{seg.offset, seg.length, block_size, compressed, options_.data, options_.ack};
-      workers.emplace_back([&, i, spec] {
-        const int sock = socks[static_cast<std::size_t>(i)].get();
-        results[static_cast<std::size_t>(i)] =
-            t.store ? receive_segment(sock, file, spec) : send_segment(sock, file, spec);
-      });
-    }
-  }
+  const auto failed =
+      move_streams(socks, file, plan, t.store ? DataDirection::receive : DataDirection::send,
+                   {options_.data, options_.ack});
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
-  for (const auto& res : results) {
-    if (res) continue;
-    const auto& e = res.error();
+  if (failed) {
+    const auto& e = *failed;
     spdlog::warn("{}: {} {} failed: {}", who(), t.store ? "put" : "get",
                  printable(sandbox_->display(t.path)), printable(e.message, 400));
     const bool no_space = e.no_space();
@@ -586,22 +559,22 @@ Step Connection::move_data(std::vector<UniqueFd> socks, bool compressed, std::si
   return session_.transfer_finished(rp::transfer_ok());
 }
 
-ferry::Result<std::vector<UniqueFd>, std::string> Connection::connect_to_client(
-    const std::vector<std::uint32_t>& ports, std::uint32_t options) {
-  std::vector<UniqueFd> socks;
-  for (std::size_t i = 0; i < ports.size(); ++i) {
-    io::SocketAddress to = remote_;
-    to.set_port(static_cast<std::uint16_t>(ports[i]));
-    auto s = io::connect_tcp(to, options_.data);
-    if (!s) {
-      return Unexpected("Cannot connect receive socket " + std::to_string(i) + " : " +
-                        std::string(std::strerror(s.error().sys_errno)));
-    }
-    io::set_buffer_sizes(s->get(), options_.socket_buffer_bytes, options_.socket_buffer_bytes);
-    if ((options & tropt::kQbss) != 0) io::set_tos(s->get(), 0x20);
-    socks.push_back(std::move(*s));
+// Protocol 1: one stream per port the client listens on, blocks of READBUFLEN, no options.
+TransferPlan v1_plan(std::int64_t size, const V1TransferRequest& r) {
+  return plan_transfer(static_cast<std::uint64_t>(std::max<std::int64_t>(size, 0)),
+                       static_cast<int>(r.ports.size()), 0, r.compressed ? tropt::kGzip : 0,
+                       kV1BlockBytes);
+}
+
+// Protocol 1: the daemon connects to the client's ports.
+ferry::Result<std::vector<UniqueFd>, std::string> connect_v1(
+    const DataEndpoint& at, const std::vector<std::uint32_t>& ports, const TransferPlan& plan) {
+  auto socks = connect_all(at, ports, plan);
+  if (!socks) {
+    return Unexpected("Cannot connect receive socket " + std::to_string(socks.error().stream) +
+                      " : " + std::string(std::strerror(socks.error().error.sys_errno)));
   }
-  return socks;
+  return std::move(*socks);
 }
 
 // Protocol 1 MKDIR (not recursive), CHDIR and LIST (glob: sorted, dot files only when the
@@ -643,12 +616,13 @@ Step Connection::v1_transfer(const V1TransferRequest& r) {
       return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
     }
     pending_->started = std::chrono::steady_clock::now();
-    auto socks = connect_to_client(r.ports, 0);
+    const TransferPlan plan = v1_plan(pending_->params.filesize, r);
+    auto socks = connect_v1(data_endpoint(), r.ports, plan);
     if (!socks) {
       pending_.reset();
       return session_.transfer_finished(rp::bad(socks.error()));
     }
-    return move_data(std::move(*socks), r.compressed, kV1BlockBytes);
+    return move_data(std::move(*socks), plan);
   }
   pending_.emplace();
   pending_->store = r.store;
@@ -697,12 +671,13 @@ Step Connection::v1_transfer(const V1TransferRequest& r) {
     return session_.reply(rp::transfer_ok());
   }
   session_.begin_v1_store();  // no message precedes the data
-  auto socks = connect_to_client(r.ports, 0);
+  const TransferPlan plan = v1_plan(r.filesize, r);
+  auto socks = connect_v1(data_endpoint(), r.ports, plan);
   if (!socks) {
     pending_.reset();
     return session_.transfer_finished(rp::bad(socks.error()));
   }
-  return move_data(std::move(*socks), r.compressed, kV1BlockBytes);
+  return move_data(std::move(*socks), plan);
 }
 
 }  // namespace
