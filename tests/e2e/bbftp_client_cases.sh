@@ -251,6 +251,32 @@ PY
       fail "the error line is gone from stderr: $(cat "$work/err.ours")"
     echo "ok: --json: 4 objects, bytes, streams, files and outcomes as transferred; errors still on stderr"
     ;;
+  default_names)
+    # "get r" lands in ./basename(r), a destination ending with '/' gets the source's base
+    # name, "put l" stores basename(l); a file where the get's directory should be is error 72.
+    start_ferry_daemon "$bbftpd"
+    mkdir -p "$work/root/d"
+    echo first >"$work/root/d/g1"
+    give_to_service_user "$work/root"
+    echo plain >"$work/plain"
+    clients=(ours)
+    [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+    for c in "${clients[@]}"; do
+      mkdir -p "$work/$c" && cd "$work/$c"
+      run_client "$c" -u alice -r 1 -w "$port" -e "get d/g1; get d/g1 n9/; put $work/plain" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 0 ] || fail "$c client: exit $(cat "$work/rc.$c"): $(cat "$work/err.$c")"
+      cmp "$work/root/d/g1" g1 && cmp "$work/root/d/g1" n9/g1 && cmp "$work/plain" "$work/root/plain" ||
+        fail "$c client: the files are not where the real client puts them: $(ls -R)"
+      rm -f "$work/root/plain"
+      touch plainfile
+      run_client "$c" -u alice -r 1 -w "$port" -e "get d/g1 plainfile/g1" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 72 ] || fail "$c client: exit $(cat "$work/rc.$c") for a file as directory"
+      grep -q "^BBFTP-ERROR-00072 : Error stating file plainfile/g1.* : Not a directory$" "$work/err.$c" ||
+        fail "$c client: $(cat "$work/err.$c")"
+      echo "ok: $c client: ./g1, n9/g1 and basename(put) as the real client names them; a file as directory: 72"
+      cd "$work"
+    done
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

@@ -14,12 +14,14 @@ namespace {
 
 namespace tropt = bbftp::tropt;
 
-// The real client checks only setremotecos for > 0; a zero or negative stream count or timeout
-// breaks it later. Here those fail at once, with the real usage text.
+// As the real client: a value must scan as a number (%d or %o), and only setremotecos must be
+// > 0 as well. A zero or negative stream count, buffer size or timeout, which the real client
+// takes and then trips over, is accepted here without effect (the setting keeps its value).
 enum class Kind {
-  any_int,   // %d: any integer
-  positive,  // %d > 0
-  octal,     // %o
+  any_int,         // %d: any integer
+  positive,        // %d > 0, else the whole file fails (setremotecos)
+  takes_positive,  // %d; applied only when > 0
+  octal,           // %o
 };
 struct Setting {
   const char* name;
@@ -28,18 +30,19 @@ struct Setting {
   const char* usage;  // the real client's words
 };
 constexpr Setting kSettings[] = {
-    {"setbuffersize", Kind::positive, 5, "Buffersize in bbftprc file must be numeric > 0"},
+    {"setbuffersize", Kind::takes_positive, 5, "Buffersize in bbftprc file must be numeric > 0"},
     {"setremotecos", Kind::positive, 15, "Remote COS in bbftprc file must be numeric"},
     {"setlocalumask", Kind::octal, 16, "Local umask in bbftprc file must be octal numeric"},
     {"setremoteumask", Kind::octal, 17, "Remote umask in bbftprc file must be octal numeric"},
     {"setsendwinsize", Kind::any_int, 18, "Send window size in bbftprc file must be numeric"},
     {"setrecvwinsize", Kind::any_int, 19, "Receive window size in bbftprc file must be numeric"},
-    {"setnbstream", Kind::positive, 19,
+    {"setnbstream", Kind::takes_positive, 19,
      "Number of streams in bbftprc file must be numeric and > 0"},
-    {"setackto", Kind::positive, 19, "Acknowledge timeout must be numeric and > 0"},
-    {"setrecvcontrolto", Kind::positive, 19, "Input control timeout must be numeric and > 0"},
-    {"setsendcontrolto", Kind::positive, 19, "Output control timeout must be numeric and > 0"},
-    {"setdatato", Kind::positive, 19, "Data timeout must be numeric and > 0"},
+    {"setackto", Kind::takes_positive, 19, "Acknowledge timeout must be numeric and > 0"},
+    {"setrecvcontrolto", Kind::takes_positive, 19, "Input control timeout must be numeric and > 0"},
+    {"setsendcontrolto", Kind::takes_positive, 19,
+     "Output control timeout must be numeric and > 0"},
+    {"setdatato", Kind::takes_positive, 19, "Data timeout must be numeric and > 0"},
 };
 constexpr std::pair<const char*, std::uint32_t> kOptions[] = {
     {"createdir", tropt::kDir},   {"tmpfile", tropt::kTmp},   {"remoterfio", tropt::kRfio},
@@ -114,7 +117,7 @@ RcOutcome apply_bbftprc(std::string_view text, RunnerConfig& config) {
         out.failed = true;
         continue;
       }
-      set(*setting, *v, config);
+      if (setting->kind != Kind::takes_positive || *v > 0) set(*setting, *v, config);
       continue;
     }
     if (!starts_command(line, "setoption")) {

@@ -416,8 +416,15 @@ int Runner::execute(const Command& c, std::string& failure) {
     }
     return finish(o);
   };
-  if (c.verb == "put") return transfer(true, a[0], a.size() > 1 ? a[1] : a[0]);
-  if (c.verb == "get") return transfer(false, a[0], a.size() > 1 ? a[1] : a[0]);
+  // As the real client: "get r" is "get r ./basename(r)", "put l" is "put l basename(l)", and a
+  // destination ending with '/' receives the source's base name.
+  const auto target = [&](const std::string& src, const std::string& dst) {
+    return !dst.empty() && dst.back() == '/' ? dst + basename_of(src) : dst;
+  };
+  if (c.verb == "put") {
+    return transfer(true, a[0], a.size() > 1 ? target(a[0], a[1]) : basename_of(a[0]));
+  }
+  if (c.verb == "get") return transfer(false, a[0], target(a[0], a.size() > 1 ? a[1] : "./"));
   if (c.verb == "mget") {
     auto o = with_retries("list " + a[0], [&] { return client_->list(a[0], t.options); });
     if (!o) return finish(o);

@@ -426,10 +426,16 @@ std::optional<Outcome> BbftpClient::prepare_local_directory(const storage::Sandb
   }
   const std::string dir = local_path.substr(0, slash);
   auto st = local.stat(dir);
+  // A file where a directory should be: the real client finds it stating its file (72).
+  const auto not_a_directory = [&] {
+    return refuse(client_error::kLocalStat,
+                  "Error stating file " + local_path + " : " + std::strerror(ENOTDIR));
+  };
   if (st) {
     if (st->type == storage::FileType::directory) return std::nullopt;
-    return refuse(client_error::kLocalNotDirectory, "File " + dir + " is a not a directory");
+    return not_a_directory();
   }
+  if (st.error().sys_errno == ENOTDIR) return not_a_directory();
   if (st.error().sys_errno != ENOENT) {
     return refuse(client_error::kLocalStat,
                   "Error stating file " + dir + " : " + st.error().reason() + " ");

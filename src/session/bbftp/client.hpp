@@ -32,7 +32,6 @@ inline constexpr int kLocalStat = 72;  // the local file of a put cannot be stat
 // The directory of a get's local file (the real client's codes):
 inline constexpr int kLocalEndsWithSlash = 74;
 inline constexpr int kLocalNoCreateDir = 75;  // missing, and the createdir option is off
-inline constexpr int kLocalNotDirectory = 76;
 inline constexpr int kLocalMkdir = 82;
 // ssh mode (the real client's codes):
 inline constexpr int kSshStart = 46;  // the ssh command could not be run

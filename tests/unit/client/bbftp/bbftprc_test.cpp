@@ -58,7 +58,11 @@ TEST(Bbftprc, BadValueFailsTheRunWithTheRealUsage) {
   EXPECT_EQ(r.warnings[0].code, 19);
   EXPECT_EQ(r.warnings[0].text, "Number of streams in bbftprc file must be numeric and > 0");
   EXPECT_EQ(c.connection.data_timeout, std::chrono::seconds(5));
-  EXPECT_TRUE(apply_bbftprc("setdatato 0\n", c).failed);
+  // Zero is taken, as the real client takes it, but changes nothing.
+  const auto zero = apply_bbftprc("setdatato 0\nsetnbstream -2\n", c);
+  EXPECT_FALSE(zero.failed);
+  EXPECT_TRUE(zero.warnings.empty());
+  EXPECT_EQ(c.connection.data_timeout, std::chrono::seconds(5));
   EXPECT_TRUE(apply_bbftprc("setremotecos -1\n", c).failed);
   EXPECT_TRUE(apply_bbftprc("setlocalumask 9\n", c).failed);
 }
