@@ -1,6 +1,7 @@
 // bbftp: the bbftp client. Command line, control language and output follow the real bbftp 3.x
 // client; long options add non-interactive passwords and an explicit protocol choice.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -23,13 +24,15 @@
 
 namespace {
 
-// Like the original (getpass): "Password: " on stdout, the answer read from the terminal without
-// echo, or from standard input when there is no terminal. Nothing at all to read there (no
-// terminal, stdin empty or /dev/null): nullopt, rather than trying an empty password.
+// As the real client's getpass(3): "Password: " on the terminal and the answer read from it
+// without echo, or, without a terminal, the prompt on stderr and the answer from standard input
+// (standard output stays the results'). Nothing at all to read (no terminal, stdin empty or
+// /dev/null): nullopt, rather than trying an empty password.
 std::optional<std::string> read_password() {
-  std::cout << "Password: " << std::flush;
   const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   const int fd = tty >= 0 ? tty : STDIN_FILENO;
+  constexpr std::string_view kPrompt = "Password: ";
+  (void)!::write(tty >= 0 ? tty : STDERR_FILENO, kPrompt.data(), kPrompt.size());
   termios old{};
   const bool is_tty = ::tcgetattr(fd, &old) == 0;
   if (is_tty) {
@@ -83,7 +86,14 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
+// The whole file; `ok` false (errno set) when it cannot be read, a directory included.
 std::string slurp(const std::string& path, bool& ok) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    errno = EISDIR;
+    ok = false;
+    return {};
+  }
   std::ifstream in(path);
   ok = static_cast<bool>(in);
   std::ostringstream ss;
@@ -172,6 +182,8 @@ int main(int argc, char** argv) {
     host = host.substr(1, host.size() - 2);
   }
   cfg.connection.host = host;
+  // --json is the machine output: the lines of -V and -m would only get in its way.
+  if (cfg.output.json) cfg.output.verbose = cfg.output.machine = false;
   if (gzip) cfg.transfer.options |= ferry::bbftp::tropt::kGzip;
   if (qbss) cfg.transfer.options |= ferry::bbftp::tropt::kQbss;
   cfg.transfer.simulate = simulate;
@@ -245,8 +257,7 @@ int main(int argc, char** argv) {
   } else if (auto typed = read_password()) {
     cfg.connection.password = std::move(*typed);
   } else {
-    std::cout << '\n';
-    std::cerr << "BBFTP-ERROR-00019 : Password is mandatory: there is no terminal to ask on; "
+    std::cerr << "\nBBFTP-ERROR-00019 : Password is mandatory: there is no terminal to ask on; "
                  "give it in BBFTP_PASSWORD or with --password-file FILE\n";
     return 19;
   }

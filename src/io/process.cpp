@@ -48,7 +48,8 @@ int ChildProcess::stop(Timeout grace) {
   return status;
 }
 
-Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv) {
+Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv,
+                                     std::string exec_failure) {
   if (argv.empty()) return Unexpected(Error{EINVAL, "run a command: none given"});
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -59,7 +60,8 @@ Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const std::string failed = argv[0] + ": cannot run: ";
+  const std::string failed =
+      exec_failure.empty() ? argv[0] + ": cannot run: " : std::move(exec_failure);
   const pid_t pid = ::fork();
   if (pid < 0) return Unexpected(Error{errno, "fork for " + argv[0]});
   if (pid == 0) {
@@ -68,7 +70,7 @@ Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv) {
     ::close_range(3, ~0U, 0);
     ::signal(SIGPIPE, SIG_DFL);
     ::execvp(args[0], args.data());
-    const char* why = ::strerror(errno);
+    const char* why = ::strerrordesc_np(errno);  // no locale, no allocation: safe after fork
     (void)!::write(STDERR_FILENO, failed.data(), failed.size());
     (void)!::write(STDERR_FILENO, why, std::strlen(why));
     (void)!::write(STDERR_FILENO, "\n", 1);

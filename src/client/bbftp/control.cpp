@@ -164,9 +164,18 @@ bool Runner::start() {
     wait_before_retry(attempt + 1);
   }
   if (!final_refusal()) {
-    warn_error(session::client_error::kMaxTries, "Maximum try on connection reached (" +
-                                                     std::to_string(config_.tries) + ") aborting");
+    last_failure_ =
+        "Maximum try on connection reached (" + std::to_string(config_.tries) + ") aborting";
+    warn_error(session::client_error::kMaxTries, last_failure_);
     last_error_ = session::client_error::kMaxTries;
+  }
+  if (config_.output.json) {
+    nlohmann::ordered_json j{{"command", "connect " + config_.connection.host},
+                             {"verb", "connect"},
+                             {"outcome", "failed"},
+                             {"error", last_error_},
+                             {"message", last_failure_}};
+    out_ << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
   }
   return false;
 }
@@ -178,6 +187,7 @@ bool Runner::reconnect() {
   if (!hello) {
     warn_error(hello.error, hello.text);
     last_error_ = hello.error;
+    last_failure_ = hello.text;
     last_refusal_retryable_ = hello.kind == session::Outcome::retry;
     return false;
   }
@@ -211,11 +221,13 @@ Outcome Runner::with_retries(const std::string& shown, const Attempt& attempt) {
     }
     // The last attempt's error is printed once, with the command's result (Runner::run).
     if (tries >= config_.tries) return o;
+    if (!moving_.empty() && config_.display.end) config_.display.end(false, 0);
     warn_error(o.error, o.text);
     if (config_.output.verbose) {
       say("Retrying command waiting " + std::to_string(config_.retry_wait_s) + " s");
     }
     wait_before_retry(tries + 1);
+    if (!moving_.empty() && config_.display.begin) config_.display.begin(moving_, std::nullopt);
   }
 }
 
@@ -391,11 +403,13 @@ int Runner::execute(const Command& c, std::string& failure) {
   }
 
   auto transfer = [&](bool put, const std::string& src, const std::string& dst) {
-    if (config_.display.begin) config_.display.begin(put ? src : dst, std::nullopt);
+    moving_ = put ? src : dst;
+    if (config_.display.begin) config_.display.begin(moving_, std::nullopt);
     auto o = with_retries(put ? "put " + src + " " + dst : "get " + src + " " + dst, [&] {
       return put ? client_->put(local_, src, dst, t) : client_->get(local_, src, dst, t);
     });
     if (config_.display.end) config_.display.end(static_cast<bool>(o), o.bytes);
+    moving_.clear();
     files_.push_back({src, dst, o});
     if (o) {
       if (config_.output.verbose) {

@@ -86,6 +86,8 @@ class Runner {
     session::Outcome outcome;
   };
   std::vector<FileResult> files_;
+  std::string moving_;        // the local file of the transfer under way (for the display)
+  std::string last_failure_;  // the text of the last connection failure (for --json)
   void report_json(const Command& c, int code, const std::string& failure);
   void wait_before_retry(int next);
   int last_error_ = 0;

@@ -166,7 +166,10 @@ Outcome BbftpClient::connect_ssh() {
                    "BBftp_Hostname not found (" + config_.host + ")");
   }
   server_ = where->front();
-  auto child = io::spawn_connected(config_.ssh_command);
+  // What the real client's child says when ssh cannot be run (its code 46).
+  auto child = io::spawn_connected(config_.ssh_command,
+                                   "BBFTP-ERROR-00046 : Error while execvp ssh command (" +
+                                       config_.ssh_command.front() + ") : ");
   if (!child) {
     return failure(Outcome::broken, client_error::kSshStart,
                    "Error while execvp ssh command (" + config_.ssh_command.front() +
@@ -180,7 +183,7 @@ Outcome BbftpClient::connect_ssh() {
   if (!hello) {
     ssh_.stop();
     return failure(Outcome::broken, client_error::kSshHello,
-                   "Error waiting MSG_LOGGED_STDIN message (did ssh start the daemon?)");
+                   "Error waiting MSG_LOGGED_STDIN message");
   }
   const auto* h = std::get_if<SshHello>(&*hello);
   if (h == nullptr) return outcome_of(*hello);

@@ -1,5 +1,6 @@
 #include "session/bbftp/server.hpp"
 
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -784,7 +785,12 @@ void Connection::run_ssh_session(int out, storage::Sandbox sandbox, std::string_
 
 void serve_bbftp_ssh_session(int in, int out, const BbftpServerOptions& options,
                              storage::Sandbox sandbox, std::string_view user, const SshPeer& peer) {
-  Connection(UniqueFd(::dup(in)), options).run_ssh_session(out, std::move(sandbox), user, peer);
+  UniqueFd control(::fcntl(in, F_DUPFD_CLOEXEC, 0));
+  if (!control) {
+    spdlog::error("ssh mode: standard input: {}", std::strerror(errno));
+    return;
+  }
+  Connection(std::move(control), options).run_ssh_session(out, std::move(sandbox), user, peer);
 }
 
 void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,
