@@ -380,101 +380,114 @@ void encode_block_header(const BlockHeader& h, std::span<std::byte, 8> out) noex
   store_be32(out.last<4>(), h.datalen);
 }
 
+namespace {
+
+// One call operator per message type, and no catch-all: std::visit on a Message type that has
+// none here does not compile, so a message added to the variant cannot be forgotten.
+struct Encoder {
+  Writer& w;
+  void operator()(const Text& m) {
+    w.header(m.code, m.text.size());
+    w.raw(m.text);
+  }
+  void operator()(const Empty& m) { w.header(m.code, 0); }
+  void operator()(const CryptKey& m) {
+    w.header(MsgCode::crypt, kSecSize + m.modulus_mpi.size() + m.exponent_mpi.size());
+    w.i32(m.sec.crtype);
+    w.i32(m.sec.pubkeylen);
+    w.i32(m.sec.expolen);
+    w.raw(m.modulus_mpi);
+    w.raw(m.exponent_mpi);
+  }
+  void operator()(const Login& m) {
+    w.header(MsgCode::log, kLoginSize);
+    w.i32(m.sec.crtype);
+    w.i32(m.sec.pubkeylen);
+    w.i32(m.sec.expolen);
+    w.raw(m.user);
+    w.raw(m.pass);
+    w.i32(m.numuser);
+    w.i32(m.numpass);
+  }
+  void operator()(const ProtRange& m) {
+    w.header(MsgCode::prot_ans, 8);
+    w.i32(m.min);
+    w.i32(m.max);
+  }
+  void operator()(const ProtChoice& m) {
+    w.header(MsgCode::prot_ans, 4);
+    w.i32(m.version);
+  }
+  void params(MsgCode code, const TransferParams& p) {
+    w.header(code, kStoreV2Size);  // TRANS_OK_V3's ports are not counted
+    std::byte b[kStoreV2Size];
+    encode_params(p, b);
+    w.raw(b);
+  }
+  void operator()(const Transfer& m) { params(m.code, m.params); }
+  void operator()(const TransOkV3& m) {
+    params(MsgCode::trans_ok_v3, m.params);
+    for (auto port : m.ports) w.u32(port);
+  }
+  void operator()(const PortList& m) {
+    w.header(m.code, 4 * m.ports.size());
+    for (auto port : m.ports) w.u32(port);
+  }
+  void operator()(const TransStartV3& m) { w.header(m.code, m.declared_length); }
+  void operator()(const DirCommand& m) {
+    w.header(m.code, 4 + m.path.size());
+    w.u32(m.transferoption);
+    w.raw(m.path);
+  }
+  void operator()(const IntCommand& m) {
+    w.header(m.code, 4);
+    w.i32(m.value);
+  }
+  void operator()(const ListReplyV2& m) {
+    std::size_t len = 0;
+    for (const auto& e : m.entries) len += e.path.size() + 4;
+    w.header(MsgCode::list_repl_v2, len);
+    for (const auto& e : m.entries) {
+      w.raw(e.path);
+      const char tail[4] = {'\0', e.link, e.kind, '\0'};
+      w.raw(tail);
+    }
+  }
+  void operator()(const ListReplyV1& m) {
+    std::size_t len = 0;
+    for (const auto& p : m.paths) len += p.size() + 1;
+    w.header(MsgCode::list_repl, len);
+    for (const auto& p : m.paths) {
+      w.raw(p);
+      w.raw(std::string_view("\0", 1));
+    }
+  }
+  void operator()(const StoreV1& m) {
+    w.header(m.code, kStoreV1Size);
+    w.raw(m.filename_field);
+    w.raw(m.pad);
+    w.i64(m.filesize);
+    w.i32(m.blocksize);
+    w.raw(m.remote_host);
+    w.i32(m.nbport);
+    for (auto port : m.ports) w.u32(port);
+  }
+  void operator()(const RetrOk& m) {
+    w.header(MsgCode::retr_ok, 8);
+    w.i64(m.filesize);
+  }
+  void operator()(const Raw& m) {
+    w.u32(m.code);
+    w.u32(static_cast<std::uint32_t>(m.payload.size()));
+    w.raw(m.payload);
+  }
+};
+
+}  // namespace
+
 void encode_to(const Message& m, std::vector<std::byte>& out) {
   Writer w(out);
-  std::visit(
-      [&](const auto& msg) {
-        using T = std::decay_t<decltype(msg)>;
-        if constexpr (std::is_same_v<T, Text>) {
-          w.header(msg.code, msg.text.size());
-          w.raw(msg.text);
-        } else if constexpr (std::is_same_v<T, Empty>) {
-          w.header(msg.code, 0);
-        } else if constexpr (std::is_same_v<T, CryptKey>) {
-          w.header(MsgCode::crypt, kSecSize + msg.modulus_mpi.size() + msg.exponent_mpi.size());
-          w.i32(msg.sec.crtype);
-          w.i32(msg.sec.pubkeylen);
-          w.i32(msg.sec.expolen);
-          w.raw(msg.modulus_mpi);
-          w.raw(msg.exponent_mpi);
-        } else if constexpr (std::is_same_v<T, Login>) {
-          w.header(MsgCode::log, kLoginSize);
-          w.i32(msg.sec.crtype);
-          w.i32(msg.sec.pubkeylen);
-          w.i32(msg.sec.expolen);
-          w.raw(msg.user);
-          w.raw(msg.pass);
-          w.i32(msg.numuser);
-          w.i32(msg.numpass);
-        } else if constexpr (std::is_same_v<T, ProtRange>) {
-          w.header(MsgCode::prot_ans, 8);
-          w.i32(msg.min);
-          w.i32(msg.max);
-        } else if constexpr (std::is_same_v<T, ProtChoice>) {
-          w.header(MsgCode::prot_ans, 4);
-          w.i32(msg.version);
-        } else if constexpr (std::is_same_v<T, Transfer> || std::is_same_v<T, TransOkV3>) {
-          MsgCode code;
-          if constexpr (std::is_same_v<T, Transfer>) {
-            code = msg.code;
-          } else {
-            code = MsgCode::trans_ok_v3;
-          }
-          w.header(code, kStoreV2Size);  // TRANS_OK_V3's ports are not counted
-          std::byte b[kStoreV2Size];
-          encode_params(msg.params, b);
-          w.raw(b);
-          if constexpr (std::is_same_v<T, TransOkV3>) {
-            for (auto port : msg.ports) w.u32(port);
-          }
-        } else if constexpr (std::is_same_v<T, PortList>) {
-          w.header(msg.code, 4 * msg.ports.size());
-          for (auto port : msg.ports) w.u32(port);
-        } else if constexpr (std::is_same_v<T, TransStartV3>) {
-          w.header(msg.code, msg.declared_length);
-        } else if constexpr (std::is_same_v<T, DirCommand>) {
-          w.header(msg.code, 4 + msg.path.size());
-          w.u32(msg.transferoption);
-          w.raw(msg.path);
-        } else if constexpr (std::is_same_v<T, IntCommand>) {
-          w.header(msg.code, 4);
-          w.i32(msg.value);
-        } else if constexpr (std::is_same_v<T, ListReplyV2>) {
-          std::size_t len = 0;
-          for (const auto& e : msg.entries) len += e.path.size() + 4;
-          w.header(MsgCode::list_repl_v2, len);
-          for (const auto& e : msg.entries) {
-            w.raw(e.path);
-            const char tail[4] = {'\0', e.link, e.kind, '\0'};
-            w.raw(tail);
-          }
-        } else if constexpr (std::is_same_v<T, ListReplyV1>) {
-          std::size_t len = 0;
-          for (const auto& p : msg.paths) len += p.size() + 1;
-          w.header(MsgCode::list_repl, len);
-          for (const auto& p : msg.paths) {
-            w.raw(p);
-            w.raw(std::string_view("\0", 1));
-          }
-        } else if constexpr (std::is_same_v<T, StoreV1>) {
-          w.header(msg.code, kStoreV1Size);
-          w.raw(msg.filename_field);
-          w.raw(msg.pad);
-          w.i64(msg.filesize);
-          w.i32(msg.blocksize);
-          w.raw(msg.remote_host);
-          w.i32(msg.nbport);
-          for (auto port : msg.ports) w.u32(port);
-        } else if constexpr (std::is_same_v<T, RetrOk>) {
-          w.header(MsgCode::retr_ok, 8);
-          w.i64(msg.filesize);
-        } else if constexpr (std::is_same_v<T, Raw>) {
-          w.u32(msg.code);
-          w.u32(static_cast<std::uint32_t>(msg.payload.size()));
-          w.raw(msg.payload);
-        }
-      },
-      m);
+  std::visit(Encoder{w}, m);
 }
 
 std::vector<std::byte> encode(const Message& m) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/overloaded.hpp"
 #include "core/printable.hpp"
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
@@ -238,27 +239,30 @@ void Connection::serve(std::vector<std::byte> buf) {
 }
 
 Step Connection::execute(const Request& r) {
-  if (const auto* l = std::get_if<LoginRequest>(&r)) return login(*l);
-  if (std::holds_alternative<StatusRequest>(r)) {
-    Step s;
-    s.replies.push_back(rp::ok(options_.status_text ? options_.status_text() : ""));
-    s.close = true;
-    return s;
-  }
-  if (const auto* d = std::get_if<DirRequest>(&r)) return dir_command(*d);
-  if (const auto* u = std::get_if<UmaskRequest>(&r)) {
-    const auto old = sandbox_->set_umask(u->mask);
-    return session_.reply(rp::umask_changed(old, u->mask));
-  }
-  if (const auto* t = std::get_if<TransferRequest>(&r)) return prepare(*t);
-  if (const auto* s = std::get_if<StartRequest>(&r)) return start(*s);
-  if (const auto* v = std::get_if<V1DirRequest>(&r)) return v1_dir(*v);
-  if (const auto* v = std::get_if<V1TransferRequest>(&r)) return v1_transfer(*v);
-  if (std::holds_alternative<AbortRequest>(r)) {
-    pending_.reset();  // an uncommitted writer leaves nothing behind
-    return {};
-  }
-  return {};
+  return std::visit(
+      Overloaded{
+          [&](const LoginRequest& l) { return login(l); },
+          [&](const StatusRequest&) {
+            Step s;
+            s.replies.push_back(rp::ok(options_.status_text ? options_.status_text() : ""));
+            s.close = true;
+            return s;
+          },
+          [&](const DirRequest& d) { return dir_command(d); },
+          [&](const UmaskRequest& u) {
+            const auto old = sandbox_->set_umask(u.mask);
+            return session_.reply(rp::umask_changed(old, u.mask));
+          },
+          [&](const TransferRequest& t) { return prepare(t); },
+          [&](const StartRequest& s) { return start(s); },
+          [&](const AbortRequest&) {
+            pending_.reset();  // an uncommitted writer leaves nothing behind
+            return Step{};
+          },
+          [&](const V1TransferRequest& v) { return v1_transfer(v); },
+          [&](const V1DirRequest& v) { return v1_dir(v); },
+      },
+      r);
 }
 
 Step Connection::login(const LoginRequest& r) {
