@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/features.hpp"
 #include "proto/bbftp/messages.hpp"
 
 namespace ferry::bbftp {
@@ -75,6 +76,11 @@ class ClientSession {
 
   ClientState state() const noexcept { return state_; }
   int version() const noexcept { return version_; }
+  // What the negotiated protocol allows (nothing before the negotiation).
+  Features features() const noexcept { return Features::of(version_); }
+  // False for a client that speaks protocol 1 only: there is no MSG_PROT, the first command
+  // tells the daemon (use_protocol_1()).
+  bool negotiates() const noexcept { return max_ > 1; }
   Context context(std::size_t max_payload = std::size_t{64} << 20) const noexcept {
     return {Direction::to_client, version_ == 0 ? 3 : version_, max_payload};
   }

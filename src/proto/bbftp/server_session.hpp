@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/features.hpp"
 #include "proto/bbftp/messages.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 
@@ -94,6 +95,7 @@ class ServerSession {
 
   ServerState state() const noexcept { return state_; }
   int version() const noexcept { return version_; }
+  Features features() const noexcept { return Features::of(version_); }
   // How to frame the next incoming bytes.
   Context context(std::size_t max_payload = std::size_t{1} << 20) const noexcept;
 

@@ -47,7 +47,7 @@ bool BbftpClient::send(const std::vector<Message>& messages) {
 }
 
 std::optional<Message> BbftpClient::receive(io::Timeout timeout) {
-  const Context ctx{Direction::to_client, version_ == 0 ? 3 : version_, std::size_t{64} << 20};
+  const Context ctx = session_.context();
   std::vector<std::byte> chunk(64 * 1024);
   for (;;) {
     auto d = decode_next(in_, ctx);
@@ -110,7 +110,6 @@ Outcome BbftpClient::connect() {
   fd_.reset();
   ssh_.stop();
   in_.clear();
-  version_ = 0;
   session_ = ClientSession(config_.min_protocol, config_.max_protocol);
   return config_.ssh_command.empty() ? connect_tcp_login() : connect_ssh();
 }
@@ -221,9 +220,8 @@ Outcome BbftpClient::connect_ssh() {
 
 Outcome BbftpClient::negotiate(Outcome greeting) {
   Outcome lost;
-  if (config_.max_protocol == 1) {
+  if (!session_.negotiates()) {
     session_.use_protocol_1();  // protocol 1 has no negotiation: the first command tells it
-    version_ = 1;
     return greeting;
   }
   if (!send({Empty{MsgCode::prot}})) return broken("Connection lost during negotiation");
@@ -237,7 +235,6 @@ Outcome BbftpClient::negotiate(Outcome greeting) {
     fd_.reset();
     return failure(Outcome::refused, client_error::kIncompatible, "Incompatible deamon and client");
   }
-  version_ = *n->version;
   return greeting;
 }
 
@@ -264,38 +261,39 @@ Outcome not_in_v1(const char* what) {
 }  // namespace
 
 Outcome BbftpClient::cd(const std::string& dir) {
-  if (version_ == 1) return simple(Text{MsgCode::chdir, dir});
+  if (!session_.features().v2_messages) return simple(Text{MsgCode::chdir, dir});
   return simple(DirCommand{MsgCode::chdir_v2, tropt::kClientDefault, dir});
 }
 Outcome BbftpClient::mkdir(const std::string& dir, std::uint32_t options) {
-  if (version_ == 1) return simple(Text{MsgCode::mkdir, dir});
+  if (!session_.features().v2_messages) return simple(Text{MsgCode::mkdir, dir});
   return simple(DirCommand{MsgCode::mkdir_v2, options, dir});
 }
 Outcome BbftpClient::rm(const std::string& path, std::uint32_t options) {
-  if (version_ == 1) return not_in_v1("rm");
+  if (!session_.features().v2_messages) return not_in_v1("rm");
   return simple(DirCommand{MsgCode::rm, options, path});
 }
 Outcome BbftpClient::stat(const std::string& path, std::uint32_t options) {
-  if (version_ == 1) return not_in_v1("stat");
+  if (!session_.features().v2_messages) return not_in_v1("stat");
   return simple(DirCommand{MsgCode::stat, options, path});
 }
 Outcome BbftpClient::df(const std::string& path, std::uint32_t options) {
-  if (version_ == 1) return not_in_v1("df");
+  if (!session_.features().v2_messages) return not_in_v1("df");
   return simple(DirCommand{MsgCode::df, options, path});
 }
 Outcome BbftpClient::set_umask(std::uint32_t mask) {
-  if (version_ == 1) return not_in_v1("setremoteumask");
+  if (!session_.features().v2_messages) return not_in_v1("setremoteumask");
   return simple(IntCommand{MsgCode::chumask, static_cast<std::int32_t>(mask)});
 }
 Outcome BbftpClient::set_cos(std::int32_t cos) {
-  if (version_ == 1) return not_in_v1("setremotecos");
+  if (!session_.features().v2_messages) return not_in_v1("setremotecos");
   return simple(IntCommand{MsgCode::chcos, cos});
 }
 
 Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
-  const Message request = version_ == 1 ? Message(Text{MsgCode::list, pattern})
-                                        : Message(DirCommand{MsgCode::list_v2, options, pattern});
+  const Message request = !session_.features().v2_messages
+                              ? Message(Text{MsgCode::list, pattern})
+                              : Message(DirCommand{MsgCode::list_v2, options, pattern});
   if (!send({request})) return broken("Connection to the server lost");
   session_.sent_list();
   Outcome lost;
@@ -339,7 +337,7 @@ DataEndpoint BbftpClient::data_endpoint() const {
 ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
     const TransferPlan& plan, const std::vector<std::uint32_t>& ports, bool simulate) {
   const std::size_t n = plan.segments.size();
-  const bool passive = version_ >= 3;
+  const bool passive = session_.features().passive;
   if (n < 1 || (passive && ports.size() != n)) {
     return Unexpected(broken("The server accepted an impossible number of streams"));
   }
@@ -465,7 +463,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   }
   auto file = local.open_read(local_path);
   if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
-  if (version_ == 1) return put_v1(*st, *file, remote_path, s);
+  if (!session_.features().v2_messages) return put_v1(*st, *file, remote_path, s);
 
   TransferParams p;
   p.filesize = static_cast<std::int64_t>(st->size);
@@ -502,7 +500,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
 Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remote_path,
                          const std::string& local_path, const TransferSettings& s) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
-  if (version_ == 1) return get_v1(local, remote_path, local_path, s);
+  if (!session_.features().v2_messages) return get_v1(local, remote_path, local_path, s);
   TransferParams p;
   p.transferoption = s.options;
   p.sendwinsize = s.send_window_kb;

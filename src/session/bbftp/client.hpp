@@ -102,7 +102,8 @@ class BbftpClient {
   // Connects, logs in and negotiates the protocol. The server's greeting is in `text`.
   Outcome connect();
   bool connected() const noexcept { return fd_.valid(); }
-  int protocol() const noexcept { return version_; }
+  // What the negotiated protocol allows.
+  bbftp::Features features() const noexcept { return session_.features(); }
   // Sends MSG_CLOSE_CONN and closes.
   void close();
 
@@ -176,7 +177,6 @@ class BbftpClient {
   ClientConfig config_;
   io::ChildProcess ssh_;  // ssh mode: the ssh command, whose socket is fd_
   UniqueFd fd_;
-  int version_ = 0;
   bbftp::ClientSession session_{2, 3};
   std::vector<std::byte> in_;
   io::SocketAddress server_;

@@ -398,7 +398,7 @@ Step Connection::prepare(const TransferRequest& r) {
 
 Step Connection::accept_with_ports(const TransferParams& params) {
   std::vector<std::uint32_t> ports;
-  if (session_.version() >= 3) {
+  if (session_.features().passive) {
     auto opened = open_listeners(params.nbstream);
     if (!opened) {
       pending_.reset();
@@ -511,8 +511,8 @@ Step Connection::start(const StartRequest& r) {
   const TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(t.params.filesize), n,
                                           t.params.buffersize, t.params.transferoption);
   const DataEndpoint at = data_endpoint();
-  auto socks = session_.version() >= 3 ? t.listeners.accept_all(at, plan)
-                                       : connect_all(at, r.client_ports, plan);
+  auto socks = session_.features().passive ? t.listeners.accept_all(at, plan)
+                                           : connect_all(at, r.client_ports, plan);
   t.listeners.close();
   if (!socks) {
     const std::string failure = "Cannot open data connection " +

@@ -123,6 +123,25 @@ TEST(BbftpClientSession, NegotiationPicksTheHighestCommonVersion) {
   EXPECT_EQ(none.state(), ClientState::closed);
 }
 
+TEST(BbftpClientSession, FeaturesFollowTheNegotiation) {
+  ClientSession s(2, 3);
+  EXPECT_EQ(s.features(), Features{}) << "nothing before the negotiation";
+  s.sent_prot();
+  s.on_message(ProtRange{1, 3});
+  EXPECT_TRUE(s.features().passive);
+  EXPECT_TRUE(s.features().v2_messages);
+  ClientSession active(2, 2);
+  active.sent_prot();
+  active.on_message(ProtRange{1, 3});
+  EXPECT_FALSE(active.features().passive);
+  EXPECT_TRUE(active.features().v2_messages);
+  ClientSession v1(1, 1);
+  EXPECT_FALSE(v1.negotiates());
+  v1.use_protocol_1();
+  EXPECT_EQ(v1.features(), Features::of(1));
+  EXPECT_FALSE(v1.features().v2_messages);
+}
+
 TEST(BbftpClientSession, StrayMessagesAreViolations) {
   ClientSession s(2, 3);
   EXPECT_TRUE(std::holds_alternative<Violation>(s.on_message(Text{MsgCode::ok, "hi"})))
