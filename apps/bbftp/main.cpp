@@ -345,7 +345,10 @@ int main(int argc, char** argv) {
   }
   ferry::client::Runner runner(cfg, out, err);
   if (!runner.start()) return runner.exit_code();
-  for (const auto& c : parsed) runner.run(c);
+  for (const auto& c : parsed) {
+    runner.run(c);
+    if (runner.aborted()) break;
+  }
   runner.finish();
   out.flush();
   return runner.exit_code();

@@ -321,6 +321,42 @@ def case_file_shrinks_get(c):
     c.retry_get()
 
 
+def case_lost_daemon_aborts(c):
+    # The whole daemon dies mid-put (listener, monitor and session, kill -9): the client tries to
+    # connect again with all its tries (-r 2), then ends the run as the real client does, exit 33
+    # with "Maximum try on connection reached (2) aborting" and no result line for the command or
+    # for the commands after it.
+    pids = None
+    mark = c.w.path("paused.mark")
+    argv = c.argv("mkdir a; put %s big; mkdir c" % c.src)
+    argv[argv.index("-r") + 1] = "2"
+    argv[1:1] = ["--retry-wait", "1"]
+    p = subprocess.Popen(argv, env=c.env("pause", FERRY_FAULT_AFTER=1 << 20,
+                                          FERRY_FAULT_PAUSE_MS=1500, FERRY_FAULT_MARK=mark),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait_until(lambda: os.path.exists(mark), 30):
+        p.kill()
+        fail("the transfer never reached its first MiB: %s" % (p.communicate(),))
+    pids = [c.d.proc.pid] + c.session_pids()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    c.d.proc.wait(10)
+    out, err = p.communicate(timeout=60)
+    if p.returncode != 33:
+        fail("exit %d, expected 33: %s %s" % (p.returncode, out, err))
+    if "BBFTP-ERROR-00033 : Maximum try on connection reached (2) aborting" not in err.splitlines():
+        fail("no abort line: %r" % err)
+    if "FAILED" in out or "mkdir c" in out or "cannot reconnect" in err:
+        fail("the run went on after the abort: %r %r" % (out, err))
+    if "mkdir a OK" not in out:
+        fail("the command before the loss is missing: %r" % out)
+    c.nothing_final(c.root("big"))
+    ok("daemon killed mid-put: reconnect tried twice, run aborted with exit 33, no result line")
+
+
 def case_huge_length(c):
     # Before the login: a MSG_LOG header announcing 2 GiB.
     s = socket.create_connection((VICTIM, c.d.port), timeout=10)
@@ -397,13 +433,14 @@ WITH_CASE = {
     "silent_client_put": ("-R", "RC"), "silent_server_get": (),
     "file_shrinks_put": (), "file_shrinks_get": (), "huge_length": (),
     "silent_client_login": ("--login-deadline", "2"), "silent_server_login": (),
+    "lost_daemon_aborts": (),
 }
 # The cases that stop a stream 1 MiB in (the shim's pause) use one stream of 96 MiB: the socket
 # buffers hold a few MiB, so most of the file is still to move when the fault comes.
 # The shrinking put too: with 8 streams of 3 MiB the other streams could have sent their whole
 # segments before the first crossed 1 MiB (seen under load), and then nothing was cut.
 PAUSED = ("kill_client_put", "kill_session_put", "kill_session_get", "silent_client_put",
-          "silent_server_get", "file_shrinks_get", "file_shrinks_put")
+          "silent_server_get", "file_shrinks_get", "file_shrinks_put", "lost_daemon_aborts")
 PAUSED_SIZE = 96 << 20
 RAW = {"disk_full_server": case_disk_full_server, "disk_full_client": case_disk_full_client}
 

@@ -207,10 +207,16 @@ Outcome Runner::with_retries(const std::string& shown, const Attempt& attempt) {
   Outcome o;
   for (int tries = 1;; ++tries) {
     if (!client_ || !client_->connected()) {
-      if (!reconnect()) {
+      // Connected again with all the tries of a first connection, as the real client does;
+      // when none succeeds the run is over (start() said so).
+      const int earlier = last_error_;  // an earlier command's failure stays the exit code
+      if (start()) {
+        last_error_ = earlier;
+      } else {
+        aborted_ = true;
         o.kind = Outcome::broken;
         o.error = last_error_;
-        o.text = "cannot reconnect";
+        o.text.clear();
         return o;
       }
     }
@@ -240,6 +246,7 @@ int Runner::run(const Command& c) {
   std::string failure;
   files_.clear();
   const int code = execute(c, failure);
+  if (aborted_) return code;  // start() has said why; the real client prints no result line
   if (code != 0 && !failure.empty()) warn_error(code, failure);
   if (config_.output.json) {
     report_json(c, code, failure);

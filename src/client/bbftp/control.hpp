@@ -61,6 +61,9 @@ class Runner {
   int run(const Command& c);
   void finish();
   int exit_code() const noexcept { return last_error_; }
+  // The connection was lost and could not be made again within the tries: the run ends here,
+  // as the real client's does ("Maximum try on connection reached", no result line).
+  bool aborted() const noexcept { return aborted_; }
 
  private:
   using Attempt = std::function<session::Outcome()>;
@@ -91,6 +94,7 @@ class Runner {
   void report_json(const Command& c, int code, const std::string& failure);
   void wait_before_retry(int next);
   int last_error_ = 0;
+  bool aborted_ = false;
   bool last_refusal_retryable_ = false;  // the last login refusal was MSG_BAD (busy)
 };
 
