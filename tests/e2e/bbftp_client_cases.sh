@@ -277,6 +277,47 @@ PY
       cd "$work"
     done
     ;;
+  mget_mput_lines)
+    # mget and mput print one line per file ("get SRC DIR/NAME OK", DIR as typed, ./ by default;
+    # mput lists a bare pattern as ./NAME), each failure's error, and their own line OK; a
+    # pattern that matches nothing is OK. Both clients' output must be the same, line for line.
+    start_ferry_daemon "$bbftpd"
+    mkdir -p "$work/root/m"
+    echo one >"$work/root/m/x1"
+    give_to_service_user "$work/root"
+    clients=(ours)
+    [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
+    for c in "${clients[@]}"; do
+      mkdir -p "$work/$c/loc" && cd "$work/$c"
+      echo local >l1
+      run_client "$c" -u alice -r 1 -w "$port" \
+        -e "mget m/x* loc; mget m/x*; mput nothing* m; mkdir up$c; mput l* up$c; setoption nocreatedir; mget m/x* none/sub" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 75 ] || fail "$c client: exit $(cat "$work/rc.$c"), expected 75"
+      cmp "$work/root/m/x1" loc/x1 && cmp "$work/root/m/x1" x1 && cmp l1 "$work/root/up$c/l1" ||
+        fail "$c client: the files are not where they should be"
+      # (the getpass shim under the real client writes its prompt on stdout)
+      sed -e "s/up$c/upC/g" -e "s/^Password: //" "$work/out.$c" >"$work/lines.$c"
+      cd "$work"
+    done
+    expected="get m/x1 loc/x1 OK
+mget m/x* loc OK
+get m/x1 .//x1 OK
+ mget m/x* OK
+ mput nothing* m OK
+ mkdir upC OK
+put ./l1 upC/l1 OK
+ mput l* upC OK
+ setoption nocreatedir OK
+get m/x1 none/sub/x1 FAILED
+ mget m/x* none/sub OK"
+    [ "$(cat "$work/lines.ours")" = "$expected" ] || fail "ours: $(cat "$work/lines.ours")"
+    if [ -n "${FERRY_REAL_BBFTP:-}" ]; then
+      diff "$work/lines.ours" "$work/lines.real" || fail "the two clients' lines differ"
+    fi
+    grep -qxF "BBFTP-ERROR-00075 : Directory (none/sub) creation needed but TROPT_DIR not set" \
+      "$work/err.ours" || fail "no error line for the failed file"
+    echo "ok: mget/mput lines per file, OK for the command, exit 75 from the failed file$([ -n "${FERRY_REAL_BBFTP:-}" ] && echo ", the same as the real client's")"
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

@@ -446,33 +446,46 @@ int Runner::execute(const Command& c, std::string& failure) {
     return transfer(true, a[0], a.size() > 1 ? target(a[0], a[1]) : basename_of(a[0]));
   }
   if (c.verb == "get") return transfer(false, a[0], target(a[0], a.size() > 1 ? a[1] : "./"));
+  // mget and mput as the real client runs them: one "get SRC DIR/NAME OK|FAILED" line per file
+  // (DIR as typed, "./" by default, so "get a .//a OK"), its error when it fails (which becomes
+  // the exit code), and the command's own line OK once the files were found.
+  auto each_file = [&](bool put, const std::string& src, const std::string& dir) {
+    const std::string dst = dir + "/" + basename_of(src);
+    std::string why;
+    std::swap(why, failure);
+    const int rc = transfer(put, src, dst);
+    if (rc != 0) {
+      if (!failure.empty()) warn_error(rc, failure);
+      last_error_ = rc;
+    }
+    if (!config_.output.json) {  // --json: the files go in the command's object
+      say(std::string(put ? "put " : "get ") + src + " " + dst + (rc == 0 ? " OK" : " FAILED"));
+    }
+    failure = std::move(why);
+  };
   if (c.verb == "mget") {
     auto o = with_retries("list " + a[0], [&] { return client_->list(a[0], t.options); });
     if (!o) return finish(o);
-    int worst = 0;
     for (const auto& e : o.listing) {
-      if (e.kind != 'f') continue;
-      const std::string dst = a.size() > 1 ? a[1] + "/" + basename_of(e.path) : basename_of(e.path);
-      if (int rc = transfer(false, e.path, dst); rc != 0) worst = rc;
+      if (e.kind == 'f') each_file(false, e.path, a.size() > 1 ? a[1] : "./");
     }
-    return worst;
+    return 0;
   }
   if (c.verb == "mput") {
     glob_t g{};
-    if (::glob(a[0].c_str(), 0, nullptr, &g) != 0) {
-      ::globfree(&g);
-      return failure = "No local file matches " + a[0], 21;
-    }
-    int worst = 0;
-    for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-      const std::string src = g.gl_pathv[i];
-      auto st = local_.stat(src);
-      if (!st || st->type != storage::FileType::regular) continue;
-      const std::string dst = a.size() > 1 ? remote_join(a[1], basename_of(src)) : basename_of(src);
-      if (int rc = transfer(true, src, dst); rc != 0) worst = rc;
+    if (::glob(a[0].c_str(), 0, nullptr, &g) == 0) {  // no match: nothing to do, OK
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+        // The real client lists a pattern without a directory as "./NAME".
+        const std::string src =
+            (a[0].find('/') == std::string::npos ? "./" : "") + std::string(g.gl_pathv[i]);
+        auto st = local_.stat(src);
+        if (st && st->type == storage::FileType::regular) {
+          each_file(true, src, a.size() > 1 ? a[1] : "./");
+        }
+      }
     }
     ::globfree(&g);
-    return worst;
+    return 0;
   }
   failure = "unknown command " + c.verb;
   return 23;
