@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     std::cerr << "bbftp: " << e.what() << '\n';
     return 2;
   }
-  if (commands.empty() == control_file.empty()) {
+  if ((app.count("-e") > 0) == (app.count("-i") > 0)) {
     std::cerr << "BBFTP-ERROR-00007 : One and only one of -e and -i is needed\n";
     return 7;
   }
@@ -168,8 +168,8 @@ int main(int argc, char** argv) {
   use_ssh =
       use_ssh || ssh_batch || app.count("-E") > 0 || app.count("-I") > 0 || app.count("-L") > 0;
   if (cfg.connection.user.empty() && !use_ssh) {
-    std::cerr << "BBFTP-ERROR-00006 : No user given (-u)\n";
-    return 6;
+    std::cerr << "BBFTP-ERROR-00018 : No username given\n";  // the real client's code and words
+    return 18;
   }
   if (!ssh_identity.empty() && ::access(ssh_identity.c_str(), F_OK) != 0) {
     std::cerr << "BBFTP-ERROR-00005 : SSH identity file (" << ssh_identity
@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::string> lines;
-  if (!commands.empty()) {
+  if (app.count("-e") > 0) {
     for (auto& c : ferry::client::split_commands(commands)) lines.push_back(c);
   } else {
     bool ok = false;

@@ -318,6 +318,13 @@ get m/x1 none/sub/x1 FAILED
       "$work/err.ours" || fail "no error line for the failed file"
     echo "ok: mget/mput lines per file, OK for the command, exit 75 from the failed file$([ -n "${FERRY_REAL_BBFTP:-}" ] && echo ", the same as the real client's")"
     ;;
+  no_user_and_refused)
+    # No -u: 18 "No username given"; a port nobody listens on: 52 with the bare reason, then 33.
+    expect 18 "BBFTP-ERROR-00018 : No username given" -r 1 -e "dir ." 127.0.0.1
+    free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    expect 33 "BBFTP-ERROR-00052 : Cannot connect to control socket: Connection refused" \
+      -u alice -r 1 -w "$free_port" -e "dir ." 127.0.0.1
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

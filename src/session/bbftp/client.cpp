@@ -117,8 +117,10 @@ Outcome BbftpClient::connect() {
 Outcome BbftpClient::connect_tcp_login() {
   auto fd = io::connect_tcp(config_.host, config_.port, config_.connect_timeout);
   if (!fd) {
-    return failure(Outcome::broken, client_error::kConnect,
-                   "Cannot connect to control socket: " + fd.error().message());
+    return failure(
+        Outcome::broken, client_error::kConnect,
+        std::string("Cannot connect to control socket: ") +
+            std::strerror(fd.error().sys_errno != 0 ? fd.error().sys_errno : ECONNRESET));
   }
   fd_ = std::move(*fd);
   io::set_nodelay(fd_.get());
