@@ -10,7 +10,7 @@ packages=(
   libssl-dev zlib1g-dev libasio-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libxxhash-dev libcrypt-dev libpam0g-dev libseccomp-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev whois iperf3 bc procps
+  libgtest-dev libgmock-dev libbenchmark-dev whois iperf3 bc procps iproute2
   # ssh mode (bbftp -s, bbftpd -s) end to end: a throw-away sshd on 127.0.0.1
   openssh-server openssh-client
 )
