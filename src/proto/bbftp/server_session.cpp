@@ -7,10 +7,10 @@
 namespace ferry::bbftp {
 namespace {
 
-// The options a store honours (QBSS included: the real daemon marks its data sockets whichever
-// way the data goes).
+// The options a store keeps in its echo, as the real daemon's bbftpd_storecheckoptions keeps
+// them (QBSS is dropped there; the request's qbss flag still marks our own sockets).
 constexpr std::uint32_t kStoreOptions =
-    tropt::kTmp | tropt::kAcc | tropt::kMode | tropt::kDir | tropt::kGzip | tropt::kQbss;
+    tropt::kTmp | tropt::kAcc | tropt::kMode | tropt::kDir | tropt::kGzip;
 
 Step replies_only(Message m, bool close = false) {
   Step s;
@@ -148,6 +148,7 @@ Step ServerSession::on_message(const Message& m) {
       r.store = pending_->code == MsgCode::store_v2;
       r.params = pending_->params;
       r.path = t->text;
+      r.qbss = (r.params.transferoption & tropt::kQbss) != 0;
       if (r.store) r.params.transferoption &= kStoreOptions;
       r.params.nbstream = std::clamp(r.params.nbstream, 1, config_.max_streams);
       state_ = ServerState::deciding;

@@ -61,6 +61,9 @@ struct TransferRequest {  // a store (put) or a retrieve (get), after its FILENA
   bool store = true;
   TransferParams params;  // options masked, nbstream clamped
   std::string path;
+  // The client asked for QBSS (a store's echo drops the option, as the real daemon's does; our
+  // data sockets are marked all the same, at both ends).
+  bool qbss = false;
 };
 struct StartRequest {  // TRANS_START: move the data now
   bool simulate = false;

@@ -486,6 +486,9 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
     return o;
   }
   const TransferParams accepted = ready->params;
+  if (!sane_streams(accepted, p.nbstream)) {
+    return broken("The server accepted an impossible number of streams");
+  }
   const TransferPlan plan = plan_for(st->size, accepted, s);
   auto opened = start_data(plan, ready->ports, s.simulate);
   if (!opened) return std::move(opened).error();
@@ -534,6 +537,9 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     Outcome o = receive_empty(*writer, MsgCode::abort);
     if (o) o.seconds = seconds_since(started);
     return o;
+  }
+  if (!sane_streams(accepted, p.nbstream)) {
+    return broken("The server accepted an impossible number of streams");
   }
   const TransferPlan plan = plan_for(size, accepted, s);
   auto opened = start_data(plan, ports, false);

@@ -2,6 +2,7 @@
 // over parallel data streams. Blocking; one instance per server connection.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -161,6 +162,10 @@ class BbftpClient {
   StreamTimeouts stream_timeouts() const { return {config_.data_timeout, config_.ack_timeout}; }
   // The plan of an accepted transfer; the QBSS marking is what this client was asked for (-q),
   // whatever the server echoed.
+  // A server that accepts fewer than one stream, or more than asked, is out of step.
+  static bool sane_streams(const bbftp::TransferParams& accepted, int requested) {
+    return accepted.nbstream >= 1 && accepted.nbstream <= std::max(requested, 1);
+  }
   static bbftp::TransferPlan plan_for(std::uint64_t size, const bbftp::TransferParams& accepted,
                                       const TransferSettings& s) {
     auto plan =

@@ -39,6 +39,7 @@ struct PendingTransfer {
   std::string path;
   std::optional<storage::AtomicWriter> writer;
   std::optional<storage::File> reader;
+  bool qbss = false;        // mark the data sockets (the client asked; a store's echo drops it)
   DataListeners listeners;  // protocol 3: ours, until the client has connected
   std::chrono::steady_clock::time_point started;
 };
@@ -391,6 +392,7 @@ Step Connection::prepare(const TransferRequest& r) {
   pending_.emplace();
   pending_->store = r.store;
   pending_->path = r.path;
+  pending_->qbss = r.qbss;
   Step s = r.store ? prepare_store(r) : prepare_retrieve(r);
   if (session_.state() == ServerState::logged && pending_ && !pending_->writer) pending_.reset();
   return s;
@@ -508,8 +510,9 @@ Step Connection::start(const StartRequest& r) {
   t.started = std::chrono::steady_clock::now();
 
   // Open the data connections: accept on our listeners (3) or connect to the client (2).
-  const TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(t.params.filesize), n,
-                                          t.params.buffersize, t.params.transferoption);
+  TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(t.params.filesize), n,
+                                    t.params.buffersize, t.params.transferoption);
+  plan.qbss = t.qbss;
   const DataEndpoint at = data_endpoint();
   auto socks = session_.features().passive ? t.listeners.accept_all(at, plan)
                                            : connect_all(at, r.client_ports, plan);
