@@ -13,11 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string text(reinterpret_cast<const char*>(data), size);
   for (const auto& piece : ferry::client::split_commands(text)) {
     FUZZ_CHECK(piece.size() <= text.size());
-    auto c = ferry::client::parse_command(piece);
-    if (c && *c) {
-      FUZZ_CHECK(!(*c)->verb.empty());
-      FUZZ_CHECK((*c)->raw == piece);
-    }
+    const auto c = ferry::client::parse_command(piece);
+    FUZZ_CHECK(c.raw == piece);
+    FUZZ_CHECK((c.kind == ferry::client::Command::Kind::blank) == c.verb.empty());
   }
   ferry::client::RunnerConfig config;
   const auto rc = ferry::client::apply_bbftprc(text, config);

@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   int protocol = 0;
   ferry::app::add_version_flag(app, "bbftp");
   app.add_option("-u", cfg.connection.user, "User name on the server");
-  app.add_option("-e", commands, "Commands to run, separated by ';'");
+  app.add_option("-e", commands, "Commands to run, separated by ';'")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last one, as the real client
   app.add_option("-i", control_file, "Control file of commands (results go to FILE.res)");
   app.add_option("-w", cfg.connection.port, "Server control port")->capture_default_str();
   app.add_option("-p", cfg.transfer.streams, "Parallel data streams")->capture_default_str();
@@ -299,8 +300,7 @@ int main(int argc, char** argv) {
       std::cerr << "BBFTP-ERROR-00008 : Cannot read control file " << control_file << '\n';
       return 8;
     }
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    lines = ferry::client::split_commands(text, '\n');
     if (output_file.empty()) {
       output_file = control_file + ".res";
       if (!open_result_file(out_file, output_file)) return 10;
@@ -310,16 +310,10 @@ int main(int argc, char** argv) {
   std::ostream& out = output_file.empty() ? std::cout : out_file;
   std::ostream& err = error_file.empty() ? std::cerr : err_file;
 
-  // Parse everything before connecting: a typo should not cost a login.
+  // As the real client: a line it cannot run is reported when its turn comes, after the login,
+  // and the others still run.
   std::vector<ferry::client::Command> parsed;
-  for (const auto& l : lines) {
-    auto c = ferry::client::parse_command(l);
-    if (!c) {
-      err << "BBFTP-ERROR-00023 : " << c.error() << " in '" << l << "'\n";
-      return 23;
-    }
-    if (*c) parsed.push_back(std::move(**c));
-  }
+  for (const auto& l : lines) parsed.push_back(ferry::client::parse_command(l));
 
   // On a terminal: a progress bar per file on stderr (erased before the result line, so that
   // the real client's lines stay as they are) and a word before each retry wait.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 namespace ferry::io {
 
@@ -62,6 +63,7 @@ Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv,
   args.push_back(nullptr);
   const std::string failed =
       exec_failure.empty() ? argv[0] + ": cannot run: " : std::move(exec_failure);
+  const std::size_t pid_at = failed.find("{pid}");
   const pid_t pid = ::fork();
   if (pid < 0) return Unexpected(Error{errno, "fork for " + argv[0]});
   if (pid == 0) {
@@ -71,7 +73,19 @@ Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv,
     ::signal(SIGPIPE, SIG_DFL);
     ::execvp(args[0], args.data());
     const char* why = ::strerrordesc_np(errno);  // no locale, no allocation: safe after fork
-    (void)!::write(STDERR_FILENO, failed.data(), failed.size());
+    if (pid_at == std::string::npos) {
+      (void)!::write(STDERR_FILENO, failed.data(), failed.size());
+    } else {
+      char digits[16];  // getpid() zero-padded to six digits, formatted by hand (after fork)
+      int n = 0;
+      for (auto v = static_cast<unsigned long>(::getpid()); v != 0 || n < 6; v /= 10) {
+        digits[n++] = static_cast<char>('0' + v % 10);
+      }
+      for (int i = 0; i < n / 2; ++i) std::swap(digits[i], digits[n - 1 - i]);
+      (void)!::write(STDERR_FILENO, failed.data(), pid_at);
+      (void)!::write(STDERR_FILENO, digits, static_cast<std::size_t>(n));
+      (void)!::write(STDERR_FILENO, failed.data() + pid_at + 5, failed.size() - pid_at - 5);
+    }
     (void)!::write(STDERR_FILENO, why, std::strlen(why));
     (void)!::write(STDERR_FILENO, "\n", 1);
     ::_exit(127);

@@ -40,7 +40,8 @@ class ChildProcess {
 // Runs argv[0] (looked up in PATH) with standard input and output on one end of a socket pair
 // and standard error inherited; every other descriptor is closed in the child. A command that
 // cannot be executed makes the child exit 127 after writing `exec_failure` (default "ARGV0:
-// cannot run: "), strerror(errno) and a newline on standard error.
+// cannot run: ", its first "{pid}" replaced by the child's process ID in six digits or more),
+// strerror(errno) and a newline on standard error.
 Result<ChildProcess> spawn_connected(const std::vector<std::string>& argv,
                                      std::string exec_failure = {});
 

@@ -325,6 +325,74 @@ get m/x1 none/sub/x1 FAILED
     expect 33 "BBFTP-ERROR-00052 : Cannot connect to control socket: Connection refused" \
       -u alice -r 1 -w "$free_port" -e "dir ." 127.0.0.1
     ;;
+  local_directories)
+    # lcd that fails: 71; a put of a directory: 73; a get into a directory: 81 (the real client's
+    # rename fails; ours refuses before any data moves), 73 with notmpfile.
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    give_to_service_user "$work/root"
+    mkdir -p "$work/ldir"
+    cd "$work"
+    expect 71 "BBFTP-ERROR-00071 : Error changing directory /nonexistent (No such file or directory)" \
+      -u alice -r 1 -w "$port" -e "lcd /nonexistent" 127.0.0.1
+    expect 73 "BBFTP-ERROR-00073 : File ldir is a directory" \
+      -u alice -r 1 -w "$port" -e "put ldir x" 127.0.0.1
+    [ ! -e "$work/root/x" ] || fail "a put of a directory left a file"
+    expect 73 "BBFTP-ERROR-00073 : File ldir is a directory" \
+      -u alice -r 1 -w "$port" -e "setoption notmpfile; get remote ldir" 127.0.0.1
+    # With tmpfile, both exit 81; the real client's line names its temporary file.
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      run_client "$c" -u alice -r 1 -w "$port" -e "get remote ldir" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 81 ] || fail "$c client: exit $(cat "$work/rc.$c"): $(cat "$work/err.$c")"
+      grep -q "^BBFTP-ERROR-00081 : .* ldir" "$work/err.$c" || fail "$c client: $(cat "$work/err.$c")"
+      [ -z "$(ls -A "$work/ldir")" ] || fail "$c client: something was left in the directory: $(ls -A "$work/ldir")"
+      echo "ok: $c client: a get into a directory is 81"
+    done
+    ;;
+  bad_commands)
+    # An unknown command: error 25 when its turn comes, FAILED, the rest runs, exit code untouched;
+    # too many or too few arguments: 26 (the exit code). Blank pieces and comments are echoed OK,
+    # in -e as in a control file (whose last newline makes an empty last command).
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    give_to_service_user "$work/root"
+    cd "$work"
+    expect 0 "BBFTP-ERROR-00025 : Unkown command : bogus" \
+      -u alice -r 1 -w "$port" -e "bogus x; get remote" 127.0.0.1
+    printf 'bogus x FAILED\n get remote OK\n' >"$work/expected"
+    diff "$work/out.ours" "$work/expected" || fail "ours: the result lines differ"
+    cmp remote "$work/root/remote" || fail "the get after the unknown command did not run"
+    expect 26 "BBFTP-ERROR-00026 : Incorrect command : put" \
+      -u alice -r 1 -w "$port" -e "dir .; put" 127.0.0.1
+    printf 'dir . OK\n put FAILED\n' >"$work/expected"
+    diff "$work/out.ours" "$work/expected" || fail "ours: the result lines differ"
+    printf 'dir .\n\n# a comment\n  !x\n' >"$work/control"
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      run_client "$c" -u alice -r 1 -w "$port" -i "$work/control" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 0 ] || fail "$c client: exit $(cat "$work/rc.$c"): $(cat "$work/err.$c")"
+      printf 'dir . OK\n OK\n# a comment OK\n  !x OK\n OK\n' >"$work/expected"
+      diff "$work/control.res" "$work/expected" || fail "$c client: the control file's results differ"
+      run_client "$c" -u alice -r 1 -w "$port" -e "dir .;;#c" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 0 ] || fail "$c client: exit $(cat "$work/rc.$c")"
+      sed -i 's/^Password: //' "$work/out.$c"  # the real client's prompt, from the shim
+      printf 'dir . OK\n OK\n#c OK\n' >"$work/expected"
+      diff "$work/out.$c" "$work/expected" || fail "$c client: the -e results differ"
+      echo "ok: $c client: blank pieces and comments echoed OK"
+    done
+    ;;
+  ssh_command_missing)
+    # ssh mode with an ssh command that cannot be run: the child's 46 line (with its pid, as the
+    # real client's child prints it), then 61 and 33.
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      run_client "$c" -u alice -r 1 -L /nonexistent/ssh -e "dir ." 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 33 ] || fail "$c client: exit $(cat "$work/rc.$c"): $(cat "$work/err.$c")"
+      grep -qx "BBFTP-ERROR-00046 : Child: [0-9]\{6,\} : Error while execvp ssh command (/nonexistent/ssh) : No such file or directory" \
+        "$work/err.$c" || fail "$c client: $(cat "$work/err.$c")"
+      grep -qxF "BBFTP-ERROR-00061 : Error waiting MSG_LOGGED_STDIN message" "$work/err.$c" ||
+        fail "$c client: $(cat "$work/err.$c")"
+      echo "ok: $c client: 46 from the child, 61, exit 33"
+    done
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

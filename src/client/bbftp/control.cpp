@@ -54,6 +54,11 @@ constexpr Verb kVerbs[] = {
     {"setdatato", 1, 1},
 };
 
+// The real client's error numbers for the control language itself.
+constexpr int kUnknownCommand = 25;
+constexpr int kIncorrectCommand = 26;
+constexpr int kLocalDirectory = 71;  // lcd failed
+
 std::string basename_of(const std::string& p) {
   const auto s = p.rfind('/');
   return s == std::string::npos ? p : p.substr(s + 1);
@@ -77,11 +82,11 @@ std::string g3(double v) {
 
 }  // namespace
 
-std::vector<std::string> split_commands(const std::string& text) {
+std::vector<std::string> split_commands(const std::string& text, char separator) {
   std::vector<std::string> out;
   std::size_t start = 0;
   for (;;) {
-    const auto semi = text.find(';', start);
+    const auto semi = text.find(separator, start);
     out.push_back(text.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
     if (semi == std::string::npos) break;
     start = semi + 1;
@@ -89,20 +94,23 @@ std::vector<std::string> split_commands(const std::string& text) {
   return out;
 }
 
-ferry::Result<std::optional<Command>, std::string> parse_command(const std::string& raw) {
-  std::istringstream in(raw);
+Command parse_command(const std::string& raw) {
   Command c;
   c.raw = raw;
-  if (!(in >> c.verb)) return std::optional<Command>();
+  std::istringstream in(raw);
+  if (!(in >> c.verb) || c.verb[0] == '#' || c.verb[0] == '!') {
+    c.kind = Command::Kind::blank;
+    c.verb.clear();
+    return c;
+  }
   for (std::string a; in >> a;) c.args.push_back(a);
+  c.kind = Command::Kind::unknown;
   for (const auto& v : kVerbs) {
     if (c.verb != v.name) continue;
-    if (c.args.size() < v.min_args || c.args.size() > v.max_args) {
-      return Unexpected("wrong number of arguments for " + c.verb);
-    }
-    return std::optional<Command>(std::move(c));
+    const bool fits = c.args.size() >= v.min_args && c.args.size() <= v.max_args;
+    c.kind = fits ? Command::Kind::run : Command::Kind::malformed;
   }
-  return Unexpected("unknown command '" + c.verb + "'");
+  return c;
 }
 
 Runner::Runner(RunnerConfig config, std::ostream& out, std::ostream& err)
@@ -245,7 +253,29 @@ std::string Runner::remote_join(const std::string& dir, const std::string& name)
 int Runner::run(const Command& c) {
   std::string failure;
   files_.clear();
-  const int code = execute(c, failure);
+  int code = 0;
+  switch (c.kind) {
+    case Command::Kind::blank:
+      if (!config_.output.json) say(c.raw + " OK");  // the real client's line, even for these
+      return 0;
+    case Command::Kind::unknown:
+      // The real client's words (and spelling); the exit code stays as it was.
+      warn_error(kUnknownCommand, "Unkown command : " + c.verb);
+      if (config_.output.json) {
+        report_json(c, kUnknownCommand, "Unkown command : " + c.verb);
+      } else {
+        say(c.raw + " FAILED");
+      }
+      return kUnknownCommand;
+    case Command::Kind::malformed:
+      code = kIncorrectCommand;
+      failure = "Incorrect command : " +
+                c.raw.substr(std::min(c.raw.size(), c.raw.find_first_not_of(" \t\r\n\v\f")));
+      break;
+    case Command::Kind::run:
+      code = execute(c, failure);
+      break;
+  }
   if (aborted_) return code;  // start() has said why; the real client prints no result line
   if (code != 0 && !failure.empty()) warn_error(code, failure);
   if (config_.output.json) {
@@ -348,7 +378,10 @@ int Runner::execute(const Command& c, std::string& failure) {
   }
   if (c.verb == "lcd") {
     auto ok = local_.chdir(a[0]);
-    if (!ok) return failure = "Unable to change local directory: " + ok.error().message(), 21;
+    if (!ok) {
+      failure = "Error changing directory " + a[0] + " (" + ok.error().reason() + ")";
+      return kLocalDirectory;
+    }
     return 0;
   }
 

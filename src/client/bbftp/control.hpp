@@ -16,15 +16,22 @@
 namespace ferry::client {
 
 struct Command {
+  // As the real client sorts a line: a command to run; a blank line or a comment ('#' or '!'
+  // first), which is "OK" without doing anything; a verb it does not know (error 25, which
+  // leaves the exit code alone); a known verb with too few or too many arguments (error 26).
+  enum class Kind { run, blank, unknown, malformed };
+  Kind kind = Kind::run;
   std::string raw;   // as typed, echoed in the result line
   std::string verb;  // "get", "setoption", ...
   std::vector<std::string> args;
 };
 
-// Splits "-e" text on ';' (each piece keeps its leading space, as the real client echoes it).
-std::vector<std::string> split_commands(const std::string& text);
-// Parses one command; std::nullopt for an empty line. Errors: "unknown command" etc.
-ferry::Result<std::optional<Command>, std::string> parse_command(const std::string& raw);
+// Splits "-e" text on ';', or a control file's text on '\n' (each piece as typed, leading space
+// included, and an empty last piece after a final separator: the real client echoes them all).
+std::vector<std::string> split_commands(const std::string& text, char separator = ';');
+// Sorts and splits one line (never fails: a bad line is a Command of kind unknown/malformed,
+// reported when its turn comes, as the real client does).
+Command parse_command(const std::string& raw);
 
 struct OutputOptions {
   bool verbose = false;     // -V

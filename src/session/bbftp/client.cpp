@@ -1,5 +1,6 @@
 #include "session/bbftp/client.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -111,11 +112,15 @@ Outcome BbftpClient::connect() {
   ssh_.stop();
   in_.clear();
   session_ = ClientSession(config_.min_protocol, config_.max_protocol);
-  return config_.ssh_command.empty() ? connect_tcp_login() : connect_ssh();
+  const bool ssh =
+      config_.control_channel >= 0 ? config_.ssh_channel : !config_.ssh_command.empty();
+  return ssh ? connect_ssh() : connect_tcp_login();
 }
 
 Outcome BbftpClient::connect_tcp_login() {
-  auto fd = io::connect_tcp(config_.host, config_.port, config_.connect_timeout);
+  auto fd = config_.control_channel >= 0
+                ? own_channel()
+                : io::connect_tcp(config_.host, config_.port, config_.connect_timeout);
   if (!fd) {
     return failure(
         Outcome::broken, client_error::kConnect,
@@ -167,10 +172,16 @@ Outcome BbftpClient::connect_ssh() {
                    "BBftp_Hostname not found (" + config_.host + ")");
   }
   server_ = where->front();
+  if (config_.control_channel >= 0) {
+    auto channel = own_channel();
+    if (!channel) return broken("The control channel: " + channel.error().message());
+    fd_ = std::move(*channel);
+    return ssh_hello();
+  }
   // What the real client's child says when ssh cannot be run (its code 46).
-  auto child = io::spawn_connected(config_.ssh_command,
-                                   "BBFTP-ERROR-00046 : Error while execvp ssh command (" +
-                                       config_.ssh_command.front() + ") : ");
+  auto child = io::spawn_connected(
+      config_.ssh_command, "BBFTP-ERROR-00046 : Child: {pid} : Error while execvp ssh command (" +
+                               config_.ssh_command.front() + ") : ");
   if (!child) {
     return failure(Outcome::broken, client_error::kSshStart,
                    "Error while execvp ssh command (" + config_.ssh_command.front() +
@@ -178,6 +189,16 @@ Outcome BbftpClient::connect_ssh() {
   }
   ssh_ = std::move(*child);
   fd_ = ssh_.take_channel();
+  return ssh_hello();
+}
+
+io::Result<UniqueFd> BbftpClient::own_channel() const {
+  UniqueFd fd(::fcntl(config_.control_channel, F_DUPFD_CLOEXEC, 0));
+  if (!fd) return Unexpected(io::Error{errno, "duplicate the control channel"});
+  return fd;
+}
+
+Outcome BbftpClient::ssh_hello() {
   session_.start_ssh();
   Outcome lost;
   auto hello = next_event(config_.control_timeout, lost);
@@ -414,16 +435,26 @@ Outcome BbftpClient::cannot_create(const storage::Error& e, MsgCode abort) {
   return failure(Outcome::local_failure, client_error::kLocal, e.message());
 }
 
-std::optional<Outcome> BbftpClient::prepare_local_directory(const storage::Sandbox& local,
-                                                            const std::string& local_path,
-                                                            std::uint32_t options, MsgCode abort) {
+std::optional<Outcome> BbftpClient::prepare_local_target(const storage::Sandbox& local,
+                                                         const std::string& local_path,
+                                                         std::uint32_t options, MsgCode abort) {
   auto refuse = [&](int code, std::string text) {
     send({Empty{abort}});
     session_.settled();
     return failure(Outcome::local_failure, code, std::move(text));
   };
+  // A directory where the file should go. The real client finds it only when it renames its
+  // temporary file (81) or opens the file (73, with notmpfile); we find it before any data
+  // moves, with the same numbers.
+  const auto target_is_directory = [&]() -> std::optional<Outcome> {
+    auto st = local.stat(local_path);
+    if (!st || st->type != storage::FileType::directory) return std::nullopt;
+    return refuse(
+        (options & tropt::kTmp) != 0 ? client_error::kLocalRename : client_error::kLocalIsDirectory,
+        "File " + local_path + " is a directory");
+  };
   const auto slash = local_path.rfind('/');
-  if (slash == std::string::npos || slash == 0) return std::nullopt;  // "." or "/" exist
+  if (slash == std::string::npos || slash == 0) return target_is_directory();  // "." or "/" exist
   if (slash == local_path.size() - 1) {
     return refuse(client_error::kLocalEndsWithSlash, "Filename " + local_path + " ends with a /");
   }
@@ -435,7 +466,7 @@ std::optional<Outcome> BbftpClient::prepare_local_directory(const storage::Sandb
                   "Error stating file " + local_path + " : " + std::strerror(ENOTDIR));
   };
   if (st) {
-    if (st->type == storage::FileType::directory) return std::nullopt;
+    if (st->type == storage::FileType::directory) return target_is_directory();
     return not_a_directory();
   }
   if (st.error().sys_errno == ENOTDIR) return not_a_directory();
@@ -462,6 +493,10 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
     // The real client's words, trailing space included.
     return failure(Outcome::local_failure, client_error::kLocalStat,
                    "Error stating file " + local_path + " : " + st.error().reason() + " ");
+  }
+  if (st->type == storage::FileType::directory) {
+    return failure(Outcome::local_failure, client_error::kLocalIsDirectory,
+                   "File " + local_path + " is a directory");
   }
   auto file = local.open_read(local_path);
   if (!file) return failure(Outcome::local_failure, client_error::kLocal, file.error().message());
@@ -524,7 +559,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     wo.mode = accepted.filemode & 07777;
     wo.exact_mode = true;
   }
-  if (auto refused = prepare_local_directory(local, local_path, s.options, MsgCode::abort)) {
+  if (auto refused = prepare_local_target(local, local_path, s.options, MsgCode::abort)) {
     return std::move(*refused);
   }
   auto writer = local.create(local_path, wo);
@@ -617,7 +652,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   const auto size = static_cast<std::uint64_t>(ready->params.filesize);
   storage::WriteOptions wo;
   wo.preallocate = size;
-  if (auto refused = prepare_local_directory(local, local_path, s.options, MsgCode::abr)) {
+  if (auto refused = prepare_local_target(local, local_path, s.options, MsgCode::abr)) {
     return std::move(*refused);
   }
   auto writer = local.create(local_path, wo);

@@ -34,6 +34,8 @@ inline constexpr int kLocalStat = 72;  // the local file of a put cannot be stat
 inline constexpr int kLocalEndsWithSlash = 74;
 inline constexpr int kLocalNoCreateDir = 75;  // missing, and the createdir option is off
 inline constexpr int kLocalMkdir = 82;
+inline constexpr int kLocalIsDirectory = 73;  // a put's file, or a get's without tmpfile
+inline constexpr int kLocalRename = 81;       // a get's file, with tmpfile (the rename fails)
 // ssh mode (the real client's codes):
 inline constexpr int kSshStart = 46;  // the ssh command could not be run
 inline constexpr int kSshCheck = 48;  // the check connection to the daemon failed
@@ -57,6 +59,12 @@ struct ClientConfig {
   // bbftpd -s"); its standard input and output carry the control connection instead of a TCP
   // connection and a password login. Data connections still go to `host` over TCP.
   std::vector<std::string> ssh_command;
+  // A control connection the caller opened itself, used instead of connecting to `host` (a
+  // password login over it) or of running `ssh_command` (ssh mode over it, when `ssh_channel`):
+  // a tunnel of the caller's own, or a test's socket pair. It is duplicated at each connect; the
+  // caller closes its own descriptor.
+  int control_channel = -1;
+  bool ssh_channel = false;
   // During a put or get: the bytes moved so far and the file's size, about ten times a second
   // and once at the end (for a progress display).
   ProgressFn on_progress;
@@ -147,9 +155,9 @@ class BbftpClient {
   // The directory a get writes into, checked (and created with the createdir option) as the real
   // client does once the server has accepted: a failure is aborted with the real client's code
   // and words.
-  std::optional<Outcome> prepare_local_directory(const storage::Sandbox& local,
-                                                 const std::string& local_path,
-                                                 std::uint32_t options, bbftp::MsgCode abort);
+  std::optional<Outcome> prepare_local_target(const storage::Sandbox& local,
+                                              const std::string& local_path, std::uint32_t options,
+                                              bbftp::MsgCode abort);
   ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferPlan& plan,
                                                            const std::vector<std::uint32_t>& ports,
                                                            bool simulate);
@@ -176,6 +184,9 @@ class BbftpClient {
 
   Outcome connect_tcp_login();
   Outcome connect_ssh();
+  // From MSG_LOGGED_STDIN to the negotiation, over the ssh channel in fd_.
+  Outcome ssh_hello();
+  io::Result<UniqueFd> own_channel() const;
   // MSG_PROT (protocols 2 and 3) once logged in; `greeting` is returned when it succeeds.
   Outcome negotiate(Outcome greeting);
 

@@ -13,13 +13,13 @@ TEST(ControlLanguage, SplitKeepsWhatTheRealClientEchoes) {
   EXPECT_EQ(parts[2], "put a b");
 }
 
-TEST(ControlLanguage, ParsesEveryVerbAndRefusesTypos) {
+TEST(ControlLanguage, ParsesEveryVerbAndSortsBadLinesAsTheRealClient) {
+  using Kind = client::Command::Kind;
   auto c = client::parse_command(" put /tmp/a.bin a.bin");
-  ASSERT_TRUE(c);
-  ASSERT_TRUE(*c);
-  EXPECT_EQ((*c)->verb, "put");
-  EXPECT_EQ((*c)->args, (std::vector<std::string>{"/tmp/a.bin", "a.bin"}));
-  EXPECT_EQ((*c)->raw, " put /tmp/a.bin a.bin");
+  EXPECT_EQ(c.kind, Kind::run);
+  EXPECT_EQ(c.verb, "put");
+  EXPECT_EQ(c.args, (std::vector<std::string>{"/tmp/a.bin", "a.bin"}));
+  EXPECT_EQ(c.raw, " put /tmp/a.bin a.bin");
   for (const char* ok : {"get r",
                          "get r l",
                          "mget *.dat",
@@ -44,12 +44,28 @@ TEST(ControlLanguage, ParsesEveryVerbAndRefusesTypos) {
                          "setrecvcontrolto 5",
                          "setsendcontrolto 5",
                          "setlocalcos 0"}) {
-    EXPECT_TRUE(client::parse_command(ok)) << ok;
+    EXPECT_EQ(client::parse_command(ok).kind, Kind::run) << ok;
   }
-  EXPECT_FALSE(*client::parse_command("   "));
-  EXPECT_EQ(client::parse_command("gett a").error(), "unknown command 'gett'");
-  EXPECT_EQ(client::parse_command("get").error(), "wrong number of arguments for get");
-  EXPECT_FALSE(client::parse_command("cd a b"));
+  // Blank lines and comments ('#' or '!' first, after spaces) are kept, as typed.
+  for (const char* blank : {"", "   ", "#c", " !x y", "\t# get a"}) {
+    const auto b = client::parse_command(blank);
+    EXPECT_EQ(b.kind, Kind::blank) << blank;
+    EXPECT_EQ(b.raw, blank);
+  }
+  const auto typo = client::parse_command(" gett a");
+  EXPECT_EQ(typo.kind, Kind::unknown);
+  EXPECT_EQ(typo.verb, "gett");
+  EXPECT_EQ(client::parse_command("get").kind, Kind::malformed);
+  EXPECT_EQ(client::parse_command("cd a b").kind, Kind::malformed);
+  EXPECT_EQ(client::parse_command("get#x").kind, Kind::unknown);
+}
+
+TEST(ControlLanguage, SplitsOnTheSeparatorKeepingEveryPiece) {
+  EXPECT_EQ(client::split_commands("cd a; get b;"),
+            (std::vector<std::string>{"cd a", " get b", ""}));
+  EXPECT_EQ(client::split_commands("dir .\n\n# c\n", '\n'),
+            (std::vector<std::string>{"dir .", "", "# c", ""}));
+  EXPECT_EQ(client::split_commands(""), (std::vector<std::string>{""}));
 }
 
 }  // namespace
