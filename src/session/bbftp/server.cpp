@@ -724,7 +724,7 @@ std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOpt
 }
 
 ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOptions& options,
-                                                    io::Timeout timeout) {
+                                                    io::Timeout timeout, const std::string& host) {
   auto fail = [&](std::string why) -> ferry::Result<SshPeer, std::string> {
     std::vector<std::byte> bytes;
     encode_to(Text{MsgCode::bad, why}, bytes);
@@ -734,7 +734,9 @@ ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOp
   // Any address, both families where the system has IPv6: the client connects to whichever
   // address of ours it resolved.
   UniqueFd listener;
-  for (const char* any : {"::", "0.0.0.0"}) {
+  const std::vector<std::string> hosts =
+      host.empty() ? std::vector<std::string>{"::", "0.0.0.0"} : std::vector<std::string>{host};
+  for (const auto& any : hosts) {
     auto where = io::resolve(any, 0, true);
     if (!where || where->empty()) continue;
     auto l = options.data_port_first != 0

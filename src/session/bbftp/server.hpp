@@ -77,9 +77,11 @@ struct SshPeer {
 };
 // Waits (`timeout`) on a port of `options`' data range (any port when there is none) for the
 // client's check connection, after announcing the port on `out` in MSG_LOGGED_STDIN, as the real
-// daemon does. On failure, says why in MSG_BAD on `out` and returns the reason.
+// daemon does. It listens on every address (`host` empty), as the real daemon, or on `host`'s.
+// On failure, says why in MSG_BAD on `out` and returns the reason.
 ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOptions& options,
-                                                    io::Timeout timeout);
+                                                    io::Timeout timeout,
+                                                    const std::string& host = {});
 // Serves the control connection carried by `in` and `out` (ssh's standard input and output) to
 // its end, as `user`, within `sandbox`. Never throws.
 void serve_bbftp_ssh_session(int in, int out, const BbftpServerOptions& options,
