@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                 t->params, std::vector<std::uint32_t>(
                                                static_cast<std::size_t>(t->params.nbstream), 40000))
                           : s.reply(replies::bad_no_retry("no"));
-      } else if (std::holds_alternative<StartRequest>(*step.request)) {
+      } else if (std::holds_alternative<StartRequest>(*step.request) ||
+                 std::holds_alternative<V1RetrieveStart>(*step.request)) {
         outcome = s.transfer_finished(replies::transfer_ok());
       } else if (std::holds_alternative<DirRequest>(*step.request) ||
                  std::holds_alternative<UmaskRequest>(*step.request)) {

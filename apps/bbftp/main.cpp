@@ -111,10 +111,11 @@ int main(int argc, char** argv) {
   std::string active_range;
   bool gzip = false, qbss = false, simulate = false, debug = false, background = false;
   int protocol = 0;
+  // An option given twice takes its last value, as the real client's getopt loop does.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   ferry::app::add_version_flag(app, "bbftp");
   app.add_option("-u", cfg.connection.user, "User name on the server");
-  app.add_option("-e", commands, "Commands to run, separated by ';'")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last one, as the real client
+  app.add_option("-e", commands, "Commands to run, separated by ';'");
   app.add_option("-i", control_file, "Control file of commands (results go to FILE.res)");
   app.add_option("-w", cfg.connection.port, "Server control port")->capture_default_str();
   app.add_option("-p", cfg.transfer.streams, "Parallel data streams")->capture_default_str();
@@ -128,10 +129,11 @@ int main(int argc, char** argv) {
   app.add_flag("-m", cfg.output.machine, "Machine-readable results");
   app.add_flag("-W", cfg.output.warnings, "Print server warnings on standard error");
   app.add_flag("-d", debug, "Debug logging");
-  app.add_flag("-b", background, "Accepted for compatibility (runs in the foreground)");
+  app.add_flag("-b", background, "Run in the background (once the password is known)");
   app.add_option("-o", output_file, "Write results to FILE");
   app.add_option("-f", error_file, "Write errors to FILE");
-  app.add_option("-D", active_range, "Protocol 2 (active: the client listens)")
+  app.add_option("-D", active_range,
+                 "Protocol 2 (active: the client listens), on ports P0:P1 when given")
       ->expected(0, 1)
       ->default_str("");
   app.add_option("--protocol", protocol, "Protocol version to speak (1, 2 or 3)")
@@ -153,6 +155,10 @@ int main(int argc, char** argv) {
   std::string host;
   app.add_option("host", host, "Server")->required();
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  if (cfg.tries < 1) {
+    std::cerr << "BBFTP-ERROR-00004 : Number of tries must be numeric > 0\n";
+    return 4;
+  }
 
   ferry::app::ignore_sigpipe();
   try {
@@ -192,6 +198,12 @@ int main(int argc, char** argv) {
     cfg.connection.min_protocol = cfg.connection.max_protocol = 1;
   } else if (app.count("-D") > 0 || protocol == 2) {
     cfg.connection.max_protocol = 2;
+    if (!active_range.empty() &&
+        !ferry::app::parse_port_range(active_range, cfg.connection.data_port_first,
+                                      cfg.connection.data_port_last)) {
+      std::cerr << "BBFTP-ERROR-00004 : Invalid port range : " << active_range << '\n';
+      return 4;
+    }
   } else if (protocol == 3) {
     cfg.connection.min_protocol = 3;
   }
@@ -336,6 +348,22 @@ int main(int argc, char** argv) {
       std::cerr << "bbftp: waiting " << seconds << " s before try " << next << " of " << tries
                 << '\n';
     };
+  }
+  if (background) {
+    // As the real client, once the password is known: the parent returns 0 at once and the
+    // child, in a session of its own, does the work (its results in -o / -f, or the terminal).
+    out.flush();
+    err.flush();
+    std::cout.flush();
+    std::cerr.flush();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      err << "BBFTP-ERROR-00031 : Error forking while setting in background\n";
+      return 31;
+    }
+    if (pid > 0) return 0;
+    (void)::setsid();
+    if (cfg.output.verbose) out << "Starting under pid " << ::getpid() << '\n';
   }
   ferry::client::Runner runner(cfg, out, err);
   if (!runner.start()) return runner.exit_code();

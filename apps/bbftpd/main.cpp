@@ -45,6 +45,7 @@ struct Settings {
   int login_deadline_s = 20;
   int login_failure_ms = 250;
   std::string data_peer_check = "strict";
+  int data_socket_buffer_kb = 0;
   std::string pid_file;
   bool no_fixed_data_port = false;
   std::string system_auth = "auto";
@@ -206,6 +207,10 @@ int main(int argc, char** argv) {
                  "clients behind TCP proxies or NAT with several addresses)")
       ->capture_default_str()
       ->check(CLI::IsMember({"strict", "off"}));
+  app.add_option("--data-socket-buffer", s.data_socket_buffer_kb,
+                 "SO_SNDBUF and SO_RCVBUF of data sockets, in KB (0: the kernel autotunes)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--prelogin-user", s.prelogin_user,
                  "As root: the account each connection's pre-login process runs as")
       ->capture_default_str();
@@ -256,6 +261,7 @@ int main(int argc, char** argv) {
   options.protocol.allow_clear_text = s.clear_text;
   options.protocol.allow_status = s.status;
   options.data_peer_check = s.data_peer_check == "strict";
+  options.socket_buffer_bytes = s.data_socket_buffer_kb * 1024;
   options.login_deadline = std::chrono::seconds(s.login_deadline_s);
   if (s.clear_text)
     spdlog::warn(

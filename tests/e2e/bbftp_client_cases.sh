@@ -393,6 +393,77 @@ get m/x1 none/sub/x1 FAILED
       echo "ok: $c client: 46 from the child, 61, exit 33"
     done
     ;;
+  set_commands)
+    # The set... commands as the real client takes them: any leading number (0, -1, 3x), error
+    # 26 with its words for what is not a number or not an option, setlocalcos unknown (25).
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    give_to_service_user "$work/root"
+    cd "$work"
+    cmds="setnbstream 0; setnbstream x; setoption bogus; setnbstream 3x; setbuffersize 0"
+    cmds="$cmds; setoption localrfio; setlocalcos 3; setlocalumask 9; setremoteumask 022"
+    cmds="$cmds; setremotecos -1; get remote"
+    printf '%s\n' "setnbstream 0 OK" " setnbstream x FAILED" " setoption bogus FAILED" \
+      " setnbstream 3x OK" " setbuffersize 0 OK" " setoption localrfio FAILED" \
+      " setlocalcos 3 FAILED" " setlocalumask 9 FAILED" " setremoteumask 022 OK" \
+      " setremotecos -1 OK" >"$work/expected.out"
+    printf '%s\n' \
+      "BBFTP-ERROR-00026 : Incorrect command : setnbstream x (value must be positive decimal)" \
+      "BBFTP-ERROR-00026 : Incorrect command : setoption bogus" \
+      "BBFTP-ERROR-00026 : Incorrect command : setoption localrfio (RFIO not supported)" \
+      "BBFTP-ERROR-00025 : Unkown command : setlocalcos" \
+      "BBFTP-ERROR-00026 : Incorrect command : setlocalumask 9 (value must be positive octal)" \
+      >"$work/expected.err"
+    # The real client hangs on the get with 0 streams and 0 KB buffers: it runs without it.
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      if [ "$c" = ours ]; then run_client ours -u alice -r 1 -w "$port" -e "$cmds" 127.0.0.1
+      else run_client real -u alice -r 1 -w "$port" -e "${cmds%; get remote}" 127.0.0.1; fi
+      sed -i 's/^Password: //' "$work/out.$c"
+      diff <(head -10 "$work/out.$c") "$work/expected.out" || fail "$c client: result lines differ"
+      diff "$work/err.$c" "$work/expected.err" || fail "$c client: error lines differ"
+      echo "ok: $c client: set... lines and errors as expected"
+    done
+    [ "$(cat "$work/rc.ours")" = 26 ] || fail "ours: exit $(cat "$work/rc.ours")"
+    grep -qxF " get remote OK" "$work/out.ours" && cmp remote "$work/root/remote" ||
+      fail "ours: the get with the odd settings did not work"
+    ;;
+  option_quirks)
+    # -t stamps messages, not result lines; an option given twice takes the last value; -r 0 is 4.
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    give_to_service_user "$work/root"
+    cd "$work"
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      run_client "$c" -u alice -t -r 3 -r 1 -w 1 -w "$port" -e "get remote; get nothere" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 100 ] || fail "$c client: exit $(cat "$work/rc.$c"): $(cat "$work/err.$c")"
+      sed -i 's/^Password: //' "$work/out.$c"
+      printf 'get remote OK\n get nothere FAILED\n' | diff "$work/out.$c" - ||
+        fail "$c client: -t stamped the result lines"
+      grep -q "^[A-Z][a-z][a-z] [A-Z][a-z][a-z] [0-9][0-9] [0-9:]* (.*) : BBFTP-ERROR-00100 : " "$work/err.$c" ||
+        fail "$c client: the error line is not stamped: $(cat "$work/err.$c")"
+      echo "ok: $c client: -t leaves result lines alone; the last -r and -w count"
+    done
+    expect 4 "BBFTP-ERROR-00004 : Number of tries must be numeric > 0" \
+      -u alice -r 0 -w "$port" -e "dir ." 127.0.0.1
+    ;;
+  background)
+    # -b: the command returns 0 at once; a child does the work, its results in the -o file.
+    start_ferry_daemon "$bbftpd"
+    echo data >"$work/root/remote"
+    give_to_service_user "$work/root"
+    cd "$work"
+    for c in ours $([ -n "${FERRY_REAL_BBFTP:-}" ] && echo real); do
+      rm -f "$work/bg.res" "$work/got"
+      run_client "$c" -u alice -b -r 1 -w "$port" -o "$work/bg.res" -e "get remote $work/got; get nothere" 127.0.0.1
+      [ "$(cat "$work/rc.$c")" = 0 ] || fail "$c client: exit $(cat "$work/rc.$c") in the foreground"
+      for _ in $(seq 1 100); do grep -q "nothere" "$work/bg.res" 2>/dev/null && break; sleep 0.1; done
+      sed -i 's/^Password: //' "$work/bg.res"  # the real client's prompt (the shim's), redirected
+      printf 'get remote %s OK\n get nothere FAILED\n' "$work/got" | diff "$work/bg.res" - ||
+        fail "$c client: the background run's results differ"
+      cmp "$work/got" "$work/root/remote" || fail "$c client: the background get"
+      echo "ok: $c client: -b returned 0 and the child did the work"
+    done
+    ;;
   *)
     fail "unknown case $case_name"
     ;;

@@ -84,6 +84,8 @@ void set(const Setting& s, long v, RunnerConfig& c) {
   if (n == "setremoteumask") c.remote_umask = static_cast<std::uint32_t>(v) & 0777;
   if (n == "setsendwinsize") t.send_window_kb = iv;
   if (n == "setrecvwinsize") t.recv_window_kb = iv;
+  if (n == "setsendwinsize" || n == "setrecvwinsize") t.apply_windows = true;
+  if (n == "setsendwinsize" || n == "setrecvwinsize") t.apply_windows = true;
   if (n == "setnbstream") t.streams = iv;
   if (n == "setackto") c.connection.ack_timeout = seconds(iv);
   if (n == "setrecvcontrolto" || n == "setsendcontrolto")

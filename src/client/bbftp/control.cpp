@@ -2,7 +2,9 @@
 
 #include <glob.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -47,7 +49,6 @@ constexpr Verb kVerbs[] = {
     {"setremoteumask", 1, 1},
     {"setlocalumask", 1, 1},
     {"setremotecos", 1, 1},
-    {"setlocalcos", 1, 1},
     {"setrecvcontrolto", 1, 1},
     {"setsendcontrolto", 1, 1},
     {"setackto", 1, 1},
@@ -64,14 +65,14 @@ std::string basename_of(const std::string& p) {
   return s == std::string::npos ? p : p.substr(s + 1);
 }
 
-std::optional<long> number(const std::string& s, int base = 10) {
-  try {
-    std::size_t used = 0;
-    const long v = std::stol(s, &used, base);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
+// A number as sscanf("%d") / ("%o") reads one: its leading digits (a sign allowed), whatever
+// follows; nothing when there are none.
+std::optional<long> leading_number(const std::string& s, int base) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, base);
+  if (end == s.c_str() || errno == ERANGE || v < INT32_MIN || v > INT32_MAX) return std::nullopt;
+  return v;
 }
 
 std::string g3(double v) {
@@ -148,6 +149,12 @@ std::string Runner::stamp() const {
 
 void Runner::say(const std::string& line) {
   out_ << stamp() << line << '\n';
+}
+
+// Result lines ("<command> OK|FAILED") and -m lines: never timestamped, as the real client
+// writes them (its -t stamps only messages).
+void Runner::result(const std::string& line) {
+  out_ << line << '\n';
 }
 
 void Runner::warn_error(int code, const std::string& text) {
@@ -256,7 +263,7 @@ int Runner::run(const Command& c) {
   int code = 0;
   switch (c.kind) {
     case Command::Kind::blank:
-      if (!config_.output.json) say(c.raw + " OK");  // the real client's line, even for these
+      if (!config_.output.json) result(c.raw + " OK");  // the real client's line, even for these
       return 0;
     case Command::Kind::unknown:
       // The real client's words (and spelling); the exit code stays as it was.
@@ -264,7 +271,7 @@ int Runner::run(const Command& c) {
       if (config_.output.json) {
         report_json(c, kUnknownCommand, "Unkown command : " + c.verb);
       } else {
-        say(c.raw + " FAILED");
+        result(c.raw + " FAILED");
       }
       return kUnknownCommand;
     case Command::Kind::malformed:
@@ -281,7 +288,7 @@ int Runner::run(const Command& c) {
   if (config_.output.json) {
     report_json(c, code, failure);
   } else {
-    say(c.raw + (code == 0 ? " OK" : " FAILED"));
+    result(c.raw + (code == 0 ? " OK" : " FAILED"));
   }
   if (code != 0) last_error_ = code;
   return code;
@@ -344,28 +351,38 @@ int Runner::execute(const Command& c, std::string& failure) {
       const bool on = name.rfind("no", 0) != 0;
       if (!on) name = name.substr(2);
       for (const auto& [n, bit] : kOptionBits) {
-        if (n == name) {
-          t.options = on ? (t.options | bit) : (t.options & ~bit);
-          return 0;
+        if (n != name) continue;
+        if (on && bit == tropt::kRfioO) {  // as the real client built without RFIO
+          failure = "Incorrect command : setoption " + a[0] + " (RFIO not supported)";
+          return kIncorrectCommand;
         }
+        t.options = on ? (t.options | bit) : (t.options & ~bit);
+        return 0;
       }
-      failure = "Unknown option " + a[0];
-      return 23;
+      // The real client's words. (It then exits 0 if nothing fails later, a slip we do not
+      // copy: the exit code says this failed.)
+      failure = "Incorrect command : setoption " + a[0];
+      return kIncorrectCommand;
     }
-    if (c.verb == "setlocalumask") {
-      const auto v = number(a[0], 8);
-      if (!v || *v < 0 || *v > 0777) return failure = "Invalid umask " + a[0], 23;
-      local_.set_umask(static_cast<mode_t>(*v));
+    const bool octal = c.verb == "setlocalumask";
+    const auto v = leading_number(a[0], octal ? 8 : 10);
+    if (!v) {
+      failure = "Incorrect command : " + c.verb + " " + a[0] + " (value must be positive " +
+                (octal ? "octal" : "decimal") + ")";
+      return kIncorrectCommand;
+    }
+    if (octal) {
+      local_.set_umask(static_cast<mode_t>(*v & 0777));
       return 0;
     }
-    const auto v = number(a[0]);
-    if (!v || *v <= 0) return failure = "Invalid value " + a[0], 23;
-    const auto iv = static_cast<int>(*v);
+    // Any number is taken, as the real client takes it; what cannot work is raised to 1.
+    const auto iv = static_cast<int>(std::clamp<long>(*v, 1, 1 << 30));
     const auto seconds = std::chrono::milliseconds(std::chrono::seconds(iv));
     if (c.verb == "setnbstream") t.streams = iv;
     if (c.verb == "setbuffersize") t.buffer_kb = iv;
     if (c.verb == "setrecvwinsize") t.recv_window_kb = iv;
     if (c.verb == "setsendwinsize") t.send_window_kb = iv;
+    if (c.verb == "setrecvwinsize" || c.verb == "setsendwinsize") t.apply_windows = true;
     if (c.verb == "setrecvcontrolto") config_.connection.control_timeout = seconds;
     if (c.verb == "setsendcontrolto") config_.connection.control_timeout = seconds;
     if (c.verb == "setackto") config_.connection.ack_timeout = seconds;
@@ -374,7 +391,7 @@ int Runner::execute(const Command& c, std::string& failure) {
       client_->set_timeouts(config_.connection.control_timeout, config_.connection.data_timeout,
                             config_.connection.ack_timeout);
     }
-    return 0;  // setlocalcos: nothing to do without RFIO
+    return 0;
   }
   if (c.verb == "lcd") {
     auto ok = local_.chdir(a[0]);
@@ -412,13 +429,18 @@ int Runner::execute(const Command& c, std::string& failure) {
     });
     verbose_reply(o);
     if (o && config_.output.machine && (c.verb == "stat" || c.verb == "df")) {
-      say(c.verb + " " + o.text);
+      result(c.verb + " " + o.text);
     }
     return finish(o);
   }
   if (c.verb == "setremoteumask" || c.verb == "setremotecos") {
-    const auto v = number(a[0], c.verb == "setremoteumask" ? 8 : 10);
-    if (!v || *v < 0) return failure = "Invalid value " + a[0], 23;
+    const bool octal = c.verb == "setremoteumask";
+    const auto v = leading_number(a[0], octal ? 8 : 10);
+    if (!v || (octal && *v < 0)) {
+      failure = "Incorrect command : " + c.verb + " " + a[0] + " (value must be positive " +
+                (octal ? "octal" : "decimal") + ")";
+      return kIncorrectCommand;
+    }
     auto o = with_retries(shown, [&] {
       return c.verb == "setremoteumask" ? client_->set_umask(static_cast<std::uint32_t>(*v))
                                         : client_->set_cos(static_cast<std::int32_t>(*v));
@@ -433,10 +455,8 @@ int Runner::execute(const Command& c, std::string& failure) {
     auto o = with_retries(shown + " ", [&] { return client_->list(pattern, t.options); });
     if (o) {
       if (config_.output.machine) {
-        say("dir " + a[0]);
-        for (const auto& e : o.listing) say(std::string{e.link, e.kind} + " " + e.path);
-      } else if (config_.output.verbose) {
-        for (const auto& e : o.listing) say(std::string{e.link, e.kind} + " " + e.path);
+        result("dir " + a[0]);
+        for (const auto& e : o.listing) result(std::string{e.link, e.kind} + " " + e.path);
       }
     }
     return finish(o);
@@ -465,7 +485,7 @@ int Runner::execute(const Command& c, std::string& failure) {
                       static_cast<unsigned long long>(o.bytes), o.seconds, t.buffer_kb,
                       t.send_window_kb, t.recv_window_kb, std::max(o.streams, 1),
                       (t.options & tropt::kGzip) ? "gzip" : "nogzip");
-        say(line);
+        result(line);
       }
     }
     return finish(o);
@@ -492,7 +512,7 @@ int Runner::execute(const Command& c, std::string& failure) {
       last_error_ = rc;
     }
     if (!config_.output.json) {  // --json: the files go in the command's object
-      say(std::string(put ? "put " : "get ") + src + " " + dst + (rc == 0 ? " OK" : " FAILED"));
+      result(std::string(put ? "put " : "get ") + src + " " + dst + (rc == 0 ? " OK" : " FAILED"));
     }
     failure = std::move(why);
   };

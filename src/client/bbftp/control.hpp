@@ -77,7 +77,8 @@ class Runner {
   session::Outcome with_retries(const std::string& shown, const Attempt& attempt);
   bool reconnect();
   int execute(const Command& c, std::string& failure);
-  void say(const std::string& line);
+  void say(const std::string& line);     // a message (-V), timestamped with -t
+  void result(const std::string& line);  // a result or -m line, never timestamped
   void warn_error(int code, const std::string& text);
   std::string stamp() const;
   std::string remote_join(const std::string& dir, const std::string& name) const;

@@ -4,8 +4,7 @@
 
 namespace ferry::bbftp {
 
-struct Features {
-  int version = 0;  // the protocol negotiated (0: not yet)
+struct Features {  // all false until a protocol is negotiated
   // Protocol 3: the daemon listens for the data connections and the client connects
   // (TRANS_OK_V3 carries the ports); before it, the daemon connects to the client's ports.
   bool passive = false;
@@ -14,7 +13,7 @@ struct Features {
   bool v2_messages = false;
 
   static constexpr Features of(int negotiated) noexcept {
-    return {negotiated, negotiated >= 3, negotiated >= 2};
+    return {negotiated >= 3, negotiated >= 2};
   }
   bool operator==(const Features&) const = default;
 };

@@ -159,6 +159,7 @@ Step ServerSession::on_message(const Message& m) {
 
     case ServerState::awaiting_start: {
       StartRequest r;
+      r.params = pending_->params;
       const auto n = static_cast<std::size_t>(pending_->params.nbstream);
       if (const auto* v3 = std::get_if<TransStartV3>(&m); v3 && version_ >= 3) {
         if (v3->declared_length != 4 * n) {
@@ -206,7 +207,7 @@ Step ServerSession::on_message(const Message& m) {
       if (e != nullptr && e->code == MsgCode::retr_start && pending_v1_) {
         state_ = ServerState::transferring;
         Step s;
-        s.request = std::move(*pending_v1_);
+        s.request = V1RetrieveStart{std::move(*pending_v1_), pending_v1_size_};
         pending_v1_.reset();
         return s;
       }
@@ -260,7 +261,10 @@ Step ServerSession::on_logged_v1(const Message& m) {
     std::string path = t->text;
     while (!path.empty() && path.back() == '\0') path.pop_back();  // "NUL optional"
     Step s;
-    s.request = V1DirRequest{t->code, std::move(path)};
+    const V1DirOp op = t->code == MsgCode::mkdir   ? V1DirOp::mkdir
+                       : t->code == MsgCode::chdir ? V1DirOp::chdir
+                                                   : V1DirOp::list;
+    s.request = V1DirRequest{op, std::move(path)};
     return s;
   }
   return unknown();
@@ -268,6 +272,7 @@ Step ServerSession::on_logged_v1(const Message& m) {
 
 Step ServerSession::accept_v1_retrieve(std::int64_t filesize) {
   state_ = ServerState::awaiting_retr_start;
+  pending_v1_size_ = filesize;
   return replies_only(RetrOk{filesize});
 }
 
@@ -275,8 +280,31 @@ Step ServerSession::on_logged(const Message& m) {
   if (version_ == 1) return on_logged_v1(m);
   if (const auto* d = std::get_if<DirCommand>(&m); d && version_ >= 2) {
     if ((d->transferoption & tropt::kRfio) != 0) return replies_only(replies::rfio_not_supported());
+    std::optional<DirOp> op;
+    switch (d->code) {
+      case MsgCode::chdir_v2:
+        op = DirOp::chdir;
+        break;
+      case MsgCode::mkdir_v2:
+        op = DirOp::mkdir;
+        break;
+      case MsgCode::list_v2:
+        op = DirOp::list;
+        break;
+      case MsgCode::rm:
+        op = DirOp::rm;
+        break;
+      case MsgCode::stat:
+        op = DirOp::stat;
+        break;
+      case MsgCode::df:
+        op = DirOp::df;
+        break;
+      default:
+        return unknown();  // the codec makes a DirCommand of these codes only
+    }
     Step s;
-    s.request = DirRequest{d->code, d->path, d->transferoption};
+    s.request = DirRequest{*op, d->path, d->transferoption};
     return s;
   }
   if (const auto* i = std::get_if<IntCommand>(&m); i && version_ >= 2) {

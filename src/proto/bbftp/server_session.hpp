@@ -49,8 +49,11 @@ struct LoginRequest {
   bool clear_text = false;  // user/pass are NUL-terminated text, not ciphertexts
 };
 struct StatusRequest {};
+// The directory commands, each its own value: the host's switch over them is checked by the
+// compiler (-Wswitch), where a switch over message codes would need a default.
+enum class DirOp { chdir, mkdir, list, rm, stat, df };
 struct DirRequest {  // chdir, mkdir (recursive when TROPT_DIR), list, rm, stat, df
-  MsgCode code{};
+  DirOp op{};
   std::string path;
   std::uint32_t transferoption = 0;
 };
@@ -68,6 +71,7 @@ struct TransferRequest {  // a store (put) or a retrieve (get), after its FILENA
 struct StartRequest {  // TRANS_START: move the data now
   bool simulate = false;
   std::vector<std::uint32_t> client_ports;  // protocol 2: where to connect
+  TransferParams params;                    // as accepted (accept_transfer's echo)
 };
 struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
 // Protocol 1: the client listens; the daemon connects to `ports` (at the control peer's address).
@@ -78,13 +82,20 @@ struct V1TransferRequest {
   std::int64_t filesize = 0;  // store only
   std::vector<std::uint32_t> ports;
 };
+// Protocol 1's RETR_START after RETR_OK: send the file now, `filesize` bytes (what RETR_OK said).
+struct V1RetrieveStart {
+  V1TransferRequest transfer;
+  std::int64_t filesize = 0;
+};
 // Protocol 1 MKDIR (not recursive), CHDIR and LIST (a glob pattern).
+enum class V1DirOp { mkdir, chdir, list };
 struct V1DirRequest {
-  MsgCode code{};
+  V1DirOp op{};
   std::string path;
 };
-using Request = std::variant<LoginRequest, StatusRequest, DirRequest, UmaskRequest, TransferRequest,
-                             StartRequest, AbortRequest, V1TransferRequest, V1DirRequest>;
+using Request =
+    std::variant<LoginRequest, StatusRequest, DirRequest, UmaskRequest, TransferRequest,
+                 StartRequest, AbortRequest, V1TransferRequest, V1RetrieveStart, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;
@@ -141,6 +152,7 @@ class ServerSession {
   bool clear_text_ = false;
   std::optional<Transfer> pending_;  // STORE_V2 / RETR_V2 awaiting its FILENAME / start
   std::optional<V1TransferRequest> pending_v1_;
+  std::int64_t pending_v1_size_ = 0;  // what RETR_OK announced
 };
 
 }  // namespace ferry::bbftp

@@ -5,10 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
@@ -345,10 +342,16 @@ ferry::Result<TransferReady, Outcome> BbftpClient::request_transfer(MsgCode code
   return std::move(*ready);
 }
 
-DataEndpoint BbftpClient::data_endpoint() const {
+DataEndpoint BbftpClient::data_endpoint(const TransferSettings& s) const {
   DataEndpoint e;
   e.local = local_;
   e.peer = server_;
+  e.first_port = config_.data_port_first;
+  e.last_port = config_.data_port_last;
+  if (s.apply_windows) {
+    e.send_buffer_bytes = s.send_window_kb * 1024;
+    e.recv_buffer_bytes = s.recv_window_kb * 1024;
+  }
   e.timeout = config_.data_timeout;
   e.on_stranger = ignore_stranger;
   return e;
@@ -358,13 +361,14 @@ DataEndpoint BbftpClient::data_endpoint() const {
 // ports and then sends TRANS_START_V3; protocol 2 listens, sends its ports in TRANS_START_V2 and
 // accepts. A failure is the outcome to return.
 ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
-    const TransferPlan& plan, const std::vector<std::uint32_t>& ports, bool simulate) {
+    const TransferPlan& plan, const std::vector<std::uint32_t>& ports, const TransferSettings& s,
+    bool simulate) {
   const std::size_t n = plan.segments.size();
   const bool passive = session_.features().passive;
   if (n < 1 || (passive && ports.size() != n)) {
     return Unexpected(broken("The server accepted an impossible number of streams"));
   }
-  const DataEndpoint at = data_endpoint();
+  const DataEndpoint at = data_endpoint(s);
   if (passive) {
     session_.started_transfer();
     auto socks = connect_all(at, ports, plan);
@@ -525,7 +529,7 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
     return broken("The server accepted an impossible number of streams");
   }
   const TransferPlan plan = plan_for(st->size, accepted, s);
-  auto opened = start_data(plan, ready->ports, s.simulate);
+  auto opened = start_data(plan, ready->ports, s, s.simulate);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   std::optional<StreamError> failed;
@@ -552,7 +556,8 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   if (!ready) return std::move(ready).error();
   const TransferParams accepted = ready->params;
   const std::vector<std::uint32_t> ports = ready->ports;
-  const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(accepted.filesize, 0));
+  if (accepted.filesize < 0) return broken("The server announced a negative size");
+  const auto size = static_cast<std::uint64_t>(accepted.filesize);
   storage::WriteOptions wo;
   wo.preallocate = size;
   if ((s.options & tropt::kMode) != 0) {
@@ -577,7 +582,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     return broken("The server accepted an impossible number of streams");
   }
   const TransferPlan plan = plan_for(size, accepted, s);
-  auto opened = start_data(plan, ports, false);
+  auto opened = start_data(plan, ports, s, false);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   auto failed = move_streams(socks, writer->file(), plan, DataDirection::receive, stream_timeouts(),
@@ -600,6 +605,14 @@ ferry::Result<DataListeners, Outcome> listen_v1(const DataEndpoint& at, int n, S
 }
 }  // namespace
 
+// Protocol 1: the daemon did not connect to our data ports. Its reply says why (it could not
+// connect, or refused); if it has nothing to say, our side's reason stands.
+Outcome BbftpClient::v1_accept_failed(const DataOpenError& e) {
+  Outcome reply = final_reply();
+  if (!reply) return reply;
+  return broken("Data connection " + std::to_string(e.stream) + " not made: " + e.error.message());
+}
+
 Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& file,
                             const std::string& remote_path, const TransferSettings& s) {
   if (remote_path.size() >= kV1FilenameSize) {
@@ -611,7 +624,7 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
   req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::store_c : MsgCode::store;
   req.set_filename(remote_path);
   req.filesize = static_cast<std::int64_t>(st.size);
-  const DataEndpoint at = data_endpoint();
+  const DataEndpoint at = data_endpoint(s);
   auto listeners = listen_v1(at, n, req);
   if (!listeners) return std::move(listeners).error();
   const auto started = std::chrono::steady_clock::now();
@@ -621,7 +634,7 @@ Outcome BbftpClient::put_v1(const storage::FileStat& st, const storage::File& fi
   if (st.size > 0) {
     const TransferPlan plan = plan_transfer(st.size, n, 0, s.options, kV1BlockBytes);
     auto socks = listeners->accept_all(at, plan);
-    if (!socks) return final_reply();
+    if (!socks) return v1_accept_failed(socks.error());
     failed = move_streams(*socks, file, plan, DataDirection::send, stream_timeouts(),
                           config_.on_progress);
   }
@@ -636,7 +649,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   StoreV1 req;
   req.code = (s.options & tropt::kGzip) != 0 ? MsgCode::retr_c : MsgCode::retr;
   req.set_filename(remote_path);
-  const DataEndpoint at = data_endpoint();
+  const DataEndpoint at = data_endpoint(s);
   const int n = std::clamp(s.streams, 1, static_cast<int>(kV1MaxPorts));
   auto listeners = listen_v1(at, n, req);
   if (!listeners) return std::move(listeners).error();
@@ -662,7 +675,7 @@ Outcome BbftpClient::get_v1(const storage::Sandbox& local, const std::string& re
   session_.started_transfer();
   const TransferPlan plan = plan_transfer(size, n, 0, s.options, kV1BlockBytes);
   auto socks = listeners->accept_all(at, plan);
-  if (!socks) return final_reply();
+  if (!socks) return v1_accept_failed(socks.error());
   auto failed = move_streams(*socks, writer->file(), plan, DataDirection::receive,
                              stream_timeouts(), config_.on_progress);
   return finish_get(failed, *writer, size, n, started);

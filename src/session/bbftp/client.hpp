@@ -65,6 +65,9 @@ struct ClientConfig {
   // caller closes its own descriptor.
   int control_channel = -1;
   bool ssh_channel = false;
+  // Protocols 1 and 2 (the client listens): the local port range (-D P0:P1); 0: any port.
+  std::uint16_t data_port_first = 0;
+  std::uint16_t data_port_last = 0;
   // During a put or get: the bytes moved so far and the file's size, about ten times a second
   // and once at the end (for a progress display).
   ProgressFn on_progress;
@@ -75,6 +78,10 @@ struct TransferSettings {
   int buffer_kb = 256;
   int send_window_kb = 256;
   int recv_window_kb = 256;
+  // The windows above as the data sockets' SO_SNDBUF / SO_RCVBUF, as the real client does; off
+  // by default (the kernel's autotuning does better), on once set explicitly (setsendwinsize,
+  // setrecvwinsize).
+  bool apply_windows = false;
   std::uint32_t options = bbftp::tropt::kClientDefault;  // TROPT bits
   bool simulate = false;
 };
@@ -160,13 +167,14 @@ class BbftpClient {
                                               bbftp::MsgCode abort);
   ferry::Result<std::vector<UniqueFd>, Outcome> start_data(const bbftp::TransferPlan& plan,
                                                            const std::vector<std::uint32_t>& ports,
+                                                           const TransferSettings& s,
                                                            bool simulate);
   // STORE_V2 / RETR_V2 and FILENAME, then the server's answer: the accepted transfer, or the
   // outcome to return (a refusal, a lost connection; for an empty put, its MSG_OK).
   ferry::Result<bbftp::TransferReady, Outcome> request_transfer(bbftp::MsgCode code,
                                                                 const bbftp::TransferParams& p,
                                                                 const std::string& remote);
-  DataEndpoint data_endpoint() const;
+  DataEndpoint data_endpoint(const TransferSettings& s) const;
   StreamTimeouts stream_timeouts() const { return {config_.data_timeout, config_.ack_timeout}; }
   // The plan of an accepted transfer; the QBSS marking is what this client was asked for (-q),
   // whatever the server echoed.
@@ -182,6 +190,7 @@ class BbftpClient {
     return plan;
   }
 
+  Outcome v1_accept_failed(const DataOpenError& e);
   Outcome connect_tcp_login();
   Outcome connect_ssh();
   // From MSG_LOGGED_STDIN to the negotiation, over the ssh channel in fd_.

@@ -12,7 +12,7 @@ namespace {
 constexpr int kQbssTos = 0x20;
 
 void apply_options(int fd, const DataEndpoint& e, const bbftp::TransferPlan& plan) {
-  io::set_buffer_sizes(fd, e.buffer_bytes, e.buffer_bytes);
+  io::set_buffer_sizes(fd, e.send_buffer_bytes, e.recv_buffer_bytes);
   if (plan.qbss) io::set_tos(fd, kQbssTos);
 }
 

@@ -28,8 +28,11 @@ struct DataEndpoint {
   bool only_from_peer = true;    // false: accept any host (daemon's --data-peer-check off)
   std::uint16_t first_port = 0;  // listening range; 0: any free port
   std::uint16_t last_port = 0;
-  int backlog = 1;       // room in each listener's queue (strangers are accepted and closed)
-  int buffer_bytes = 0;  // SO_SNDBUF / SO_RCVBUF of data sockets; 0: the kernel autotunes
+  int backlog = 1;  // room in each listener's queue (strangers are accepted and closed)
+  // SO_SNDBUF and SO_RCVBUF of data sockets; 0: the kernel autotunes (the default: a fixed
+  // buffer caps a stream at buffer / RTT).
+  int send_buffer_bytes = 0;
+  int recv_buffer_bytes = 0;
   io::Timeout timeout{std::chrono::seconds(300)};  // for each accept or connect
   // A connection from another host than the peer's, closed unread (for the log).
   std::function<void(const io::SocketAddress&)> on_stranger;

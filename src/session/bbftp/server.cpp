@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <thread>
 #include <vector>
 
 #include "core/overloaded.hpp"
@@ -35,7 +34,6 @@ std::string c_string(const std::array<std::uint8_t, kRsaBytes>& field) {
 
 struct PendingTransfer {
   bool store = true;
-  TransferParams params;  // as echoed: real size, accepted streams
   std::string path;
   std::optional<storage::AtomicWriter> writer;
   std::optional<storage::File> reader;
@@ -71,6 +69,7 @@ class Connection {
   Step start(const StartRequest& r);
   Step v1_dir(const V1DirRequest& r);
   Step v1_transfer(const V1TransferRequest& r);
+  Step v1_retrieve_start(const V1RetrieveStart& r);
   // Moves the data of the pending transfer over `socks` (one segment each) and sends the final
   // reply: commit (store) and MSG_OK "OK", or the failure.
   Step move_data(std::vector<UniqueFd> socks, const TransferPlan& plan);
@@ -261,6 +260,7 @@ Step Connection::execute(const Request& r) {
             return Step{};
           },
           [&](const V1TransferRequest& v) { return v1_transfer(v); },
+          [&](const V1RetrieveStart& v) { return v1_retrieve_start(v); },
           [&](const V1DirRequest& v) { return v1_dir(v); },
       },
       r);
@@ -305,13 +305,13 @@ Step Connection::login(const LoginRequest& r) {
 Step Connection::dir_command(const DirRequest& r) {
   storage::Sandbox& sb = *sandbox_;
   const int v = session_.version();
-  switch (r.code) {
-    case MsgCode::chdir_v2: {
+  switch (r.op) {
+    case DirOp::chdir: {
       auto ok = sb.chdir(r.path);
       if (!ok) return session_.reply(rp::chdir_failed(r.path, ok.error().reason(), false, v));
       return session_.reply(rp::ok(sb.cwd()));
     }
-    case MsgCode::mkdir_v2: {
+    case DirOp::mkdir: {
       const bool recursive = (r.transferoption & tropt::kDir) != 0;
       auto ok = sb.mkdir(r.path, 0777, recursive);
       if (!ok) {
@@ -320,30 +320,29 @@ Step Connection::dir_command(const DirRequest& r) {
       }
       return session_.reply(rp::mkdir_ok(r.path, v));
     }
-    case MsgCode::list_v2:
+    case DirOp::list:
       return list(r);
-    case MsgCode::rm: {
+    case DirOp::rm: {
       auto ok = sb.unlink(r.path);
       if (!ok) return session_.reply(rp::rm_failed(r.path));
       spdlog::info("{}: rm {}", who(), printable(sb.display(r.path)));
       return session_.reply(rp::rm_ok(r.path));
     }
-    case MsgCode::stat: {
+    case DirOp::stat: {
       auto st = sb.stat(r.path);
       if (!st) return session_.reply(rp::stat_failed(r.path));
       return session_.reply(rp::stat_ok(st->inode, st->mode, st->size, st->block_size, st->blocks,
                                         st->uid, st->gid, ctime_text(st->atime),
                                         ctime_text(st->mtime), ctime_text(st->ctime)));
     }
-    case MsgCode::df: {
+    case DirOp::df: {
       auto fs = sb.statfs(r.path);
       if (!fs) return session_.reply(rp::df_failed(r.path, fs.error().reason()));
       return session_.reply(rp::df_ok(fs->blocks, fs->free_blocks, fs->block_size, fs->files,
                                       fs->free_files, fs->name_max));
     }
-    default:
-      return session_.reply(rp::unknown_message());
   }
+  return session_.reply(rp::unknown_message());  // not reached: every DirOp has its case
 }
 
 // "dir/pattern": the entries of dir whose names match pattern (fnmatch without flags, so '*'
@@ -375,7 +374,7 @@ DataEndpoint Connection::data_endpoint() {
   e.first_port = options_.data_port_first;
   e.last_port = options_.data_port_last;
   e.backlog = 4;  // room for a few strangers besides the client: they are accepted and closed
-  e.buffer_bytes = options_.socket_buffer_bytes;
+  e.send_buffer_bytes = e.recv_buffer_bytes = options_.socket_buffer_bytes;
   e.timeout = options_.data;
   e.on_stranger = [this](const io::SocketAddress& from) { stranger_on_data_port(from); };
   return e;
@@ -460,7 +459,6 @@ Step Connection::prepare_store(const TransferRequest& r) {
     if (atime >= 0 && mtime >= 0) (void)w->set_times(atime, mtime);
   }
   pending_->writer.emplace(std::move(*w));
-  pending_->params = p;
   if (p.filesize == 0) {
     auto done = pending_->writer->commit();
     pending_.reset();
@@ -494,7 +492,6 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
   echo.nbstream = streams_for(echo.filesize, r.params.nbstream, r.params.buffersize,
                               options_.protocol.max_streams);
   pending_->reader.emplace(std::move(*f));
-  pending_->params = echo;
   if (echo.filesize == 0) {
     spdlog::info("{}: get {} (0 bytes)", who(), printable(sb.display(r.path)));
     pending_.reset();
@@ -506,12 +503,12 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
 Step Connection::start(const StartRequest& r) {
   if (!pending_) return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
   PendingTransfer& t = *pending_;
-  const int n = t.params.nbstream;
   t.started = std::chrono::steady_clock::now();
 
   // Open the data connections: accept on our listeners (3) or connect to the client (2).
-  TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(t.params.filesize), n,
-                                    t.params.buffersize, t.params.transferoption);
+  TransferPlan plan =
+      plan_transfer(static_cast<std::uint64_t>(std::max<std::int64_t>(r.params.filesize, 0)),
+                    r.params.nbstream, r.params.buffersize, r.params.transferoption);
   plan.qbss = t.qbss;
   const DataEndpoint at = data_endpoint();
   auto socks = session_.features().passive ? t.listeners.accept_all(at, plan)
@@ -589,18 +586,22 @@ ferry::Result<std::vector<UniqueFd>, std::string> connect_v1(
 // pattern asks, the pattern's directory kept in front of every name).
 Step Connection::v1_dir(const V1DirRequest& r) {
   storage::Sandbox& sb = *sandbox_;
-  if (r.code == MsgCode::chdir) {
-    auto ok = sb.chdir(r.path);
-    if (!ok) return session_.reply(rp::chdir_failed(r.path, ok.error().reason(), false, 1));
-    return session_.reply(rp::ok(sb.cwd()));
-  }
-  if (r.code == MsgCode::mkdir) {
-    auto ok = sb.mkdir(r.path, 0750, false);
-    if (!ok) {
-      return session_.reply(
-          rp::mkdir_failed(r.path, ok.error().reason(), ok.error().retryable(), 1));
+  switch (r.op) {
+    case V1DirOp::chdir: {
+      auto ok = sb.chdir(r.path);
+      if (!ok) return session_.reply(rp::chdir_failed(r.path, ok.error().reason(), false, 1));
+      return session_.reply(rp::ok(sb.cwd()));
     }
-    return session_.reply(rp::mkdir_ok(r.path, 1));
+    case V1DirOp::mkdir: {
+      auto ok = sb.mkdir(r.path, 0750, false);
+      if (!ok) {
+        return session_.reply(
+            rp::mkdir_failed(r.path, ok.error().reason(), ok.error().retryable(), 1));
+      }
+      return session_.reply(rp::mkdir_ok(r.path, 1));
+    }
+    case V1DirOp::list:
+      break;  // below
   }
   const auto slash = r.path.rfind('/');
   const std::string prefix = slash == std::string::npos ? "" : r.path.substr(0, slash + 1);
@@ -617,21 +618,22 @@ Step Connection::v1_dir(const V1DirRequest& r) {
   return session_.reply(std::move(reply));  // no match (or no directory): an empty list
 }
 
+Step Connection::v1_retrieve_start(const V1RetrieveStart& r) {
+  if (!pending_ || !pending_->reader) {
+    return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
+  }
+  pending_->started = std::chrono::steady_clock::now();
+  const TransferPlan plan = v1_plan(r.filesize, r.transfer);
+  auto socks = connect_v1(data_endpoint(), r.transfer.ports, plan);
+  if (!socks) {
+    pending_.reset();
+    return session_.transfer_finished(rp::bad(socks.error()));
+  }
+  return move_data(std::move(*socks), plan);
+}
+
 Step Connection::v1_transfer(const V1TransferRequest& r) {
   storage::Sandbox& sb = *sandbox_;
-  if (session_.state() == ServerState::transferring) {  // RETR_START arrived
-    if (!pending_ || !pending_->reader) {
-      return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
-    }
-    pending_->started = std::chrono::steady_clock::now();
-    const TransferPlan plan = v1_plan(pending_->params.filesize, r);
-    auto socks = connect_v1(data_endpoint(), r.ports, plan);
-    if (!socks) {
-      pending_.reset();
-      return session_.transfer_finished(rp::bad(socks.error()));
-    }
-    return move_data(std::move(*socks), plan);
-  }
   pending_.emplace();
   pending_->store = r.store;
   pending_->path = r.path;
@@ -654,8 +656,7 @@ Step Connection::v1_transfer(const V1TransferRequest& r) {
                                              f.error().reason() + " "));
     }
     pending_->reader.emplace(std::move(*f));
-    pending_->params.filesize = static_cast<std::int64_t>(st->size);
-    return session_.accept_v1_retrieve(pending_->params.filesize);
+    return session_.accept_v1_retrieve(static_cast<std::int64_t>(st->size));
   }
   if (!st && st.error().code != storage::Errc::not_found) {
     pending_.reset();
@@ -671,7 +672,6 @@ Step Connection::v1_transfer(const V1TransferRequest& r) {
         rp::create_file_failed(r.path, w.error().reason(), w.error().retryable()));
   }
   pending_->writer.emplace(std::move(*w));
-  pending_->params.filesize = r.filesize;
   if (r.filesize == 0) {
     auto done = pending_->writer->commit();
     pending_.reset();
@@ -732,36 +732,38 @@ ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOp
     return Unexpected(std::move(why));
   };
   // Any address, both families where the system has IPv6: the client connects to whichever
-  // address of ours it resolved.
-  UniqueFd listener;
+  // address of ours it resolved. The data channel's listener, so the port range applies.
+  DataEndpoint at;
+  at.only_from_peer = false;  // the check connection is what tells us the client's address
+  at.first_port = options.data_port_first;
+  at.last_port = options.data_port_last;
+  at.timeout = timeout;
+  std::optional<DataListeners> listener;
   const std::vector<std::string> hosts =
       host.empty() ? std::vector<std::string>{"::", "0.0.0.0"} : std::vector<std::string>{host};
   for (const auto& any : hosts) {
     auto where = io::resolve(any, 0, true);
     if (!where || where->empty()) continue;
-    auto l = options.data_port_first != 0
-                 ? io::listen_tcp_in_range(where->front(), options.data_port_first,
-                                           options.data_port_last, 1)
-                 : io::listen_tcp(where->front(), 1);
-    if (l) {
+    at.local = where->front();
+    if (auto l = DataListeners::open(at, 1)) {
       listener = std::move(*l);
       break;
     }
   }
   if (!listener) return fail("Cannot bind checkreceive socket");
-  auto bound = io::SocketAddress::of_local(listener.get());
-  if (!bound) return fail("Cannot getsockname checkreceive socket");
   std::vector<std::byte> hello;
-  encode_to(IntCommand{MsgCode::logged_stdin, bound->port()}, hello);
+  encode_to(IntCommand{MsgCode::logged_stdin, static_cast<std::int32_t>(listener->ports().front())},
+            hello);
   if (auto w = io::write_all(out, hello, options.control); !w) {
     return Unexpected("Error writing checkreceive socket port: " + w.error().message());
   }
+  auto accepted = listener->accept_all(at, TransferPlan{});
+  if (!accepted || accepted->empty()) return fail("Time Out select checkreceive socket");
+  UniqueFd conn = std::move(accepted->front());
   io::SocketAddress client;
-  auto conn = io::accept_tcp(listener.get(), timeout, &client);
-  if (!conn) return fail("Time Out select checkreceive socket");
-  listener.reset();
+  if (auto a = io::SocketAddress::of_peer(conn.get())) client = *a;
   std::byte head[kHeaderSize];
-  if (auto r = io::read_exact(conn->get(), head, options.control); !r) {
+  if (auto r = io::read_exact(conn.get(), head, options.control); !r) {
     return fail("Error reading checkreceive socket");
   }
   if (decode_header(head).code != static_cast<std::uint32_t>(MsgCode::ipaddr)) {
@@ -769,12 +771,12 @@ ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOp
   }
   std::vector<std::byte> ok;
   encode_to(Empty{MsgCode::ipaddr_ok}, ok);
-  if (auto w = io::write_all(conn->get(), ok, options.control); !w) {
+  if (auto w = io::write_all(conn.get(), ok, options.control); !w) {
     return fail("Error writing checkreceive socket OK message");
   }
   SshPeer peer;
   peer.client = client.unmapped();
-  if (auto a = io::SocketAddress::of_local(conn->get())) peer.local = a->unmapped();
+  if (auto a = io::SocketAddress::of_local(conn.get())) peer.local = a->unmapped();
   return peer;
 }
 

@@ -80,7 +80,8 @@ TEST(BbftpConnection, PasswordLoginThenCommandsInTheSandbox) {
   write_file(root / "a.txt", "twelve bytes");
   Pair pair;
   PasswordDaemon daemon(std::move(pair.daemon), root.path(), LoginOutcome::accepted);
-  BbftpClient client(client_config(pair.client.get()));
+  const UniqueFd ours = std::move(pair.client);  // closed before the daemon is joined
+  BbftpClient client(client_config(ours.get()));
   auto hello = client.connect();
   ASSERT_TRUE(hello) << hello.text;
   EXPECT_NE(hello.text.find("bbftpd version"), std::string::npos) << hello.text;
@@ -182,7 +183,8 @@ void put_and_get_back(int protocol, int streams, std::uint32_t options) {
   write_file(local / "up.bin", content);
   Pair pair;
   SshDaemon daemon(std::move(pair.daemon), root.path(), protocol);
-  auto config = client_config(pair.client.get(), protocol);
+  UniqueFd ours = std::move(pair.client);  // closed before the daemon is joined
+  auto config = client_config(ours.get(), protocol);
   config.ssh_channel = true;
   BbftpClient client(config);
   auto hello = client.connect();
@@ -212,7 +214,7 @@ void put_and_get_back(int protocol, int streams, std::uint32_t options) {
   client.close();
   // Protocol 1 knows no MSG_CLOSE_CONN (the real daemon answers "Unkown message" and waits, as
   // ours does): the end of the connection ends the session.
-  pair.client.reset();
+  ours.reset();
   daemon.thread.join();
   EXPECT_EQ(daemon.failure, "");
 }

@@ -171,8 +171,10 @@ TEST(BbftpServerSession, ProtocolTwoStartsWithClientPorts) {
   ASSERT_EQ(ok.replies.size(), 1u);
   EXPECT_EQ(std::get<Transfer>(ok.replies[0]).code, MsgCode::trans_ok_v2);
   auto step = s.on_message(PortList{MsgCode::trans_start_v2, {5000, 5001}});
-  EXPECT_EQ(std::get<StartRequest>(*step.request).client_ports,
-            (std::vector<std::uint32_t>{5000, 5001}));
+  const auto& start = std::get<StartRequest>(*step.request);
+  EXPECT_EQ(start.client_ports, (std::vector<std::uint32_t>{5000, 5001}));
+  EXPECT_EQ(start.params.filesize, 10) << "the accepted transfer comes with the start";
+  EXPECT_EQ(start.params.nbstream, 2);
 }
 
 TEST(BbftpServerSession, LoginRefusalAndClearText) {
@@ -224,7 +226,9 @@ TEST(BbftpServerSession, ProtocolOneAfterLogin) {
   auto ok = s.accept_v1_retrieve(10);
   EXPECT_EQ(std::get<RetrOk>(ok.replies.at(0)).filesize, 10);
   auto start = s.on_message(Empty{MsgCode::retr_start});
-  EXPECT_TRUE(std::holds_alternative<V1TransferRequest>(*start.request));
+  const auto& go = std::get<V1RetrieveStart>(*start.request);
+  EXPECT_EQ(go.filesize, 10) << "the size RETR_OK announced";
+  EXPECT_EQ(go.transfer.ports.size(), 3u);
   s.transfer_finished(replies::transfer_ok());
   StoreV1 bad = retr;
   bad.nbport = 11;  // the real daemon would overflow its port table
