@@ -114,6 +114,44 @@ TEST(BbftpDataChannel, UnmarkedWithoutQbss) {
   EXPECT_EQ(tos_of((*connected)[0].get()), 0);
 }
 
+TEST(BbftpDataChannel, BuffersAndPortRangeAsConfigured) {
+  auto at = endpoint();
+  at.first_port = 40100;
+  at.last_port = 40163;
+  at.send_buffer_bytes = 128 * 1024;
+  at.recv_buffer_bytes = 192 * 1024;
+  auto listeners = DataListeners::open(at, 2);
+  if (!listeners)
+    GTEST_SKIP() << "ports 40100-40163 are busy here: " << listeners.error().message();
+  for (auto port : listeners->ports()) {
+    EXPECT_GE(port, 40100u);
+    EXPECT_LE(port, 40163u);
+  }
+  const auto plan = bbftp::plan_transfer(1 << 20, 2, 256, 0);
+  auto to = endpoint();
+  to.send_buffer_bytes = 64 * 1024;
+  to.recv_buffer_bytes = 96 * 1024;
+  session::DataSockets connected = Unexpected(session::DataOpenError{});
+  std::thread peer([&] { connected = session::connect_all(to, listeners->ports(), plan); });
+  auto accepted = listeners->accept_all(at, plan);
+  peer.join();
+  ASSERT_TRUE(accepted && connected);
+  auto buffer = [](int fd, int which) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, which, &v, &len), 0);
+    return v;
+  };
+  // Linux doubles what it is given (room for its bookkeeping): at least the size asked.
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_GE(buffer((*accepted)[i].get(), SO_SNDBUF), 128 * 1024);
+    EXPECT_GE(buffer((*accepted)[i].get(), SO_RCVBUF), 192 * 1024);
+    EXPECT_GE(buffer((*connected)[i].get(), SO_SNDBUF), 64 * 1024);
+    EXPECT_LT(buffer((*connected)[i].get(), SO_SNDBUF), 128 * 1024 * 2) << "set, not autotuned";
+    EXPECT_GE(buffer((*connected)[i].get(), SO_RCVBUF), 96 * 1024);
+  }
+}
+
 TEST(BbftpDataChannel, ConnectingToAClosedPortSaysWhichStream) {
   auto listeners = DataListeners::open(endpoint(), 2);
   ASSERT_TRUE(listeners);
