@@ -1,0 +1,103 @@
+// The extended-mode transfer cores on the simulated network: byte-identical delivery at 0, 1, 5
+// and 20% loss with reordering and duplication (a small sweep; bench/xftp_simulation runs the
+// full one), resume, a vanished receiver, corrupt partial data, and an ACK no one could send.
+#include "sim/transfer_sim.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ferry::test {
+namespace {
+
+using sim::simulate_transfer;
+using sim::TransferSimConfig;
+using xftp::ext::EndStatus;
+
+TransferSimConfig lossy(double loss, std::uint64_t seed, std::uint64_t size = 4 << 20) {
+  TransferSimConfig c;
+  c.forward = sim::gigabit_50ms(loss);
+  c.backward = sim::gigabit_50ms(loss);
+  c.size = size;
+  c.seed = seed;
+  return c;
+}
+
+class XftpTransferSim : public ::testing::TestWithParam<double> {};
+
+TEST_P(XftpTransferSim, ArrivesWholeForEverySeed) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const auto r = simulate_transfer(lossy(GetParam(), seed));
+    EXPECT_TRUE(r.identical) << "seed " << seed << ": " << r.summary();
+    EXPECT_EQ(r.sender_outcome, EndStatus::in_place) << "seed " << seed << ": " << r.summary();
+    EXPECT_EQ(r.receiver_outcome, EndStatus::in_place) << "seed " << seed << ": " << r.summary();
+    EXPECT_EQ(r.decode_errors, 0u);
+  }
+}
+
+TEST(XftpTransferSimCases, NothingIsSentTwiceOnAPerfectLink) {
+  auto c = lossy(0, 2);
+  c.forward.reorder = c.backward.reorder = 0;
+  c.forward.duplicate = c.backward.duplicate = 0;
+  const auto r = simulate_transfer(c);
+  EXPECT_TRUE(r.identical) << r.summary();
+  EXPECT_EQ(r.sender_outcome, EndStatus::in_place) << r.summary();
+  EXPECT_EQ(r.sender.retransmitted, 0u) << r.summary();
+  EXPECT_EQ(r.receiver.duplicates, 0u) << r.summary();
+}
+
+INSTANTIATE_TEST_SUITE_P(Loss, XftpTransferSim, ::testing::Values(0.0, 0.01, 0.05, 0.20),
+                         [](const ::testing::TestParamInfo<double>& p) {
+                           return "percent_" + std::to_string(static_cast<int>(p.param * 100));
+                         });
+
+TEST(XftpTransferSimCases, AnEmptyFileEndsAtOnce) {
+  const auto r = simulate_transfer(lossy(0.05, 3, 0));
+  EXPECT_TRUE(r.identical);
+  EXPECT_EQ(r.sender_outcome, EndStatus::in_place) << r.summary();
+}
+
+TEST(XftpTransferSimCases, AResumedTransferSendsOnlyWhatIsMissing) {
+  auto c = lossy(0, 4, 1 << 20);
+  c.present.add(0, 600'000);
+  c.present.add(700'000, 900'000);
+  const auto r = simulate_transfer(c);
+  EXPECT_TRUE(r.identical) << r.summary();
+  EXPECT_EQ(r.sender_outcome, EndStatus::in_place);
+  const std::uint64_t missing = (1 << 20) - 800'000;
+  const std::uint64_t per = c.sender.payload_bytes;
+  EXPECT_LE(r.sender.datagrams, missing / per + 4) << r.summary();  // + END and the cut ends
+}
+
+TEST(XftpTransferSimCases, CorruptPartialDataIsCaughtByTheChecksum) {
+  auto c = lossy(0.01, 5, 1 << 20);
+  c.present.add(0, 500'000);
+  c.corrupt_present = true;  // what the receiver believed it had is wrong
+  const auto r = simulate_transfer(c);
+  EXPECT_FALSE(r.identical);
+  EXPECT_EQ(r.receiver_outcome, EndStatus::checksum_mismatch) << r.summary();
+  EXPECT_EQ(r.sender_outcome, EndStatus::checksum_mismatch) << "never in place";
+}
+
+TEST(XftpTransferSimCases, AReceiverThatVanishesEndsTheSenderByItsIdleTimeout) {
+  auto c = lossy(0, 6, 4 << 20);
+  c.forward.loss = 1.0;  // nothing arrives
+  c.sender.idle_timeout = std::chrono::seconds(5);
+  const auto r = simulate_transfer(c);
+  EXPECT_EQ(r.sender_outcome, EndStatus::failed) << r.summary();
+  EXPECT_GT(r.sender.probes, 0u);
+  EXPECT_LT(r.elapsed, std::chrono::seconds(10));
+}
+
+// Direct: an ACK for transmissions never sent is not taken (a blind injector's guess).
+TEST(XftpTransferCores, AnAckOfWhatWasNeverSentIsIgnored) {
+  xftp::SenderConfig sc;
+  xftp::TransferSender s(sc, 10'000, {});
+  const xftp::Time t0{};
+  ASSERT_TRUE(s.next(t0));  // seq 0 sent
+  xftp::ext::Ack forged{0, 500, 0, 1 << 30, 10'000, {{0, 501}}};
+  s.on_ack(forged, t0 + std::chrono::milliseconds(1));
+  EXPECT_EQ(s.stats().bad_acks, 1u);
+  EXPECT_EQ(s.acked_bytes(), 0u) << "the contiguous offset of a bad ACK is not believed either";
+}
+
+}  // namespace
+}  // namespace ferry::test
