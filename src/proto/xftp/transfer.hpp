@@ -81,6 +81,11 @@ class TransferSender {
   std::optional<Time> deadline() const;
   void on_timeout(Time now);
 
+  // The peer's ABORT (or our own end): the transfer is over, failed.
+  void abort() noexcept {
+    if (!outcome_) outcome_ = ext::EndStatus::failed;
+  }
+  std::uint32_t transfer() const noexcept { return config_.transfer; }
   bool done() const noexcept { return outcome_.has_value(); }
   // Once done: in place (the receiver checked the checksum and renamed), or why not.
   const std::optional<ext::EndStatus>& outcome() const noexcept { return outcome_; }
@@ -172,6 +177,10 @@ class TransferReceiver {
   std::optional<Time> deadline() const;
   void on_timeout(Time now);
 
+  void abort() noexcept {
+    if (!outcome_) outcome_ = ext::EndStatus::failed;
+  }
+  std::uint32_t transfer() const noexcept { return config_.transfer; }
   bool complete() const noexcept { return have_.count() == size_; }
   const std::optional<ext::EndStatus>& outcome() const noexcept { return outcome_; }
   bool timed_out() const noexcept { return timed_out_; }

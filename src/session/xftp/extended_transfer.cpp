@@ -1,0 +1,229 @@
+#include "session/xftp/extended_transfer.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "io/udp.hpp"
+
+namespace ferry::session {
+namespace {
+
+using namespace xftp;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kBatch = 64;  // datagrams read per wake-up before the core's outputs go out
+constexpr auto kStopCheck = std::chrono::milliseconds(100);
+
+Time now() {
+  return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch());
+}
+
+crypto::ByteView view(Bytes b) {
+  return {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()};
+}
+
+// Waits until `fd` is readable or `until` (bounded by kStopCheck); true when readable.
+bool wait_readable(int fd, std::optional<Time> until) {
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kStopCheck);
+  if (until) {
+    const Time left = *until - now();
+    wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(left),
+                      std::chrono::milliseconds(0), wait);
+  }
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
+}
+
+TransferError error(TransferError::Kind k, std::string m) {
+  return {k, std::move(m)};
+}
+
+// Reads what is there (up to kBatch datagrams) and hands each of the peer's to `take`.
+template <class Take>
+std::optional<TransferError> read_batch(int fd, const io::SocketAddress& peer,
+                                        const ExtendedFraming& f, DropCounts& drops,
+                                        std::vector<std::byte>& buf, Take&& take) {
+  for (int i = 0; i < kBatch; ++i) {
+    io::SocketAddress from;
+    auto n = io::try_receive_datagram(fd, buf, from);
+    if (!n) {
+      const int e = n.error().sys_errno;
+      if (e == EAGAIN || e == EWOULDBLOCK) return std::nullopt;
+      if (e == ECONNREFUSED)
+        return error(TransferError::Kind::network, "the peer's port is closed");
+      return error(TransferError::Kind::network, n.error().message());
+    }
+    if (!io::same_endpoint(from, peer)) {
+      ++drops.stranger;
+      continue;
+    }
+    if (auto d = unframe(f, {buf.data(), *n}, drops)) take(*d);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> frame(const ExtendedFraming& f, ext::Type type, const ext::Body& body) {
+  const ext::Header h{type, f.peer_connection, f.packets->fetch_add(1)};
+  auto out = ext::encode_header(h);
+  const auto clear = ext::encode_body(body);
+  if (f.seal == nullptr) {
+    out.insert(out.end(), clear.begin(), clear.end());
+    return out;
+  }
+  const auto sealed = f.seal->seal(out, clear, h.packet);
+  out.insert(out.end(), sealed.begin(), sealed.end());
+  return out;
+}
+
+std::optional<ext::Datagram> unframe(const ExtendedFraming& f, Bytes datagram, DropCounts& drops) {
+  auto h = ext::decode_header(datagram);
+  if (!h) {
+    ++drops.malformed;
+    return std::nullopt;
+  }
+  if (h->connection != f.our_connection) {
+    ++drops.elsewhere;
+    return std::nullopt;
+  }
+  if (f.open == nullptr) {
+    auto d = ext::decode(datagram);
+    if (!d) ++drops.malformed;
+    return d ? std::optional<ext::Datagram>(std::move(*d)) : std::nullopt;
+  }
+  const auto all = view(datagram);
+  auto clear = f.open->open(all.first(ext::kHeaderSize), all.subspan(ext::kHeaderSize), h->packet);
+  if (!clear) {
+    ++drops.unauthentic;
+    return std::nullopt;
+  }
+  std::vector<std::uint8_t> whole(all.begin(), all.begin() + ext::kHeaderSize);
+  whole.insert(whole.end(), clear->begin(), clear->end());
+  auto d = ext::decode(as_bytes(whole));
+  if (!d) {
+    ++drops.malformed;
+    return std::nullopt;
+  }
+  return std::move(*d);
+}
+
+Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddress& peer,
+                                                    const storage::File& file, TransferSender& core,
+                                                    const ExtendedFraming& framing,
+                                                    const ExtendedTransferOptions& options) {
+  DropCounts own;
+  DropCounts& drops = options.drops != nullptr ? *options.drops : own;
+  std::vector<std::byte> buf(65536);
+  std::vector<std::uint8_t> payload;
+  std::uint64_t reported = 0;
+  for (;;) {
+    if (options.stop != nullptr && options.stop->load()) {
+      return Unexpected(error(TransferError::Kind::stopped, "stopped"));
+    }
+    while (auto out = core.next(now())) {
+      std::vector<std::uint8_t> bytes;
+      if (const auto* s = std::get_if<SendData>(&*out)) {
+        payload.resize(s->length);
+        auto r = file.pread_exact({reinterpret_cast<std::byte*>(payload.data()), payload.size()},
+                                  s->offset);
+        if (!r) return Unexpected(error(TransferError::Kind::local_file, r.error().message()));
+        bytes =
+            frame(framing, ext::Type::data, ext::Data{core.transfer(), s->seq, s->offset, payload});
+      } else {
+        bytes = frame(framing, ext::Type::end, std::get<ext::End>(*out));
+      }
+      if (auto w = io::send_to(fd, as_bytes(bytes), peer); !w) {
+        return Unexpected(error(TransferError::Kind::network, w.error().message()));
+      }
+    }
+    if (core.done()) break;
+    if (wait_readable(fd, core.deadline())) {
+      auto failed = read_batch(fd, peer, framing, drops, buf, [&](const ext::Datagram& d) {
+        if (const auto* a = std::get_if<ext::Ack>(&d.body)) core.on_ack(*a, now());
+        if (const auto* e = std::get_if<ext::EndOk>(&d.body)) core.on_end_ok(*e, now());
+        if (const auto* x = std::get_if<ext::Abort>(&d.body); x && x->transfer == core.transfer()) {
+          core.abort();
+        }
+      });
+      if (failed) return Unexpected(*failed);
+    }
+    if (auto t = core.deadline(); t && *t <= now()) core.on_timeout(now());
+    if (options.progress && core.acked_bytes() != reported) {
+      reported = core.acked_bytes();
+      options.progress(reported);
+    }
+  }
+  if (core.timed_out()) {
+    return Unexpected(error(TransferError::Kind::silent_peer, "nothing from the peer"));
+  }
+  return *core.outcome();
+}
+
+Result<ext::EndStatus, TransferError> receive_extended(
+    int fd, const io::SocketAddress& peer, const storage::File& file, TransferReceiver& core,
+    const ExtendedFraming& framing,
+    const std::function<ext::EndStatus(const ext::Checksum&)>& verify_and_commit,
+    const ExtendedTransferOptions& options) {
+  DropCounts own;
+  DropCounts& drops = options.drops != nullptr ? *options.drops : own;
+  std::vector<std::byte> buf(65536);
+  std::optional<TransferError> local;  // a write that failed: the sender is told, then we stop
+  Time last_heard = now();
+  std::uint64_t reported = 0;
+  for (;;) {
+    if (options.stop != nullptr && options.stop->load()) {
+      return Unexpected(error(TransferError::Kind::stopped, "stopped"));
+    }
+    while (auto out = core.next(now())) {
+      std::vector<std::uint8_t> bytes;
+      if (const auto* a = std::get_if<ext::Ack>(&*out)) {
+        bytes = frame(framing, ext::Type::ack, *a);
+      } else {
+        bytes = frame(framing, ext::Type::end_ok, std::get<ext::EndOk>(*out));
+      }
+      (void)io::send_to(fd, as_bytes(bytes), peer);  // lost like any datagram: the peer repeats
+    }
+    if (local) {
+      const auto abort =
+          frame(framing, ext::Type::abort, ext::Abort{core.transfer(), local->message});
+      (void)io::send_to(fd, as_bytes(abort), peer);
+      return Unexpected(*local);
+    }
+    if (core.outcome() && now() - last_heard > options.linger) break;
+    if (core.timed_out()) {
+      return Unexpected(error(TransferError::Kind::silent_peer, "nothing from the peer"));
+    }
+    std::optional<Time> until = core.deadline();
+    if (core.outcome()) until = last_heard + options.linger;
+    if (wait_readable(fd, until)) {
+      auto failed = read_batch(fd, peer, framing, drops, buf, [&](const ext::Datagram& d) {
+        last_heard = now();
+        if (const auto* x = std::get_if<ext::Data>(&d.body)) {
+          if (auto w = core.on_data(*x, now())) {
+            auto r = file.pwrite_all(
+                {reinterpret_cast<const std::byte*>(x->payload.data()), x->payload.size()},
+                w->offset);
+            if (!r && !local) local = error(TransferError::Kind::local_file, r.error().message());
+          }
+        } else if (const auto* e = std::get_if<ext::End>(&d.body)) {
+          if (auto v = core.on_end(*e, now())) core.on_verified(verify_and_commit(v->checksum));
+        } else if (const auto* a = std::get_if<ext::Abort>(&d.body);
+                   a && a->transfer == core.transfer()) {
+          core.abort();
+        }
+      });
+      if (failed) return Unexpected(*failed);
+    }
+    if (auto t = core.deadline(); t && *t <= now()) core.on_timeout(now());
+    if (options.progress && core.present().count() != reported) {
+      reported = core.present().count();
+      options.progress(reported);
+    }
+  }
+  return *core.outcome();
+}
+
+}  // namespace ferry::session

@@ -1,0 +1,70 @@
+// An extended-mode XFTP transfer over a real UDP socket (docs/protocol/xftp-extended.md,
+// "Transfers"): the pure sender and receiver cores (proto/xftp/transfer) driven by the clock and
+// by what arrives, their datagrams framed with the connection's IDs and, with a key, sealed.
+// Shared by xftpd and xftp: whichever side has the file sends it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "crypto/xftp_keys.hpp"
+#include "io/socket.hpp"
+#include "proto/xftp/extended.hpp"
+#include "proto/xftp/transfer.hpp"
+#include "session/xftp/transfer.hpp"
+#include "storage/file.hpp"
+
+namespace ferry::session {
+
+// How a connection's datagrams look on the wire, seen from one end.
+struct ExtendedFraming {
+  xftp::ext::ConnectionId peer_connection{};      // in the headers we send
+  xftp::ext::ConnectionId our_connection{};       // expected in the headers we receive
+  std::atomic<std::uint64_t>* packets = nullptr;  // our next packet number (the connection's)
+  const crypto::XftpSealer* seal = nullptr;       // our direction's key; none: clear
+  const crypto::XftpSealer* open = nullptr;       // the peer's
+};
+
+// Datagrams dropped, by reason (a stranger's, a malformed one, one that fails its tag, one for
+// another connection or transfer).
+struct DropCounts {
+  std::atomic<std::uint64_t> stranger{0};
+  std::atomic<std::uint64_t> malformed{0};
+  std::atomic<std::uint64_t> unauthentic{0};
+  std::atomic<std::uint64_t> elsewhere{0};
+};
+
+std::vector<std::uint8_t> frame(const ExtendedFraming& f, xftp::ext::Type type,
+                                const xftp::ext::Body& body);
+// The datagram, if it is one of this connection's and (with a key) authentic; else counted.
+std::optional<xftp::ext::Datagram> unframe(const ExtendedFraming& f, Bytes datagram,
+                                           DropCounts& drops);
+
+struct ExtendedTransferOptions {
+  const std::atomic<bool>* stop = nullptr;           // checked at least every 100 ms
+  std::function<void(std::uint64_t done)> progress;  // bytes acknowledged / in place
+  DropCounts* drops = nullptr;
+  // After its verdict, the receiver stays this long past the sender's last datagram, to answer
+  // an END whose END_OK was lost.
+  std::chrono::milliseconds linger{2000};
+};
+
+// Sends `file` to `peer` from `fd` with `core` until the receiver's END_OK (or a failure).
+Result<xftp::ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddress& peer,
+                                                          const storage::File& file,
+                                                          xftp::TransferSender& core,
+                                                          const ExtendedFraming& framing,
+                                                          const ExtendedTransferOptions& options);
+
+// Receives into `file` from `peer` on `fd` with `core`; `verify_and_commit` checks the whole
+// file against the sender's checksum and puts it in place (its verdict goes back in END_OK).
+Result<xftp::ext::EndStatus, TransferError> receive_extended(
+    int fd, const io::SocketAddress& peer, const storage::File& file, xftp::TransferReceiver& core,
+    const ExtendedFraming& framing,
+    const std::function<xftp::ext::EndStatus(const xftp::ext::Checksum&)>& verify_and_commit,
+    const ExtendedTransferOptions& options);
+
+}  // namespace ferry::session
