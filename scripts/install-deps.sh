@@ -11,6 +11,8 @@ packages=(
   libxxhash-dev libcrypt-dev libpam0g-dev libseccomp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev whois iperf3 bc procps iproute2
+  # real packet loss on a real socket: a namespace whose loopback drops UDP datagrams
+  nftables
   # ssh mode (bbftp -s, bbftpd -s) end to end: a throw-away sshd on 127.0.0.1
   openssh-server openssh-client
 )

@@ -14,6 +14,7 @@
 #include "app/progress.hpp"
 #include "client/xftp/cli.hpp"
 #include "client/xftp/commands.hpp"
+#include "crypto/xftp_keys.hpp"
 #include "session/xftp/client.hpp"
 
 namespace {
@@ -78,7 +79,12 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors and listings");
   app.add_flag("--no-progress", no_progress, "No progress line (it is shown only on a terminal)");
   app.add_flag("--legacy", legacy,
-               "Speak the original XFTP protocol (magic 0xCF) only; the only mode of this version");
+               "Speak the original XFTP protocol (magic 0xCF) only (by default extended mode is "
+               "tried first, and legacy used when the server does not answer it)");
+  std::string key_file;
+  app.add_option("--key-file", key_file,
+                 "Shared key (32 bytes or more, the server's --key-file): every datagram sealed; "
+                 "no fallback to legacy. Default: $XFTP_KEY_FILE");
   app.add_option("target", target, "Server as HOST[:PORT] (names, IPv4, [IPv6])")->required();
   app.add_option("command", command, "ls, get, put, rm, mkdir or mv")
       ->required()
@@ -106,10 +112,23 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, on_stop);
   std::signal(SIGTERM, on_stop);
-  const ferry::session::XftpClientOptions options{
-      .timeout = std::chrono::seconds(timeout_s),
-      .stop = &g_stop,
-      .busy_poll = std::chrono::microseconds(busy_poll_us)};
+  ferry::session::XftpClientOptions options;
+  options.timeout = std::chrono::seconds(timeout_s);
+  options.stop = &g_stop;
+  options.busy_poll = std::chrono::microseconds(busy_poll_us);
+  options.legacy = legacy;
+  if (key_file.empty()) {
+    if (const char* env = std::getenv("XFTP_KEY_FILE"); env != nullptr) key_file = env;
+  }
+  if (!key_file.empty()) {
+    if (legacy) return usage("--legacy cannot be keyed: drop --key-file (or XFTP_KEY_FILE)");
+    auto key = ferry::crypto::read_xftp_key_file(key_file);
+    if (!key) {
+      std::cerr << "xftp: " << key.error() << '\n';
+      return exit_code::usage;
+    }
+    options.key = std::move(*key);
+  }
   auto client = XftpClient::open(where->host, where->port.value_or(port), options);
   if (!client) return fail(target, client.error());
   // On a terminal, a progress line per transfer on stderr, left as its record when it ends.

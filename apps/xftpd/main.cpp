@@ -1,4 +1,5 @@
-// xftpd: the XFTP daemon (legacy mode, compatible with the original XFTP client).
+// xftpd: the XFTP daemon: legacy mode (compatible with the original XFTP client) and extended
+// mode for our client, on one port.
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +9,7 @@
 #include "app/cli.hpp"
 #include "app/logging.hpp"
 #include "app/signals.hpp"
+#include "crypto/xftp_keys.hpp"
 #include "io/event_loop.hpp"
 #include "io/udp.hpp"
 #include "session/xftp/server.hpp"
@@ -62,7 +64,19 @@ int main(int argc, char** argv) {
   std::string data_ports;
   app.add_option("--data-ports", data_ports,
                  "Data sockets on ports drawn from P0:P1 (for firewalls); default: ephemeral");
+  std::string key_file;
+  app.add_option("--key-file", key_file,
+                 "Shared key (32 bytes or more, the clients' --key-file): extended mode only, "
+                 "every datagram sealed; legacy requests are not served");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  if (!key_file.empty()) {
+    auto key = ferry::crypto::read_xftp_key_file(key_file);
+    if (!key) {
+      std::cerr << "xftpd: " << key.error() << '\n';
+      return 2;
+    }
+    options.key = std::move(*key);
+  }
   if (!data_ports.empty() &&
       !ferry::app::parse_port_range(data_ports, options.data_port_first, options.data_port_last)) {
     std::cerr << "xftpd: --data-ports wants a port range P0:P1, got '" << data_ports << "'\n";

@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <cstring>
 #include <fstream>
@@ -125,6 +127,16 @@ std::optional<std::vector<std::uint8_t>> XftpSealer::open(ByteView header, ByteV
     return std::nullopt;
   }
   return out;
+}
+
+void random_bytes(std::span<std::uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) == 1) return;
+  // OpenSSL's generator failed to seed: the kernel's, directly.
+  std::size_t at = 0;
+  while (at < out.size()) {
+    const auto n = ::getrandom(out.data() + at, out.size() - at, 0);
+    if (n > 0) at += static_cast<std::size_t>(n);
+  }
 }
 
 Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path) {

@@ -42,6 +42,9 @@ class XftpSealer {
   std::array<std::uint8_t, 4> iv_salt_{};
 };
 
+// Fills `out` from the system's cryptographic random source (connection IDs, nonces).
+void random_bytes(std::span<std::uint8_t> out);
+
 // Reads a key file: at least 32 bytes, used whole (binary or text, as given).
 Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path);
 

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 
+#include "crypto/xftp_keys.hpp"
 #include "io/udp.hpp"
+#include "session/xftp/extended_transfer.hpp"
 #include "session/xftp/transfer.hpp"
 
 namespace ferry::session {
@@ -72,8 +75,26 @@ XftpResult<XftpClient> XftpClient::open(std::string_view host, std::uint16_t por
   c.candidates_ = std::move(*addresses);
   std::random_device random;  // getrandom(2)
   for (auto& b : c.id_) b = static_cast<std::uint8_t>(random());
+  if (!options.legacy) {
+    if (auto n = c.negotiate(); !n) return Unexpected(n.error());
+  }
   return c;
 }
+
+// ---- extended mode ----
+
+struct XftpClient::Extended {
+  ext::ConnectionId ours{}, theirs{};
+  std::optional<crypto::XftpSealer> to_server, from_server;
+  std::atomic<std::uint64_t> packets{0};
+  std::uint16_t max_datagram = static_cast<std::uint16_t>(ext::kMinDatagram);
+  std::uint32_t next_request = 1;
+  DropCounts drops;
+  ExtendedFraming framing() {
+    return {theirs, ours, &packets, to_server ? &*to_server : nullptr,
+            from_server ? &*from_server : nullptr};
+  }
+};
 
 std::string XftpClient::server() const {
   if (settled_) return server_.to_string();
@@ -187,6 +208,7 @@ XftpResult<void> XftpClient::simple(Command command, std::string data) {
 }
 
 XftpResult<Listing> XftpClient::list(std::string_view path) {
+  if (ext_) return ext_list(path);
   auto reply = exchange(Command::list, std::string(path), true);
   if (!reply) return Unexpected(reply.error());
   if (reply->status != Status::ok) return Unexpected(refusal(reply->status));
@@ -199,19 +221,24 @@ XftpResult<Listing> XftpClient::list(std::string_view path) {
 }
 
 XftpResult<void> XftpClient::remove(std::string_view path) {
+  if (ext_) return ext_simple(ext::Command::remove, ext::PathArgs{std::string(path)});
   return simple(Command::remove, std::string(path));
 }
 
 XftpResult<void> XftpClient::mkdir(std::string_view path) {
+  if (ext_) return ext_simple(ext::Command::mkdir, ext::PathArgs{std::string(path)});
   return simple(Command::mkdir, std::string(path));
 }
 
 XftpResult<void> XftpClient::move(std::string_view from, std::string_view to) {
+  if (ext_)
+    return ext_simple(ext::Command::move, ext::MoveArgs{std::string(from), std::string(to)});
   return simple(Command::move, encode_move(from, to));
 }
 
 XftpResult<std::uint64_t> XftpClient::upload(const storage::File& source, std::string_view remote,
                                              const TransferProgress& progress) {
+  if (ext_) return ext_upload(source, remote, progress);
   auto reply = exchange(Command::upload, std::string(remote), false);
   if (!reply) return Unexpected(reply.error());
   if (reply->status != Status::ok) return Unexpected(refusal(reply->status));
@@ -229,6 +256,7 @@ XftpResult<std::uint64_t> XftpClient::upload(const storage::File& source, std::s
 
 XftpResult<std::uint64_t> XftpClient::download(std::string_view remote, storage::AtomicWriter& into,
                                                const TransferProgress& progress) {
+  if (ext_) return ext_download(remote, into, progress);
   std::vector<Early> early;
   auto reply = exchange(Command::download, std::string(remote), false, &early);
   if (!reply) return Unexpected(reply.error());
@@ -247,6 +275,299 @@ XftpResult<std::uint64_t> XftpClient::download(std::string_view remote, storage:
                                    std::move(before), o);
   if (!got) return Unexpected(from_transfer(got.error()));
   return *got;
+}
+
+namespace {
+
+Status legacy_status(ext::Status s) {
+  switch (s) {
+    case ext::Status::ok:
+      return Status::ok;
+    case ext::Status::invalid:
+      return Status::invalid;
+    case ext::Status::not_found:
+      return Status::not_found;
+    case ext::Status::file_exists:
+      return Status::file_exists;
+    default:
+      return Status::internal_error;
+  }
+}
+
+}  // namespace
+
+XftpResult<void> XftpClient::negotiate() {
+  auto e = std::make_shared<Extended>();
+  crypto::random_bytes(e->ours);
+  ext::Hello hello;
+  hello.max_datagram = static_cast<std::uint16_t>(ext::kMinDatagram);
+  hello.connection = e->ours;
+  crypto::random_bytes(hello.nonce);
+  if (options_.key) {
+    hello.features |= ext::feature::kKeyed;
+    hello.mac = ext::Tag{};
+  }
+  auto bytes = ext::encode({{ext::Type::hello, {}, e->packets++}, hello});
+  if (options_.key) {
+    const auto mac =
+        crypto::xftp_hello_mac(*options_.key, {bytes.data(), bytes.size() - ext::kTagSize});
+    std::copy(mac.begin(), mac.end(), bytes.end() - ext::kTagSize);
+  }
+  std::vector<std::byte> buf(65536);
+  XftpClientError last = failure(XftpClientError::Kind::network, "no address");
+  for (const auto& candidate : candidates_) {
+    auto any = io::resolve(candidate.family() == AF_INET6 ? "::" : "0.0.0.0", 0, true);
+    auto fd = any ? io::bind_udp(any->front()) : io::Result<UniqueFd>(Unexpected(any.error()));
+    if (!fd) {
+      last = failure(XftpClientError::Kind::network, fd.error().message(), fd.error().sys_errno);
+      continue;
+    }
+    io::report_icmp_errors(fd->get());
+    bool refused = false;
+    for (int t = 0; t < options_.hello_tries && !refused; ++t) {
+      if (options_.stop != nullptr && options_.stop->load()) {
+        return Unexpected(failure(XftpClientError::Kind::interrupted, "interrupted"));
+      }
+      (void)io::send_to(fd->get(), as_bytes(bytes), candidate);
+      const auto until = Clock::now() + options_.hello_wait;
+      while (Clock::now() < until) {
+        io::SocketAddress from;
+        const auto left = std::chrono::duration_cast<io::Timeout>(until - Clock::now());
+        auto n = io::receive_from(fd->get(), buf, from, std::max(left, io::Timeout(1)));
+        if (!n) {
+          if (n.error().sys_errno == ECONNREFUSED) {
+            refused = true;
+            last = failure(XftpClientError::Kind::network,
+                           "nothing answers at " + candidate.to_string() + " (port unreachable)",
+                           ECONNREFUSED);
+            break;
+          }
+          continue;  // the wait is over, or a stray error: send again
+        }
+        if (!io::same_endpoint(from, candidate)) continue;
+        auto d = ext::decode({buf.data(), *n});
+        if (!d || d->header.connection != e->ours) continue;
+        if (const auto* a = std::get_if<ext::Abort>(&d->body)) {
+          return Unexpected(failure(XftpClientError::Kind::refused,
+                                    "the server refused the connection: " + a->reason));
+        }
+        const auto* ok = std::get_if<ext::Hello>(&d->body);
+        if (ok == nullptr || d->header.type != ext::Type::hello_ok) continue;
+        const bool keyed = (ok->features & ext::feature::kKeyed) != 0;
+        if (options_.key) {
+          const auto mac = crypto::xftp_hello_mac(
+              *options_.key,
+              {reinterpret_cast<const std::uint8_t*>(buf.data()), *n - ext::kTagSize});
+          if (!keyed || !ok->mac || *ok->mac != mac) {
+            ++e->drops.unauthentic;
+            continue;  // not from a server with our key
+          }
+          auto c2s = crypto::XftpSealer::derive(*options_.key, hello.nonce, ok->nonce,
+                                                crypto::XftpSealer::Direction::client_to_server);
+          auto s2c = crypto::XftpSealer::derive(*options_.key, hello.nonce, ok->nonce,
+                                                crypto::XftpSealer::Direction::server_to_client);
+          if (!c2s || !s2c) continue;
+          e->to_server = *c2s;
+          e->from_server = *s2c;
+        } else if (keyed) {
+          continue;  // keys we do not have
+        }
+        e->theirs = ok->connection;
+        e->max_datagram =
+            std::max<std::uint16_t>(static_cast<std::uint16_t>(ext::kMinDatagram),
+                                    std::min<std::uint16_t>(ok->max_datagram, hello.max_datagram));
+        fd_ = std::move(*fd);
+        server_ = candidate;
+        settled_ = true;
+        ext_ = std::move(e);
+        return {};
+      }
+    }
+    if (!refused) {
+      // Silence: an original server (it ignores extended datagrams), or none at all.
+      if (options_.key) {
+        return Unexpected(failure(
+            XftpClientError::Kind::no_reply,
+            "no extended-mode answer from " + candidate.to_string() +
+                "; with a key xftp does not fall back to legacy mode, which would send in clear"));
+      }
+      return {};  // legacy from here on (exchange() picks the address again)
+    }
+  }
+  if (options_.key) return Unexpected(last);
+  return {};
+}
+
+XftpResult<ext::Reply> XftpClient::ext_request(ext::Command command,
+                                               const ext::RequestFields& fields) {
+  std::vector<std::byte> buf(65536);
+  const auto body = ext::encode_fields(fields);
+  const auto deadline = Clock::now() + options_.timeout;
+  for (;;) {  // once per request ID: a BUSY answer is asked again under a new one
+    const std::uint32_t id = ext_->next_request++;
+    const auto bytes = frame(ext_->framing(), ext::Type::request,
+                             ext::Request{id, static_cast<std::uint8_t>(command), body});
+    if (bytes.size() > ext_->max_datagram) {
+      return Unexpected(
+          failure(XftpClientError::Kind::local_file, "request too long for one datagram"));
+    }
+    auto retry = options_.first_retry;
+    auto next_send = Clock::now();
+    std::optional<ext::Reply> reply;
+    while (!reply) {
+      const auto now = Clock::now();
+      if (options_.stop != nullptr && options_.stop->load()) {
+        return Unexpected(failure(XftpClientError::Kind::interrupted, "interrupted"));
+      }
+      if (now >= deadline) {
+        return Unexpected(failure(
+            XftpClientError::Kind::no_reply,
+            "no reply from " + server_.to_string() + " within " + seconds(options_.timeout)));
+      }
+      if (now >= next_send) {
+        // Safe to repeat: the server answers a repeated request ID from memory.
+        (void)io::send_to(fd_.get(), as_bytes(bytes), server_);
+        next_send = now + retry;
+        retry *= 2;
+      }
+      const auto wait =
+          std::clamp(std::chrono::duration_cast<io::Timeout>(std::min(deadline, next_send) - now),
+                     io::Timeout(1), io::Timeout(250));
+      io::SocketAddress from;
+      auto n = io::receive_from(fd_.get(), buf, from, wait);
+      if (!n) {
+        if (n.error().sys_errno == ETIMEDOUT) continue;
+        return Unexpected(
+            failure(XftpClientError::Kind::network, n.error().message(), n.error().sys_errno));
+      }
+      if (!io::same_endpoint(from, server_)) {
+        ++ext_->drops.stranger;
+        continue;
+      }
+      auto d = unframe(ext_->framing(), {buf.data(), *n}, ext_->drops);
+      if (!d) continue;
+      if (const auto* r = std::get_if<ext::Reply>(&d->body); r && r->id == id) reply = *r;
+    }
+    if (static_cast<ext::Status>(reply->status) != ext::Status::busy) return *reply;
+    auto busy = ext::decode_fields(command, ext::Status::busy, as_bytes(reply->body));
+    const auto pause = std::chrono::milliseconds(
+        busy ? std::clamp<std::uint32_t>(std::get<ext::BusyResult>(*busy).retry_after_ms, 10, 5000)
+             : 500);
+    if (Clock::now() + pause >= deadline) {
+      return Unexpected(failure(XftpClientError::Kind::refused, "the server stayed busy (BUSY)"));
+    }
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+XftpResult<void> XftpClient::ext_simple(ext::Command command, const ext::RequestFields& fields) {
+  auto reply = ext_request(command, fields);
+  if (!reply) return Unexpected(reply.error());
+  const auto status = static_cast<ext::Status>(reply->status);
+  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
+  return {};
+}
+
+XftpResult<Listing> XftpClient::ext_list(std::string_view path) {
+  Listing listing;
+  std::uint32_t cursor = 0;
+  for (int page = 0; page < 1'000'000; ++page) {  // each page at least one entry
+    auto reply = ext_request(ext::Command::list, ext::ListArgs{std::string(path), cursor, 0});
+    if (!reply) return Unexpected(reply.error());
+    const auto status = static_cast<ext::Status>(reply->status);
+    if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
+    auto fields = ext::decode_fields(ext::Command::list, status, as_bytes(reply->body));
+    if (!fields) return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable listing"));
+    const auto& l = std::get<ext::ListResult>(*fields);
+    for (const auto& e : l.entries) {
+      (e.type == ext::EntryType::directory ? listing.dirs : listing.files).push_back(e.name);
+    }
+    if (l.next_cursor == 0 || l.next_cursor <= cursor) break;
+    cursor = l.next_cursor;
+  }
+  return listing;
+}
+
+XftpResult<std::uint64_t> XftpClient::ext_upload(const storage::File& source,
+                                                 std::string_view remote,
+                                                 const TransferProgress& progress) {
+  auto size = source.size();
+  if (!size) return Unexpected(failure(XftpClientError::Kind::local_file, size.error().message()));
+  auto sum = whole_file_checksum(source);
+  if (!sum) return Unexpected(from_transfer(sum.error()));
+  ext::UploadArgs args{std::string(remote), *size, 0, *sum, 0};
+  auto reply = ext_request(ext::Command::upload, args);
+  if (!reply) return Unexpected(reply.error());
+  const auto status = static_cast<ext::Status>(reply->status);
+  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
+  auto fields = ext::decode_fields(ext::Command::upload, status, as_bytes(reply->body));
+  if (!fields)
+    return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable UPLOAD reply"));
+  const auto& up = std::get<ext::UploadResult>(*fields);
+  io::SocketAddress peer = server_;
+  peer.set_port(up.data_port);
+  SenderConfig sc;
+  sc.transfer = up.transfer;
+  sc.payload_bytes =
+      ext_->max_datagram - ext::kDataOverhead - (ext_->to_server ? ext::kTagSize : 0);
+  sc.idle_timeout = options_.timeout;
+  TransferSender core(sc, *size, *sum);
+  ExtendedTransferOptions o;
+  o.stop = options_.stop;
+  o.progress = progress;
+  o.drops = &ext_->drops;
+  auto sent = send_extended(fd_.get(), peer, source, core, ext_->framing(), o);
+  if (!sent) return Unexpected(from_transfer(sent.error()));
+  if (*sent == ext::EndStatus::checksum_mismatch) {
+    return Unexpected(failure(XftpClientError::Kind::protocol,
+                              "the server's copy does not match (checksum): not put in place"));
+  }
+  if (*sent != ext::EndStatus::in_place) {
+    return Unexpected(
+        failure(XftpClientError::Kind::refused, "the server could not put the file in place"));
+  }
+  return *size;
+}
+
+XftpResult<std::uint64_t> XftpClient::ext_download(std::string_view remote,
+                                                   storage::AtomicWriter& into,
+                                                   const TransferProgress& progress) {
+  auto reply = ext_request(ext::Command::download, ext::DownloadArgs{std::string(remote), 0, {}});
+  if (!reply) return Unexpected(reply.error());
+  const auto status = static_cast<ext::Status>(reply->status);
+  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
+  auto fields = ext::decode_fields(ext::Command::download, status, as_bytes(reply->body));
+  if (!fields)
+    return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable DOWNLOAD reply"));
+  const auto& down = std::get<ext::DownloadResult>(*fields);
+  io::SocketAddress peer = server_;
+  peer.set_port(down.data_port);
+  ReceiverConfig rc;
+  rc.transfer = down.transfer;
+  rc.idle_timeout = options_.timeout;
+  TransferReceiver core(rc, down.size);
+  ExtendedTransferOptions o;
+  o.stop = options_.stop;
+  o.progress = progress;
+  o.drops = &ext_->drops;
+  o.linger = std::chrono::milliseconds(200);  // the server repeats END until its END_OK arrives
+  auto got = receive_extended(
+      fd_.get(), peer, into.file(), core, ext_->framing(),
+      [&](const ext::Checksum& expected) {
+        auto have = whole_file_checksum(into.file());
+        // In place once the caller commits, which it does on success: the check is done here.
+        return have && *have == expected ? ext::EndStatus::in_place
+                                         : ext::EndStatus::checksum_mismatch;
+      },
+      o);
+  if (!got) return Unexpected(from_transfer(got.error()));
+  if (*got != ext::EndStatus::in_place) {
+    return Unexpected(failure(XftpClientError::Kind::protocol,
+                              *got == ext::EndStatus::checksum_mismatch
+                                  ? "what arrived does not match the server's checksum"
+                                  : "the server gave up the transfer"));
+  }
+  return down.size;
 }
 
 }  // namespace ferry::session

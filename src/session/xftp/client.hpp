@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "core/result.hpp"
 #include "core/unique_fd.hpp"
 #include "io/socket.hpp"
+#include "proto/xftp/extended_commands.hpp"
 #include "proto/xftp/legacy.hpp"
 #include "storage/atomic_writer.hpp"
 #include "storage/file.hpp"
@@ -28,6 +31,13 @@ struct XftpClientOptions {
   io::Timeout first_retry{std::chrono::milliseconds(500)};  // then doubling, for LIST & co.
   const std::atomic<bool>* stop = nullptr;  // set (by a signal handler) to give up at once
   std::chrono::microseconds busy_poll{50};  // see StopAndWaitOptions
+  // Extended mode (docs/protocol/xftp-extended.md) is tried first: HELLO `hello_tries` times,
+  // `hello_wait` apart; a server that never answers (the original) is spoken to in legacy mode.
+  // With a key there is no such fallback (it would send in clear). `legacy`: legacy only.
+  bool legacy = false;
+  std::optional<std::vector<std::uint8_t>> key;
+  int hello_tries = 3;
+  io::Timeout hello_wait{std::chrono::milliseconds(250)};
 };
 
 struct XftpClientError {
@@ -69,9 +79,20 @@ class XftpClient {
                                      const TransferProgress& progress = {});
 
   std::string server() const;  // "127.0.0.1:2333" once known, else the first address
+  bool extended() const noexcept { return ext_ != nullptr; }  // else legacy
 
  private:
   XftpClient() = default;
+  struct Extended;
+  XftpResult<void> negotiate();
+  XftpResult<xftp::ext::Reply> ext_request(xftp::ext::Command command,
+                                           const xftp::ext::RequestFields& fields);
+  XftpResult<void> ext_simple(xftp::ext::Command command, const xftp::ext::RequestFields& fields);
+  XftpResult<xftp::Listing> ext_list(std::string_view path);
+  XftpResult<std::uint64_t> ext_upload(const storage::File& source, std::string_view remote,
+                                       const TransferProgress& progress);
+  XftpResult<std::uint64_t> ext_download(std::string_view remote, storage::AtomicWriter& into,
+                                         const TransferProgress& progress);
   struct Early {
     std::uint16_t port;
     std::string bytes;
@@ -91,6 +112,7 @@ class XftpClient {
   bool settled_ = false;
   UniqueFd fd_;
   xftp::Id id_{};
+  std::shared_ptr<Extended> ext_;  // set when the server answered HELLO
 };
 
 // A message for a refusal, e.g. "not found on the server" for NOT_FOUND.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/udp.hpp"
+#include "storage/checksum.hpp"
 
 namespace ferry::session {
 namespace {
@@ -65,6 +66,16 @@ std::optional<TransferError> read_batch(int fd, const io::SocketAddress& peer,
 }
 
 }  // namespace
+
+Result<ext::Checksum, TransferError> whole_file_checksum(const storage::File& file) {
+  auto hex = storage::checksum_file(file);
+  if (!hex) return Unexpected(error(TransferError::Kind::local_file, hex.error().message()));
+  ext::Checksum c{};
+  for (std::size_t i = 0; i < c.size() && 2 * i + 1 < hex->size(); ++i) {
+    c[i] = static_cast<std::uint8_t>(std::stoi(hex->substr(2 * i, 2), nullptr, 16));
+  }
+  return c;
+}
 
 std::vector<std::uint8_t> frame(const ExtendedFraming& f, ext::Type type, const ext::Body& body) {
   const ext::Header h{type, f.peer_connection, f.packets->fetch_add(1)};

@@ -37,6 +37,9 @@ struct DropCounts {
   std::atomic<std::uint64_t> elsewhere{0};
 };
 
+// The whole file's XXH3-128 as END carries it.
+Result<xftp::ext::Checksum, TransferError> whole_file_checksum(const storage::File& file);
+
 std::vector<std::uint8_t> frame(const ExtendedFraming& f, xftp::ext::Type type,
                                 const xftp::ext::Body& body);
 // The datagram, if it is one of this connection's and (with a key) authentic; else counted.

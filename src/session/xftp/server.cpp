@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -17,6 +18,7 @@
 
 #include "core/printable.hpp"
 #include "io/udp.hpp"
+#include "session/xftp/extended_transfer.hpp"
 #include "session/xftp/request_handler.hpp"
 #include "session/xftp/transfer.hpp"
 
@@ -41,6 +43,7 @@ struct Job {
   Datagram request;
   Request parsed;
   DuplicateFilter::Key key;
+  std::optional<ExtendedRequest> extended;  // an extended-mode request instead
 };
 
 struct Transfer {
@@ -66,6 +69,7 @@ struct XftpServer::State {
         root(std::move(r)),
         options(o),
         handler(root),
+        extended(o.key, o.extended),
         filter(o.duplicates, random_seed()),
         refusals(o.refusal_logs_per_second, o.refusal_logs_per_second * 2) {}
   io::EventLoop& loop;
@@ -73,6 +77,7 @@ struct XftpServer::State {
   storage::Sandbox root;
   XftpServerOptions options;
   XftpRequestHandler handler;
+  ExtendedConnections extended;
   io::SocketAddress local;
   std::optional<io::ReadWatch> watch;
   std::vector<std::jthread> workers;
@@ -105,6 +110,12 @@ struct XftpServer::State {
     }
   }
   void on_readable();
+  void on_extended(const io::SocketAddress& from, Bytes datagram);
+  void execute_extended(const Job& job);
+  // Runs `body` on a transfer thread of its own (counted in transfers_running, which the caller
+  // has reserved); `path` is an upload's, to be replaced by a later upload of the same host.
+  void start_transfer(std::function<void()> body, std::shared_ptr<std::atomic<bool>> stop,
+                      std::shared_ptr<std::promise<void>> ended, std::string path, bool upload);
   void accept(const io::SocketAddress& from, Datagram request);
   void refuse(const io::SocketAddress& from, const Datagram& request, Status status,
               std::string_view why);
@@ -197,6 +208,12 @@ void XftpServer::State::on_readable() {
       if (e != EAGAIN && e != EWOULDBLOCK) spdlog::warn("xftpd: {}", n.error().message());
       return;
     }
+    if (*n > 0 && u8(buf[0]) == ext::kMagic) {
+      on_extended(from, {buf.data(), *n});
+      continue;
+    }
+    // With a key nothing is served in clear: a legacy request cannot be sealed.
+    if (options.key) continue;
     auto d = decode({buf.data(), *n});
     // Too short to echo, not ours, or not a request: the original drops these too.
     if (!d || d->status != Status::request) continue;
@@ -265,7 +282,32 @@ void XftpServer::State::accept(const io::SocketAddress& from, Datagram request) 
     return;
   }
   ++queued_per_client[client];
-  queue.push_back({from, std::move(request), std::move(*parsed), std::move(key)});
+  queue.push_back({from, std::move(request), std::move(*parsed), std::move(key), std::nullopt});
+  lock.unlock();
+  wake.notify_one();
+}
+
+void XftpServer::State::on_extended(const io::SocketAddress& from, Bytes datagram) {
+  auto o = extended.on_datagram(from, datagram, Clock::now());
+  if (!o.reply.empty()) send(from, o.reply, io::FullQueue::fail);
+  if (!o.work) return;
+  const std::string client = from.source();
+  std::unique_lock lock(mu);
+  auto it = queued_per_client.find(client);
+  const int queued = it == queued_per_client.end() ? 0 : it->second;
+  if (queue.size() >= static_cast<std::size_t>(options.max_queued) ||
+      queued >= options.max_queued_per_client) {
+    lock.unlock();
+    // BUSY: the client asks again after the delay, and the repeat finds this answer.
+    send(from, extended.reply(*o.work, ext::Status::busy, ext::BusyResult{250}),
+         io::FullQueue::fail);
+    return;
+  }
+  ++queued_per_client[client];
+  Job job;
+  job.from = from;
+  job.extended = std::move(o.work);
+  queue.push_back(std::move(job));
   lock.unlock();
   wake.notify_one();
 }
@@ -320,6 +362,10 @@ bool XftpServer::State::replace_upload(const std::string& path, const std::strin
 }
 
 void XftpServer::State::execute(const Job& job) {
+  if (job.extended) {
+    execute_extended(job);
+    return;
+  }
   const Datagram& req = job.request;
   const Request& request = job.parsed;
   const bool wants_transfer =
@@ -426,24 +472,245 @@ std::pair<std::vector<std::uint8_t>, std::function<void()>> XftpServer::State::p
   };
   const bool upload = static_cast<bool>(outcome.upload);
   auto start = [this, body = std::move(body), stop, ended, path, upload]() mutable {
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::lock_guard lock(transfers_mu);
-    transfers.remove_if([](const Transfer& t) { return t.done->load(); });  // joins finished ones
-    transfers.push_back(
-        {stop, done, std::jthread([this, done, ended, path, upload, stop, body = std::move(body)] {
-           body();
-           if (upload) {
-             std::lock_guard held(transfers_mu);
-             auto it = uploads.find(path);
-             if (it != uploads.end() && it->second.stop == stop) uploads.erase(it);
-           }
-           ended->set_value();
-           const bool last = --transfers_running == 0;
-           done->store(true);
-           if (last) ask_tidy();
-         })});
+    start_transfer(std::move(body), stop, ended, path, upload);
   };
   return {std::move(reply), std::move(start)};
+}
+
+void XftpServer::State::start_transfer(std::function<void()> body,
+                                       std::shared_ptr<std::atomic<bool>> stop,
+                                       std::shared_ptr<std::promise<void>> ended, std::string path,
+                                       bool upload) {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::lock_guard lock(transfers_mu);
+  transfers.remove_if([](const Transfer& t) { return t.done->load(); });  // joins finished ones
+  transfers.push_back(
+      {stop, done, std::jthread([this, done, ended, path, upload, stop, body = std::move(body)] {
+         body();
+         if (upload) {
+           std::lock_guard held(transfers_mu);
+           auto it = uploads.find(path);
+           if (it != uploads.end() && it->second.stop == stop) uploads.erase(it);
+         }
+         ended->set_value();
+         const bool last = --transfers_running == 0;
+         done->store(true);
+         if (last) ask_tidy();
+       })});
+}
+
+// ---- extended mode ----
+
+namespace {
+
+ext::Status extended_status(Status legacy) {
+  switch (legacy) {
+    case Status::ok:
+      return ext::Status::ok;
+    case Status::invalid:
+      return ext::Status::invalid;
+    case Status::not_found:
+      return ext::Status::not_found;
+    case Status::file_exists:
+      return ext::Status::file_exists;
+    default:
+      return ext::Status::internal_error;
+  }
+}
+
+ext::Entry entry_of(std::string name, const storage::FileStat& st) {
+  ext::Entry e;
+  e.name = std::move(name);
+  e.type = st.type == storage::FileType::regular     ? ext::EntryType::file
+           : st.type == storage::FileType::directory ? ext::EntryType::directory
+                                                     : ext::EntryType::other;
+  e.mode = st.mode;
+  e.size = st.size;
+  e.mtime = st.mtime;
+  return e;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  if (dir.empty() || dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+}  // namespace
+
+void XftpServer::State::execute_extended(const Job& job) {
+  const ExtendedRequest& r = *job.extended;
+  const auto command = static_cast<ext::Command>(r.request.command);
+  auto answer_with = [&](ext::Status status, const ext::ReplyFields& fields = std::monostate{}) {
+    send(job.from, extended.reply(r, status, fields));
+  };
+  auto fields = ext::decode_fields(command, as_bytes(r.request.body));
+  if (!fields) return answer_with(ext::Status::invalid);
+  auto path_ok = [](const std::string& p) { return acceptable_path(p); };
+  switch (command) {
+    case ext::Command::list: {
+      const auto& a = std::get<ext::ListArgs>(*fields);
+      if (!path_ok(a.path)) return answer_with(ext::Status::invalid);
+      auto st = root.stat(a.path);
+      if (!st)
+        return answer_with(
+            extended_status(handler.execute({Command::list, a.path, {}}, false).status));
+      if (st->type != storage::FileType::directory) return answer_with(ext::Status::invalid);
+      auto entries = root.list(a.path);
+      if (!entries) return answer_with(ext::Status::internal_error);
+      std::vector<std::string> names;
+      for (const auto& e : *entries) {
+        if (e.name != "." && e.name != "..") names.push_back(e.name);
+      }
+      std::sort(names.begin(), names.end());
+      // A page fills one datagram: header, REPLY's 5 bytes, the list's 6, a tag.
+      const std::size_t room =
+          r.connection->max_datagram - ext::kHeaderSize - 5 - 6 - ext::kTagSize;
+      const std::size_t most = a.max_entries == 0 ? names.size() : a.max_entries;
+      ext::ListResult page;
+      std::size_t used = 0, i = a.cursor;
+      for (; i < names.size() && page.entries.size() < most; ++i) {
+        const std::size_t cost = 2 + names[i].size() + 1 + 4 + 8 + 8;
+        if (used + cost > room) break;
+        auto est = root.stat(join(a.path, names[i]), storage::Follow::no);
+        if (!est) continue;  // gone meanwhile
+        used += cost;
+        page.entries.push_back(entry_of(names[i], *est));
+      }
+      page.next_cursor = i < names.size() ? static_cast<std::uint32_t>(i) : 0;
+      if (page.next_cursor == a.cursor && a.cursor != 0) page.next_cursor = 0;  // a name too long
+      return answer_with(ext::Status::ok, page);
+    }
+    case ext::Command::stat: {
+      const auto& a = std::get<ext::PathArgs>(*fields);
+      if (!path_ok(a.path)) return answer_with(ext::Status::invalid);
+      auto st = root.stat(a.path, storage::Follow::no);
+      if (!st) {
+        return answer_with(st.error().code == storage::Errc::not_found ? ext::Status::not_found
+                                                                       : ext::Status::invalid);
+      }
+      const auto slash = a.path.find_last_of('/');
+      return answer_with(
+          ext::Status::ok,
+          entry_of(slash == std::string::npos ? a.path : a.path.substr(slash + 1), *st));
+    }
+    case ext::Command::remove:
+    case ext::Command::mkdir: {
+      const auto& a = std::get<ext::PathArgs>(*fields);
+      if (!path_ok(a.path)) return answer_with(ext::Status::invalid);
+      const auto c = command == ext::Command::remove ? Command::remove : Command::mkdir;
+      const auto o = handler.execute({c, a.path, {}}, false);
+      spdlog::info("xftpd: {} {} from {} (extended): {}",
+                   command_name(static_cast<std::uint8_t>(c)), printable(a.path),
+                   job.from.to_string(), status_name(o.status));
+      return answer_with(extended_status(o.status));
+    }
+    case ext::Command::move: {
+      const auto& a = std::get<ext::MoveArgs>(*fields);
+      if (!path_ok(a.from) || !path_ok(a.to)) return answer_with(ext::Status::invalid);
+      const auto o = handler.execute({Command::move, a.from, a.to}, false);
+      return answer_with(extended_status(o.status));
+    }
+    case ext::Command::upload:
+    case ext::Command::download:
+      break;
+  }
+  const bool upload = command == ext::Command::upload;
+  const std::string path =
+      upload ? std::get<ext::UploadArgs>(*fields).path : std::get<ext::DownloadArgs>(*fields).path;
+  if (!path_ok(path)) return answer_with(ext::Status::invalid);
+  if (!reserve_transfer()) return answer_with(ext::Status::busy, ext::BusyResult{1000});
+  XftpOutcome outcome =
+      handler.execute({upload ? Command::upload : Command::download, path, {}}, true);
+  if (outcome.in_progress && replace_upload(root.display(path), job.from.host())) {
+    outcome = handler.execute({Command::upload, path, {}}, true);
+  }
+  if (!outcome.upload && !outcome.download) {
+    --transfers_running;
+    return answer_with(extended_status(outcome.status));
+  }
+  auto fd = data_socket();
+  std::optional<io::SocketAddress> bound;
+  if (fd) {
+    if (auto b = io::SocketAddress::of_local(fd->get())) bound = *b;
+  }
+  if (!bound) {
+    if (outcome.upload) outcome.upload->abort();
+    --transfers_running;
+    return answer_with(ext::Status::internal_error);
+  }
+  const std::uint32_t transfer = static_cast<std::uint32_t>(r.request.id);
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  auto ended = std::make_shared<std::promise<void>>();
+  const std::string shown = printable(root.display(path));
+  if (upload) {
+    std::lock_guard lock(transfers_mu);
+    uploads[root.display(path)] = {job.from.host(), stop, ended->get_future().share()};
+  }
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  if (upload) {
+    size = std::get<ext::UploadArgs>(*fields).size;
+    answer_with(ext::Status::ok, ext::UploadResult{transfer, bound->port(), {}, {}});
+  } else {
+    auto st = outcome.download->size();
+    size = st ? *st : 0;
+    if (auto s2 = root.stat(path)) mtime = s2->mtime;
+    answer_with(ext::Status::ok, ext::DownloadResult{transfer, bound->port(), size, mtime, {}});
+  }
+  auto body = [this, from = job.from, keys = r.connection, stop, shown, size, transfer, upload,
+               sock = std::make_shared<UniqueFd>(std::move(*fd)),
+               out = std::make_shared<XftpOutcome>(std::move(outcome))] {
+    ExtendedTransferOptions o;
+    o.stop = stop.get();
+    o.drops = &extended.drops();
+    const auto framing = keys->framing();
+    const std::size_t payload =
+        keys->max_datagram - ext::kDataOverhead - (keys->to_client ? ext::kTagSize : 0);
+    if (upload) {
+      ReceiverConfig rc;
+      rc.transfer = transfer;
+      rc.idle_timeout = options.idle;
+      TransferReceiver core(rc, size);
+      auto got = receive_extended(
+          sock->get(), from, out->upload->file(), core, framing,
+          [&](const ext::Checksum& expected) {
+            auto have = whole_file_checksum(out->upload->file());
+            if (!have || *have != expected) return ext::EndStatus::checksum_mismatch;
+            return out->upload->commit() ? ext::EndStatus::in_place : ext::EndStatus::failed;
+          },
+          o);
+      if (got && *got == ext::EndStatus::in_place) {
+        spdlog::info("xftpd: upload {} ({} bytes) from {} done (extended)", shown, size,
+                     from.to_string());
+      } else {
+        out->upload->abort();
+        spdlog::warn(
+            "xftpd: upload {} from {} abandoned: {}", shown, from.to_string(),
+            got ? (*got == ext::EndStatus::checksum_mismatch ? "checksum mismatch" : "failed")
+                : printable(got.error().message, 400));
+      }
+    } else {
+      auto sum = whole_file_checksum(*out->download);
+      SenderConfig sc;
+      sc.transfer = transfer;
+      sc.payload_bytes = payload;
+      sc.idle_timeout = options.idle;
+      TransferSender core(sc, size, sum ? *sum : ext::Checksum{});
+      auto sent = sum ? send_extended(sock->get(), from, *out->download, core, framing, o)
+                      : Result<ext::EndStatus, TransferError>(Unexpected(sum.error()));
+      if (sent && *sent == ext::EndStatus::in_place) {
+        spdlog::info("xftpd: download {} ({} bytes) to {} done (extended)", shown, size,
+                     from.to_string());
+      } else {
+        spdlog::warn(
+            "xftpd: download {} to {} abandoned: {}", shown, from.to_string(),
+            sent ? "the client did not put it in place" : printable(sent.error().message, 400));
+      }
+    }
+    out->upload.reset();
+    out->download.reset();
+  };
+  start_transfer(std::move(body), stop, ended, root.display(path), upload);
 }
 
 }  // namespace ferry::session

@@ -1,5 +1,6 @@
-// xftpd in legacy mode (magic 0xCF): byte-compatible with the original client, without the
-// original server's bugs (see the XFTP spec, section 3).
+// xftpd: legacy mode (magic 0xCF), byte-compatible with the original client, without the
+// original server's bugs (see the XFTP spec, section 3); and extended mode (magic 0xD0) for our
+// client, on the same port (docs/protocol/xftp-extended.md).
 //
 // The control socket is watched by the daemon's event loop (io::EventLoop): its handler decodes,
 // classifies, drops copies of requests still being worked on, answers repeated ones from memory,
@@ -11,11 +12,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "core/unique_fd.hpp"
 #include "io/event_loop.hpp"
 #include "io/socket.hpp"
 #include "proto/xftp/legacy_server.hpp"
+#include "session/xftp/extended_connections.hpp"
 #include "storage/sandbox.hpp"
 
 namespace ferry::session {
@@ -34,6 +38,10 @@ struct XftpServerOptions {
   std::uint16_t data_port_first = 0;  // data sockets in [first, last] (firewalls); 0: ephemeral
   std::uint16_t data_port_last = 0;
   double refusal_logs_per_second = 10;  // refused requests are logged at most this often
+  // Extended mode (docs/protocol/xftp-extended.md): with a shared key every extended datagram is
+  // sealed, and legacy requests (which cannot be) are not served at all.
+  std::optional<std::vector<std::uint8_t>> key;
+  ExtendedLimits extended{};
 };
 
 class XftpServer {
