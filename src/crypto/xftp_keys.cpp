@@ -1,6 +1,7 @@
 #include "crypto/xftp_keys.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
@@ -127,6 +128,10 @@ std::optional<std::vector<std::uint8_t>> XftpSealer::open(ByteView header, ByteV
     return std::nullopt;
   }
   return out;
+}
+
+bool equal_tags(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 void random_bytes(std::span<std::uint8_t> out) {

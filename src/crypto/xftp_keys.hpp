@@ -42,6 +42,9 @@ class XftpSealer {
   std::array<std::uint8_t, 4> iv_salt_{};
 };
 
+// Compares two MACs in constant time.
+bool equal_tags(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b);
+
 // Fills `out` from the system's cryptographic random source (connection IDs, nonces).
 void random_bytes(std::span<std::uint8_t> out);
 

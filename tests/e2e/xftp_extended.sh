@@ -75,6 +75,8 @@ case $scenario in
     wait_same "$work/local/f" "$work/root/sub/f" || fail "keyed put differs"
     XFTP_KEY_FILE="$work/key" run 0 "$server" get /sub/f "$work/local/back"
     cmp "$work/local/f" "$work/local/back" || fail "keyed get differs"
+    grep -q "download /sub/f (3000000 bytes) to .* done (extended)" "$work/xftpd.log" ||
+      fail "the keyed get was not in extended mode: $(cat "$work/xftpd.log")"
     ok "keyed put and get (--key-file, XFTP_KEY_FILE)"
     run 1 "$server" put "$work/local/f" /sub/nokey
     grep -q "needs a key" "$work/err" || fail "no reason given: $(cat "$work/err")"
@@ -96,6 +98,7 @@ case $scenario in
     run 0 "127.0.0.1:$port" put "$work/local/f" /sub/f
     wait_same "$work/local/f" "$work/root/sub/f" || fail "put through the fallback differs"
     run 0 "127.0.0.1:$port" ls /
+    grep -qx "1 /sub/f" "$work/requests" || fail "the original server got no legacy UPLOAD: $(cat "$work/requests")"
     ok "against the original server: HELLO unanswered, legacy used, the put arrives"
     head -c 32 /dev/urandom >"$work/key"
     run 7 --key-file "$work/key" "127.0.0.1:$port" put "$work/local/f" /sub/keyed
@@ -132,6 +135,11 @@ NFT
     set -e
     [ "$rc" = 0 ] || fail "get through 1% loss: exit $rc: $(cat "$work/err")"
     cmp "$work/local/f64" "$work/local/back" || fail "get through 1% loss differs"
+    for what in "upload /sub/f64 (67108864 bytes) from .* done (extended)" \
+                "download /sub/f64 (67108864 bytes) to .* done (extended)"; do
+      for _ in $(seq 1 50); do grep -q "$what" "$work/xftpd.log" && break; sleep 0.1; done
+      grep -q "$what" "$work/xftpd.log" || fail "not in extended mode: $(cat "$work/xftpd.log")"
+    done
     dropped=$(ip netns exec "$netns" nft list ruleset | grep -o 'packets [0-9]*' | head -1 | cut -d' ' -f2)
     [ "${dropped:-0}" -gt 100 ] || fail "the rule dropped only ${dropped:-0} datagrams"
     ok "64 MiB up and down through a loopback that dropped $dropped UDP datagrams (1%), byte-identical"

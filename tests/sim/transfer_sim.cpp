@@ -72,6 +72,7 @@ TransferSimResult simulate_transfer(const TransferSimConfig& config) {
   Network net(config.forward, config.backward, config.seed);
   TransferSender sender(config.sender, config.size, xxh3_128(source), config.present);
   TransferReceiver receiver(config.receiver, config.size, config.present);
+  receiver.begin(net.now());
   const ext::ConnectionId cid{1, 2, 3, 4, 5, 6, 7, 8};
   std::uint64_t packet[2] = {0, 0};
 

@@ -99,5 +99,28 @@ TEST(XftpTransferCores, AnAckOfWhatWasNeverSentIsIgnored) {
   EXPECT_EQ(s.acked_bytes(), 0u) << "the contiguous offset of a bad ACK is not believed either";
 }
 
+TEST(XftpTransferCores, AReceiverThatHearsNothingGivesUp) {
+  xftp::ReceiverConfig rc;
+  rc.idle_timeout = std::chrono::seconds(5);
+  xftp::TransferReceiver r(rc, 1000);
+  const xftp::Time t0 = std::chrono::seconds(100);
+  r.begin(t0);
+  ASSERT_TRUE(r.deadline());
+  EXPECT_EQ(*r.deadline(), t0 + std::chrono::seconds(5));
+  r.on_timeout(t0 + std::chrono::seconds(5));
+  EXPECT_TRUE(r.timed_out());
+}
+
+TEST(XftpTransferCores, TinyFragmentsAreRefusedButTheFilesEnd) {
+  const std::uint64_t size = 1 << 20;
+  xftp::TransferReceiver r(xftp::ReceiverConfig{}, size);
+  const xftp::Time t0{};
+  EXPECT_FALSE(r.on_data({0, 0, 100, std::vector<std::uint8_t>(1, 1)}, t0));
+  EXPECT_EQ(r.stats().beyond_credit, 1u);
+  EXPECT_TRUE(r.on_data({0, 1, 0, std::vector<std::uint8_t>(xftp::kMinDataPayload, 1)}, t0));
+  EXPECT_TRUE(r.on_data({0, 2, size - 10, std::vector<std::uint8_t>(10, 1)}, t0));
+  EXPECT_EQ(r.present().count(), xftp::kMinDataPayload + 10);
+}
+
 }  // namespace
 }  // namespace ferry::test

@@ -154,8 +154,11 @@ Result<Datagram, Errc> decode(Bytes datagram) {
       h.connection = r.fixed<8>();
       h.nonce = r.fixed<kNonceSize>();
       if ((h.features & feature::kKeyed) != 0) {
+        // The MAC ends the datagram; fields a later version appends come before it (and are
+        // covered by it), and are skipped here.
         if (!r.need(kTagSize)) return Unexpected(Errc::too_short);
-        h.mac = r.fixed<kTagSize>();
+        const auto rest = r.rest();
+        std::copy(rest.end() - kTagSize, rest.end(), h.mac.emplace().begin());
       }
       // Later versions may append fields: they are ignored here.
       d.body = h;

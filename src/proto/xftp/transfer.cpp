@@ -24,7 +24,7 @@ TransferSender::TransferSender(SenderConfig config, std::uint64_t size, ext::Che
     if (r.first < size_) acked_.add(r.first, std::min(r.last, size_));
   }
   for (const auto& r : acked_.missing(0, size_)) unsent_.push_back(r);
-  config_.payload_bytes = std::max<std::size_t>(config_.payload_bytes, 1);
+  config_.payload_bytes = std::max<std::size_t>(config_.payload_bytes, kMinDataPayload);
   srtt_ = config_.initial_rtt;
   rttvar_ = config_.initial_rtt / 2;
   if (acked_.count() == size_) end_due_ = true;  // nothing to send (empty, or all there)
@@ -47,11 +47,15 @@ std::optional<SendData> TransferSender::take_range(bool ignore_credit) {
       if (gaps.front().first != r.first) {
         r.first = gaps.front().first;
       }
-      const std::uint64_t end =
-          std::min({r.first + config_.payload_bytes, gaps.front().last, r.last});
+      std::uint64_t end = std::min({r.first + config_.payload_bytes, gaps.front().last, r.last});
+      // Never less than the protocol's minimum but at the file's end: what lies beyond (bytes
+      // already there, or the next range) goes again, which the receiver takes as duplicates.
+      if (end - r.first < kMinDataPayload && end != size_) {
+        end = std::min<std::uint64_t>(size_, r.first + kMinDataPayload);
+      }
       if (!ignore_credit && end > max_data_) return std::nullopt;  // flow control: wait
       SendData s{next_seq_++, r.first, end - r.first};
-      r.first = end;
+      r.first = std::min(end, r.last);
       if (r.first >= r.last) queue->pop_front();
       return s;
     }
@@ -136,6 +140,7 @@ void TransferSender::on_ack(const ext::Ack& ack, Time now) {
     }
   }
   const std::uint64_t newly = acked_.count() - before;
+  if (end_sent_once_) last_progress_ = now;  // the receiver is alive, checking the file
   if (newly > 0) {
     last_progress_ = now;
     probes_in_a_row_ = 0;
@@ -239,7 +244,8 @@ std::optional<WriteBytes> TransferReceiver::on_data(const ext::Data& d, Time now
   heard_ = true;
   ++stats_.datagrams;
   const std::uint64_t end = d.offset + d.payload.size();
-  if (d.payload.empty() || end > size_ || end > credit()) {
+  const bool too_small = d.payload.size() < kMinDataPayload && end != size_;
+  if (d.payload.empty() || too_small || end > size_ || end > credit()) {
     ++stats_.beyond_credit;
     ack_now_ = true;  // says again where the credit ends
     return std::nullopt;

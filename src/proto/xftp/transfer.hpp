@@ -28,6 +28,9 @@ using Time = std::chrono::nanoseconds;  // since an epoch of the host's choosing
 
 // Every receiver grants at least this much before its first ACK says more.
 inline constexpr std::uint64_t kInitialCredit = 16 << 20;
+// Every DATA but the one that ends the file carries at least this much (so that what a
+// receiver remembers of the arrived ranges stays bounded: a flood of 1-byte fragments is refused).
+inline constexpr std::size_t kMinDataPayload = 512;
 
 // How much may be in flight. Fixed today; congestion control replaces it (on_ack / on_loss).
 struct WindowPolicy {
@@ -165,6 +168,12 @@ class TransferReceiver {
  public:
   TransferReceiver(ReceiverConfig config, std::uint64_t size, const RangeSet& present = {});
 
+  // The transfer starts now: from here on, silence for the idle timeout ends it (even before the
+  // first datagram: a sender that never sends must not hold the receiver).
+  void begin(Time now) noexcept {
+    last_heard_ = now;
+    heard_ = true;
+  }
   // A DATA datagram: whether its payload is to be written (some of its bytes are new).
   std::optional<WriteBytes> on_data(const ext::Data& d, Time now);
   // The END: asks for verification once every byte is there.

@@ -75,6 +75,10 @@ XftpResult<XftpClient> XftpClient::open(std::string_view host, std::uint16_t por
   c.candidates_ = std::move(*addresses);
   std::random_device random;  // getrandom(2)
   for (auto& b : c.id_) b = static_cast<std::uint8_t>(random());
+  if (options.legacy && options.key) {
+    return Unexpected(failure(XftpClientError::Kind::refused,
+                              "legacy mode cannot be keyed: it would send in clear"));
+  }
   if (!options.legacy) {
     if (auto n = c.negotiate(); !n) return Unexpected(n.error());
   }
@@ -348,6 +352,8 @@ XftpResult<void> XftpClient::negotiate() {
         auto d = ext::decode({buf.data(), *n});
         if (!d || d->header.connection != e->ours) continue;
         if (const auto* a = std::get_if<ext::Abort>(&d->body)) {
+          // In clear, so anyone could say it: a keyed client waits for its authentic answer.
+          if (options_.key) continue;
           return Unexpected(failure(XftpClientError::Kind::refused,
                                     "the server refused the connection: " + a->reason));
         }
@@ -358,7 +364,7 @@ XftpResult<void> XftpClient::negotiate() {
           const auto mac = crypto::xftp_hello_mac(
               *options_.key,
               {reinterpret_cast<const std::uint8_t*>(buf.data()), *n - ext::kTagSize});
-          if (!keyed || !ok->mac || *ok->mac != mac) {
+          if (!keyed || !ok->mac || !crypto::equal_tags(*ok->mac, mac)) {
             ++e->drops.unauthentic;
             continue;  // not from a server with our key
           }

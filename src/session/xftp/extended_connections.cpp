@@ -27,7 +27,9 @@ std::size_t ExtendedConnections::size() const {
 
 void ExtendedConnections::expire(Clock::time_point now) {
   for (auto it = table_.begin(); it != table_.end();) {
-    it = now - it->second.last > limits_.idle ? table_.erase(it) : std::next(it);
+    // A connection with a transfer running (which holds its keys) is not idle.
+    const bool idle = now - it->second.last > limits_.idle && it->second.keys.use_count() == 1;
+    it = idle ? table_.erase(it) : std::next(it);
   }
 }
 
@@ -75,6 +77,11 @@ ExtendedConnections::Outcome ExtendedConnections::on_datagram(const io::SocketAd
   e.last = now;
   if (auto r = e.replies.find(request->id); r != e.replies.end()) return {r->second, {}};
   if (e.running.count(request->id) != 0) return {};  // the first one's reply is coming
+  if (request->id + limits_.remembered_replies < e.highest_request) {
+    ++drops_.elsewhere;  // older than anything remembered: a replay
+    return {};
+  }
+  e.highest_request = std::max(e.highest_request, request->id);
   e.running[request->id] = true;
   return {{}, ExtendedRequest{keys, *request}};
 }
@@ -96,7 +103,7 @@ ExtendedConnections::Outcome ExtendedConnections::hello(const io::SocketAddress&
   if (key_) {
     const auto bytes = view(datagram);
     const auto mac = crypto::xftp_hello_mac(*key_, bytes.first(bytes.size() - ext::kTagSize));
-    if (!hello.mac || *hello.mac != mac) {
+    if (!hello.mac || !crypto::equal_tags(*hello.mac, mac)) {
       ++drops_.unauthentic;  // not from someone with the key: no answer at all
       return {};
     }

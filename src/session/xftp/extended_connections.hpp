@@ -72,6 +72,9 @@ class ExtendedConnections {
     std::chrono::steady_clock::time_point last;
     std::map<std::uint32_t, std::vector<std::uint8_t>> replies;  // by request ID
     std::map<std::uint32_t, bool> running;                       // being worked on
+    // Request IDs only grow: one far below the highest seen is a replay (its reply may be
+    // forgotten already), never run again.
+    std::uint32_t highest_request = 0;
   };
   Outcome hello(const io::SocketAddress& from, Bytes datagram, const xftp::ext::Datagram& d,
                 std::chrono::steady_clock::time_point now);

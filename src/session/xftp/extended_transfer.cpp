@@ -140,7 +140,12 @@ Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddr
         payload.resize(s->length);
         auto r = file.pread_exact({reinterpret_cast<std::byte*>(payload.data()), payload.size()},
                                   s->offset);
-        if (!r) return Unexpected(error(TransferError::Kind::local_file, r.error().message()));
+        if (!r) {  // the receiver is told, not left waiting
+          const auto abort =
+              frame(framing, ext::Type::abort, ext::Abort{core.transfer(), r.error().message()});
+          (void)io::send_to(fd, as_bytes(abort), peer);
+          return Unexpected(error(TransferError::Kind::local_file, r.error().message()));
+        }
         bytes =
             frame(framing, ext::Type::data, ext::Data{core.transfer(), s->seq, s->offset, payload});
       } else {
@@ -181,8 +186,10 @@ Result<ext::EndStatus, TransferError> receive_extended(
   DropCounts own;
   DropCounts& drops = options.drops != nullptr ? *options.drops : own;
   std::vector<std::byte> buf(65536);
-  std::optional<TransferError> local;  // a write that failed: the sender is told, then we stop
+  std::optional<TransferError> local;   // a write that failed: the sender is told, then we stop
+  std::optional<ext::Checksum> verify;  // END came with everything there: check after the ACKs go
   Time last_heard = now();
+  core.begin(last_heard);
   std::uint64_t reported = 0;
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
@@ -220,13 +227,26 @@ Result<ext::EndStatus, TransferError> receive_extended(
             if (!r && !local) local = error(TransferError::Kind::local_file, r.error().message());
           }
         } else if (const auto* e = std::get_if<ext::End>(&d.body)) {
-          if (auto v = core.on_end(*e, now())) core.on_verified(verify_and_commit(v->checksum));
+          if (auto v = core.on_end(*e, now())) verify = v->checksum;
         } else if (const auto* a = std::get_if<ext::Abort>(&d.body);
                    a && a->transfer == core.transfer()) {
           core.abort();
         }
       });
       if (failed) return Unexpected(*failed);
+    }
+    if (verify) {
+      // Whatever the batch owes the sender goes first; the check may take a while (the whole
+      // file is read), and the silence it makes does not count against the sender.
+      while (auto out = core.next(now())) {
+        if (const auto* a = std::get_if<ext::Ack>(&*out)) {
+          (void)io::send_to(fd, as_bytes(frame(framing, ext::Type::ack, *a)), peer);
+        }
+      }
+      core.on_verified(verify_and_commit(*verify));
+      verify.reset();
+      last_heard = now();
+      continue;  // the END_OK goes out at the top of the loop
     }
     if (auto t = core.deadline(); t && *t <= now()) core.on_timeout(now());
     if (options.progress && core.present().count() != reported) {

@@ -557,9 +557,9 @@ void XftpServer::State::execute_extended(const Job& job) {
       if (st->type != storage::FileType::directory) return answer_with(ext::Status::invalid);
       auto entries = root.list(a.path);
       if (!entries) return answer_with(ext::Status::internal_error);
-      std::vector<std::string> names;
+      std::vector<std::pair<std::string, storage::FileType>> names;
       for (const auto& e : *entries) {
-        if (e.name != "." && e.name != "..") names.push_back(e.name);
+        if (e.name != "." && e.name != "..") names.emplace_back(e.name, e.target);
       }
       std::sort(names.begin(), names.end());
       // A page fills one datagram: header, REPLY's 5 bytes, the list's 6, a tag.
@@ -569,12 +569,17 @@ void XftpServer::State::execute_extended(const Job& job) {
       ext::ListResult page;
       std::size_t used = 0, i = a.cursor;
       for (; i < names.size() && page.entries.size() < most; ++i) {
-        const std::size_t cost = 2 + names[i].size() + 1 + 4 + 8 + 8;
+        const auto& [name, target] = names[i];
+        const std::size_t cost = 2 + name.size() + 1 + 4 + 8 + 8;
         if (used + cost > room) break;
-        auto est = root.stat(join(a.path, names[i]), storage::Follow::no);
+        // What the name leads to, as legacy LIST sorts it (a link to a directory is one).
+        auto est = root.stat(join(a.path, name), storage::Follow::yes);
+        if (!est) est = root.stat(join(a.path, name), storage::Follow::no);
         if (!est) continue;  // gone meanwhile
         used += cost;
-        page.entries.push_back(entry_of(names[i], *est));
+        auto entry = entry_of(name, *est);
+        if (target == storage::FileType::directory) entry.type = ext::EntryType::directory;
+        page.entries.push_back(std::move(entry));
       }
       page.next_cursor = i < names.size() ? static_cast<std::uint32_t>(i) : 0;
       if (page.next_cursor == a.cursor && a.cursor != 0) page.next_cursor = 0;  // a name too long
@@ -691,6 +696,12 @@ void XftpServer::State::execute_extended(const Job& job) {
       }
     } else {
       auto sum = whole_file_checksum(*out->download);
+      if (!sum) {  // the client is told at once
+        auto f = framing;
+        (void)io::send_to(
+            sock->get(),
+            as_bytes(frame(f, ext::Type::abort, ext::Abort{transfer, sum.error().message})), from);
+      }
       SenderConfig sc;
       sc.transfer = transfer;
       sc.payload_bytes = payload;
