@@ -4,7 +4,9 @@
 #     blocking calls (bench_xftp_pingpong), and the same ping-pong busy-polling;
 #   - our `xftp --legacy` against our `xftpd`, put and get of a 64 MiB file /dev/shm -> /dev/shm,
 #     wall clock of the whole command (start, request, transfer, rename), best of 3, once as
-#     shipped (busy polling 50 us) and once with polling off on both sides (--busy-poll 0).
+#     shipped (busy polling 50 us) and once with polling off on both sides (--busy-poll 0);
+#   - the same put and get in extended mode (the default between our pair: acknowledged,
+#     retransmitted, checksummed; docs/protocol/xftp-extended.md), against the same ceiling.
 # Usage: bench/xftp.sh [BUILD_DIR]   (a Release build; default: build)
 set -euo pipefail
 build=${1:-build}
@@ -26,15 +28,16 @@ polled=$("$build/bench/bench_xftp_pingpong" $((size_mib << 20)) 3 poll | cut -d'
 now() { date +%s.%N; }
 # best MiB/s of 3 runs of: xftp ARGS (put or get)
 measure() {
-  local poll=$1 what=$2 best=0 t0 t1 rate
+  local poll=$1 what=$2 best=0 t0 t1 rate mode=(--legacy --busy-poll "$1")
+  if [ "$poll" = extended ]; then mode=(); fi
   for _ in 1 2 3; do
     rm -f "$dir/root/file" "$dir/local/back"
     if [ "$what" = get ]; then cp "$dir/local/file" "$dir/root/file"; fi
     t0=$(now)
     if [ "$what" = put ]; then
-      "$build/apps/xftp" --legacy --busy-poll "$poll" "127.0.0.1:$port" put "$dir/local/file" /file
+      "$build/apps/xftp" "${mode[@]}" "127.0.0.1:$port" put "$dir/local/file" /file
     else
-      "$build/apps/xftp" --legacy --busy-poll "$poll" "127.0.0.1:$port" get /file "$dir/local/back"
+      "$build/apps/xftp" "${mode[@]}" "127.0.0.1:$port" get /file "$dir/local/back"
     fi
     t1=$(now)
     if [ "$what" = get ]; then cmp -s "$dir/local/file" "$dir/local/back" || { echo "get differs" >&2; exit 1; }; fi
@@ -51,6 +54,9 @@ for poll in 50 0; do
   daemon=$!
   port=$(wait_for_port "$dir/xftpd.log")
   results+=("$poll put $(measure "$poll" put)" "$poll get $(measure "$poll" get)")
+  if [ "$poll" = 50 ]; then
+    results+=("extended put $(measure extended put)" "extended get $(measure extended get)")
+  fi
   kill "$daemon"; wait "$daemon" 2>/dev/null || true; daemon=
 done
 
@@ -59,5 +65,6 @@ printf 'the same ping-pong, busy-polling:                               %7.1f Mi
 for r in "${results[@]}"; do
   set -- $r
   label="xftp --legacy $2 ${size_mib} MiB, busy poll $1 us"
+  [ "$1" = extended ] && label="xftp $2 ${size_mib} MiB, extended mode"
   printf '%-62s %7.1f MiB/s  %4.2fx blocking ceiling\n' "$label:" "$3" "$(echo "$3 / $ceiling" | bc -l)"
 done
