@@ -167,9 +167,19 @@ int main(int argc, char** argv) {
     std::cerr << "bbftp: " << e.what() << '\n';
     return 2;
   }
-  if ((app.count("-e") > 0) == (app.count("-i") > 0)) {
-    std::cerr << "BBFTP-ERROR-00007 : One and only one of -e and -i is needed\n";
+  // The real client's checks, words and codes, in its order.
+  if (struct stat st{}; app.count("-i") > 0 && ::stat(control_file.c_str(), &st) != 0) {
+    std::cerr << "BBFTP-ERROR-00007 : Input file (" << control_file << ") cannot be stated\n";
     return 7;
+  }
+  if (app.count("-e") == 0 && app.count("-i") == 0) {
+    std::cerr << "BBFTP-ERROR-00020 : Error on command line (-i or -e option are mandatory)\n";
+    return 20;
+  }
+  if (app.count("-e") > 0 && app.count("-i") > 0) {
+    std::cerr << "BBFTP-ERROR-00020 : Error on command line (Only one of -i or -e option are "
+                 "permitted)\n";
+    return 20;
   }
   // -E, -I, -L and -S imply ssh mode, as in the real client.
   use_ssh =

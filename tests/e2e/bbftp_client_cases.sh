@@ -393,6 +393,16 @@ get m/x1 none/sub/x1 FAILED
       echo "ok: $c client: 46 from the child, 61, exit 33"
     done
     ;;
+  command_line_errors)
+    # -i with a file that is not there: 7; neither -e nor -i, or both: 20 (the real client's words).
+    expect 7 "BBFTP-ERROR-00007 : Input file ($work/nothere) cannot be stated" \
+      -u alice -r 1 -i "$work/nothere" 127.0.0.1
+    expect 20 "BBFTP-ERROR-00020 : Error on command line (-i or -e option are mandatory)" \
+      -u alice -r 1 127.0.0.1
+    : >"$work/ctl"
+    expect 20 "BBFTP-ERROR-00020 : Error on command line (Only one of -i or -e option are permitted)" \
+      -u alice -r 1 -i "$work/ctl" -e "dir ." 127.0.0.1
+    ;;
   set_commands)
     # The set... commands as the real client takes them: any leading number (0, -1, 3x), error
     # 26 with its words for what is not a number or not an option, setlocalcos unknown (25).
