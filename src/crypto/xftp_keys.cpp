@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -128,6 +129,18 @@ std::optional<std::vector<std::uint8_t>> XftpSealer::open(ByteView header, ByteV
     return std::nullopt;
   }
   return out;
+}
+
+void xftp_sign_hello(std::vector<std::uint8_t>& datagram, ByteView shared_key) {
+  if (datagram.size() < 16) return;
+  const auto mac = xftp_hello_mac(shared_key, {datagram.data(), datagram.size() - 16});
+  std::copy(mac.begin(), mac.end(), datagram.end() - 16);
+}
+
+bool xftp_hello_authentic(ByteView datagram, ByteView shared_key) {
+  if (datagram.size() < 16) return false;
+  const auto mac = xftp_hello_mac(shared_key, datagram.first(datagram.size() - 16));
+  return CRYPTO_memcmp(mac.data(), datagram.data() + datagram.size() - 16, 16) == 0;
 }
 
 bool equal_tags(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b) {

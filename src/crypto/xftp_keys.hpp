@@ -42,6 +42,11 @@ class XftpSealer {
   std::array<std::uint8_t, 4> iv_salt_{};
 };
 
+// A keyed HELLO or HELLO_OK ends with that MAC over every byte before it: fill it in (the
+// datagram was encoded with room for it), or check it (in constant time).
+void xftp_sign_hello(std::vector<std::uint8_t>& datagram, ByteView shared_key);
+bool xftp_hello_authentic(ByteView datagram, ByteView shared_key);
+
 // Compares two MACs in constant time.
 bool equal_tags(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b);
 

@@ -140,10 +140,15 @@ Result<Header, Errc> decode_header(Bytes datagram) {
 Result<Datagram, Errc> decode(Bytes datagram) {
   auto header = decode_header(datagram);
   if (!header) return Unexpected(header.error());
-  Datagram d;
-  d.header = *header;
-  Reader r(datagram.subspan(kHeaderSize));
-  switch (d.header.type) {
+  auto body = decode_body(header->type, datagram.subspan(kHeaderSize));
+  if (!body) return Unexpected(body.error());
+  return Datagram{*header, std::move(*body)};
+}
+
+Result<Body, Errc> decode_body(Type type, Bytes body) {
+  Datagram d;  // its body is filled below
+  Reader r(body);
+  switch (type) {
     case Type::hello:
     case Type::hello_ok: {
       if (!r.need(kHelloFixed)) return Unexpected(Errc::too_short);
@@ -246,7 +251,7 @@ Result<Datagram, Errc> decode(Bytes datagram) {
       break;
     }
   }
-  return d;
+  return std::move(d.body);
 }
 
 }  // namespace ferry::xftp::ext

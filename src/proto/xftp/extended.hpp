@@ -158,6 +158,8 @@ Result<Header, Errc> decode_header(Bytes datagram);
 // A clear datagram: the header and its body (HELLO and HELLO_OK share the Hello layout: the
 // header's type tells them apart).
 Result<Datagram, Errc> decode(Bytes datagram);
+// A body alone, of the type its header gave (a sealed body once opened).
+Result<Body, Errc> decode_body(Type type, Bytes body);
 std::vector<std::uint8_t> encode(const Datagram& d);
 // Only the body, for sealing; encode() is header + encode_body().
 std::vector<std::uint8_t> encode_header(const Header& h);

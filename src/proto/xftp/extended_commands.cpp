@@ -56,6 +56,36 @@ bool read_entry(Reader& r, Entry& e) {
 
 }  // namespace
 
+Status from_legacy(xftp::Status s) noexcept {
+  switch (s) {
+    case xftp::Status::ok:
+      return Status::ok;
+    case xftp::Status::invalid:
+      return Status::invalid;
+    case xftp::Status::not_found:
+      return Status::not_found;
+    case xftp::Status::file_exists:
+      return Status::file_exists;
+    default:
+      return Status::internal_error;
+  }
+}
+
+xftp::Status to_legacy(Status s) noexcept {
+  switch (s) {
+    case Status::ok:
+      return xftp::Status::ok;
+    case Status::invalid:
+      return xftp::Status::invalid;
+    case Status::not_found:
+      return xftp::Status::not_found;
+    case Status::file_exists:
+      return xftp::Status::file_exists;
+    default:
+      return xftp::Status::internal_error;
+  }
+}
+
 std::vector<std::uint8_t> encode_fields(const RequestFields& a) {
   Writer w;
   std::visit(Overloaded{

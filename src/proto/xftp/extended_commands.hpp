@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/xftp/extended.hpp"
+#include "proto/xftp/legacy.hpp"
 #include "proto/xftp/range_set.hpp"
 
 namespace ferry::xftp::ext {
@@ -31,6 +32,11 @@ enum class Status : std::uint8_t {
   internal_error = 4,
   busy = 5,  // try again after the reply's retry_after_ms
 };
+
+// The same outcome in the other mode's words (xftpd's request handler speaks legacy's; BUSY,
+// which legacy lacks, is INTERNAL_ERROR there).
+Status from_legacy(xftp::Status s) noexcept;
+xftp::Status to_legacy(Status s) noexcept;
 
 enum class EntryType : std::uint8_t { file = 0, directory = 1, other = 2 };
 struct Entry {

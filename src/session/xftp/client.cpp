@@ -43,6 +43,14 @@ XftpClientError from_transfer(const TransferError& t) {
   }
 }
 
+// A socket of the candidate's family on any port, told to report ICMP errors (nothing listens).
+io::Result<UniqueFd> socket_towards(const io::SocketAddress& candidate) {
+  auto any = io::resolve(candidate.family() == AF_INET6 ? "::" : "0.0.0.0", 0, true);
+  auto fd = any ? io::bind_udp(any->front()) : io::Result<UniqueFd>(Unexpected(any.error()));
+  if (fd) io::report_icmp_errors(fd->get());
+  return fd;
+}
+
 std::string seconds(io::Timeout t) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t).count()) + " s";
 }
@@ -114,13 +122,11 @@ XftpResult<Datagram> XftpClient::exchange(Command command, std::string data, boo
   if (settled_) return exchange_with(server_, request, command, may_repeat, early);
   XftpClientError last = failure(XftpClientError::Kind::network, "no address");
   for (const auto& candidate : candidates_) {
-    auto any = io::resolve(candidate.family() == AF_INET6 ? "::" : "0.0.0.0", 0, true);
-    auto fd = any ? io::bind_udp(any->front()) : io::Result<UniqueFd>(Unexpected(any.error()));
+    auto fd = socket_towards(candidate);
     if (!fd) {
       last = failure(XftpClientError::Kind::network, fd.error().message(), fd.error().sys_errno);
       continue;
     }
-    io::report_icmp_errors(fd->get());
     fd_ = std::move(*fd);
     auto r = exchange_with(candidate, request, command, may_repeat, early);
     // Only an address where provably nothing listens is left for the next one: after silence
@@ -281,25 +287,6 @@ XftpResult<std::uint64_t> XftpClient::download(std::string_view remote, storage:
   return *got;
 }
 
-namespace {
-
-Status legacy_status(ext::Status s) {
-  switch (s) {
-    case ext::Status::ok:
-      return Status::ok;
-    case ext::Status::invalid:
-      return Status::invalid;
-    case ext::Status::not_found:
-      return Status::not_found;
-    case ext::Status::file_exists:
-      return Status::file_exists;
-    default:
-      return Status::internal_error;
-  }
-}
-
-}  // namespace
-
 XftpResult<void> XftpClient::negotiate() {
   auto e = std::make_shared<Extended>();
   crypto::random_bytes(e->ours);
@@ -312,21 +299,15 @@ XftpResult<void> XftpClient::negotiate() {
     hello.mac = ext::Tag{};
   }
   auto bytes = ext::encode({{ext::Type::hello, {}, e->packets++}, hello});
-  if (options_.key) {
-    const auto mac =
-        crypto::xftp_hello_mac(*options_.key, {bytes.data(), bytes.size() - ext::kTagSize});
-    std::copy(mac.begin(), mac.end(), bytes.end() - ext::kTagSize);
-  }
+  if (options_.key) crypto::xftp_sign_hello(bytes, *options_.key);
   std::vector<std::byte> buf(65536);
   XftpClientError last = failure(XftpClientError::Kind::network, "no address");
   for (const auto& candidate : candidates_) {
-    auto any = io::resolve(candidate.family() == AF_INET6 ? "::" : "0.0.0.0", 0, true);
-    auto fd = any ? io::bind_udp(any->front()) : io::Result<UniqueFd>(Unexpected(any.error()));
+    auto fd = socket_towards(candidate);
     if (!fd) {
       last = failure(XftpClientError::Kind::network, fd.error().message(), fd.error().sys_errno);
       continue;
     }
-    io::report_icmp_errors(fd->get());
     bool refused = false;
     for (int t = 0; t < options_.hello_tries && !refused; ++t) {
       if (options_.stop != nullptr && options_.stop->load()) {
@@ -361,10 +342,8 @@ XftpResult<void> XftpClient::negotiate() {
         if (ok == nullptr || d->header.type != ext::Type::hello_ok) continue;
         const bool keyed = (ok->features & ext::feature::kKeyed) != 0;
         if (options_.key) {
-          const auto mac = crypto::xftp_hello_mac(
-              *options_.key,
-              {reinterpret_cast<const std::uint8_t*>(buf.data()), *n - ext::kTagSize});
-          if (!keyed || !ok->mac || !crypto::equal_tags(*ok->mac, mac)) {
+          const crypto::ByteView got{reinterpret_cast<const std::uint8_t*>(buf.data()), *n};
+          if (!keyed || !ok->mac || !crypto::xftp_hello_authentic(got, *options_.key)) {
             ++e->drops.unauthentic;
             continue;  // not from a server with our key
           }
@@ -466,11 +445,23 @@ XftpResult<ext::Reply> XftpClient::ext_request(ext::Command command,
   }
 }
 
-XftpResult<void> XftpClient::ext_simple(ext::Command command, const ext::RequestFields& fields) {
+XftpResult<ext::ReplyFields> XftpClient::ext_call(ext::Command command,
+                                                  const ext::RequestFields& fields,
+                                                  const char* what) {
   auto reply = ext_request(command, fields);
   if (!reply) return Unexpected(reply.error());
   const auto status = static_cast<ext::Status>(reply->status);
-  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
+  if (status != ext::Status::ok) return Unexpected(refusal(ext::to_legacy(status)));
+  auto got = ext::decode_fields(command, status, as_bytes(reply->body));
+  if (!got) {
+    return Unexpected(failure(XftpClientError::Kind::protocol, std::string("unreadable ") + what));
+  }
+  return std::move(*got);
+}
+
+XftpResult<void> XftpClient::ext_simple(ext::Command command, const ext::RequestFields& fields) {
+  auto done = ext_call(command, fields, "reply");
+  if (!done) return Unexpected(done.error());
   return {};
 }
 
@@ -478,12 +469,9 @@ XftpResult<Listing> XftpClient::ext_list(std::string_view path) {
   Listing listing;
   std::uint32_t cursor = 0;
   for (int page = 0; page < 1'000'000; ++page) {  // each page at least one entry
-    auto reply = ext_request(ext::Command::list, ext::ListArgs{std::string(path), cursor, 0});
-    if (!reply) return Unexpected(reply.error());
-    const auto status = static_cast<ext::Status>(reply->status);
-    if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
-    auto fields = ext::decode_fields(ext::Command::list, status, as_bytes(reply->body));
-    if (!fields) return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable listing"));
+    auto fields =
+        ext_call(ext::Command::list, ext::ListArgs{std::string(path), cursor, 0}, "listing");
+    if (!fields) return Unexpected(fields.error());
     const auto& l = std::get<ext::ListResult>(*fields);
     for (const auto& e : l.entries) {
       (e.type == ext::EntryType::directory ? listing.dirs : listing.files).push_back(e.name);
@@ -502,13 +490,8 @@ XftpResult<std::uint64_t> XftpClient::ext_upload(const storage::File& source,
   auto sum = whole_file_checksum(source);
   if (!sum) return Unexpected(from_transfer(sum.error()));
   ext::UploadArgs args{std::string(remote), *size, 0, *sum, 0};
-  auto reply = ext_request(ext::Command::upload, args);
-  if (!reply) return Unexpected(reply.error());
-  const auto status = static_cast<ext::Status>(reply->status);
-  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
-  auto fields = ext::decode_fields(ext::Command::upload, status, as_bytes(reply->body));
-  if (!fields)
-    return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable UPLOAD reply"));
+  auto fields = ext_call(ext::Command::upload, args, "UPLOAD reply");
+  if (!fields) return Unexpected(fields.error());
   const auto& up = std::get<ext::UploadResult>(*fields);
   io::SocketAddress peer = server_;
   peer.set_port(up.data_port);
@@ -538,13 +521,9 @@ XftpResult<std::uint64_t> XftpClient::ext_upload(const storage::File& source,
 XftpResult<std::uint64_t> XftpClient::ext_download(std::string_view remote,
                                                    storage::AtomicWriter& into,
                                                    const TransferProgress& progress) {
-  auto reply = ext_request(ext::Command::download, ext::DownloadArgs{std::string(remote), 0, {}});
-  if (!reply) return Unexpected(reply.error());
-  const auto status = static_cast<ext::Status>(reply->status);
-  if (status != ext::Status::ok) return Unexpected(refusal(legacy_status(status)));
-  auto fields = ext::decode_fields(ext::Command::download, status, as_bytes(reply->body));
-  if (!fields)
-    return Unexpected(failure(XftpClientError::Kind::protocol, "unreadable DOWNLOAD reply"));
+  auto fields = ext_call(ext::Command::download, ext::DownloadArgs{std::string(remote), 0, {}},
+                         "DOWNLOAD reply");
+  if (!fields) return Unexpected(fields.error());
   const auto& down = std::get<ext::DownloadResult>(*fields);
   io::SocketAddress peer = server_;
   peer.set_port(down.data_port);

@@ -87,6 +87,11 @@ class XftpClient {
   XftpResult<void> negotiate();
   XftpResult<xftp::ext::Reply> ext_request(xftp::ext::Command command,
                                            const xftp::ext::RequestFields& fields);
+  // A request and the fields of its OK reply; a refusal (or an unreadable reply: `what`) as
+  // the error.
+  XftpResult<xftp::ext::ReplyFields> ext_call(xftp::ext::Command command,
+                                              const xftp::ext::RequestFields& fields,
+                                              const char* what);
   XftpResult<void> ext_simple(xftp::ext::Command command, const xftp::ext::RequestFields& fields);
   XftpResult<xftp::Listing> ext_list(std::string_view path);
   XftpResult<std::uint64_t> ext_upload(const storage::File& source, std::string_view remote,

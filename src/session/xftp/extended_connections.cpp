@@ -101,9 +101,7 @@ ExtendedConnections::Outcome ExtendedConnections::hello(const io::SocketAddress&
   if (key_ && !keyed_hello) return refuse("this server needs a key (--key-file)");
   if (!key_ && keyed_hello) return refuse("this server has no key: it cannot keep this private");
   if (key_) {
-    const auto bytes = view(datagram);
-    const auto mac = crypto::xftp_hello_mac(*key_, bytes.first(bytes.size() - ext::kTagSize));
-    if (!hello.mac || !crypto::equal_tags(*hello.mac, mac)) {
+    if (!hello.mac || !crypto::xftp_hello_authentic(view(datagram), *key_)) {
       ++drops_.unauthentic;  // not from someone with the key: no answer at all
       return {};
     }
@@ -148,10 +146,7 @@ ExtendedConnections::Outcome ExtendedConnections::hello(const io::SocketAddress&
     ok.mac = ext::Tag{};
   }
   auto bytes = ext::encode({{ext::Type::hello_ok, hello.connection, keys->packets++}, ok});
-  if (key_) {
-    const auto mac = crypto::xftp_hello_mac(*key_, {bytes.data(), bytes.size() - ext::kTagSize});
-    std::copy(mac.begin(), mac.end(), bytes.end() - ext::kTagSize);
-  }
+  if (key_) crypto::xftp_sign_hello(bytes, *key_);
   Entry e;
   e.keys = keys;
   e.client_nonce = hello.nonce;

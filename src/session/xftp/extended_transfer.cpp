@@ -100,25 +100,23 @@ std::optional<ext::Datagram> unframe(const ExtendedFraming& f, Bytes datagram, D
     ++drops.elsewhere;
     return std::nullopt;
   }
-  if (f.open == nullptr) {
-    auto d = ext::decode(datagram);
-    if (!d) ++drops.malformed;
-    return d ? std::optional<ext::Datagram>(std::move(*d)) : std::nullopt;
-  }
   const auto all = view(datagram);
-  auto clear = f.open->open(all.first(ext::kHeaderSize), all.subspan(ext::kHeaderSize), h->packet);
-  if (!clear) {
-    ++drops.unauthentic;
-    return std::nullopt;
+  std::optional<std::vector<std::uint8_t>> opened;
+  if (f.open != nullptr) {
+    opened = f.open->open(all.first(ext::kHeaderSize), all.subspan(ext::kHeaderSize), h->packet);
+    if (!opened) {
+      ++drops.unauthentic;
+      return std::nullopt;
+    }
   }
-  std::vector<std::uint8_t> whole(all.begin(), all.begin() + ext::kHeaderSize);
-  whole.insert(whole.end(), clear->begin(), clear->end());
-  auto d = ext::decode(as_bytes(whole));
-  if (!d) {
+  // The header is decoded already: only the body (the clear one, or the one just opened).
+  auto body = opened ? ext::decode_body(h->type, as_bytes(*opened))
+                     : ext::decode_body(h->type, datagram.subspan(ext::kHeaderSize));
+  if (!body) {
     ++drops.malformed;
     return std::nullopt;
   }
-  return std::move(*d);
+  return ext::Datagram{*h, std::move(*body)};
 }
 
 Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddress& peer,
@@ -128,7 +126,9 @@ Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddr
   DropCounts own;
   DropCounts& drops = options.drops != nullptr ? *options.drops : own;
   std::vector<std::byte> buf(65536);
-  std::vector<std::uint8_t> payload;
+  // One DATA body, reused: the file's bytes are read into it and framed from it, never copied.
+  ext::Body body{ext::Data{core.transfer(), 0, 0, {}}};
+  auto& data = std::get<ext::Data>(body);
   std::uint64_t reported = 0;
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
@@ -137,17 +137,18 @@ Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddr
     while (auto out = core.next(now())) {
       std::vector<std::uint8_t> bytes;
       if (const auto* s = std::get_if<SendData>(&*out)) {
-        payload.resize(s->length);
-        auto r = file.pread_exact({reinterpret_cast<std::byte*>(payload.data()), payload.size()},
-                                  s->offset);
+        data.seq = s->seq;
+        data.offset = s->offset;
+        data.payload.resize(s->length);
+        auto r = file.pread_exact(
+            {reinterpret_cast<std::byte*>(data.payload.data()), data.payload.size()}, s->offset);
         if (!r) {  // the receiver is told, not left waiting
           const auto abort =
               frame(framing, ext::Type::abort, ext::Abort{core.transfer(), r.error().message()});
           (void)io::send_to(fd, as_bytes(abort), peer);
           return Unexpected(error(TransferError::Kind::local_file, r.error().message()));
         }
-        bytes =
-            frame(framing, ext::Type::data, ext::Data{core.transfer(), s->seq, s->offset, payload});
+        bytes = frame(framing, ext::Type::data, body);
       } else {
         bytes = frame(framing, ext::Type::end, std::get<ext::End>(*out));
       }

@@ -503,21 +503,6 @@ void XftpServer::State::start_transfer(std::function<void()> body,
 
 namespace {
 
-ext::Status extended_status(Status legacy) {
-  switch (legacy) {
-    case Status::ok:
-      return ext::Status::ok;
-    case Status::invalid:
-      return ext::Status::invalid;
-    case Status::not_found:
-      return ext::Status::not_found;
-    case Status::file_exists:
-      return ext::Status::file_exists;
-    default:
-      return ext::Status::internal_error;
-  }
-}
-
 ext::Entry entry_of(std::string name, const storage::FileStat& st) {
   ext::Entry e;
   e.name = std::move(name);
@@ -553,7 +538,7 @@ void XftpServer::State::execute_extended(const Job& job) {
       auto st = root.stat(a.path);
       if (!st)
         return answer_with(
-            extended_status(handler.execute({Command::list, a.path, {}}, false).status));
+            ext::from_legacy(handler.execute({Command::list, a.path, {}}, false).status));
       if (st->type != storage::FileType::directory) return answer_with(ext::Status::invalid);
       auto entries = root.list(a.path);
       if (!entries) return answer_with(ext::Status::internal_error);
@@ -607,13 +592,13 @@ void XftpServer::State::execute_extended(const Job& job) {
       spdlog::info("xftpd: {} {} from {} (extended): {}",
                    command_name(static_cast<std::uint8_t>(c)), printable(a.path),
                    job.from.to_string(), status_name(o.status));
-      return answer_with(extended_status(o.status));
+      return answer_with(ext::from_legacy(o.status));
     }
     case ext::Command::move: {
       const auto& a = std::get<ext::MoveArgs>(*fields);
       if (!path_ok(a.from) || !path_ok(a.to)) return answer_with(ext::Status::invalid);
       const auto o = handler.execute({Command::move, a.from, a.to}, false);
-      return answer_with(extended_status(o.status));
+      return answer_with(ext::from_legacy(o.status));
     }
     case ext::Command::upload:
     case ext::Command::download:
@@ -631,7 +616,7 @@ void XftpServer::State::execute_extended(const Job& job) {
   }
   if (!outcome.upload && !outcome.download) {
     --transfers_running;
-    return answer_with(extended_status(outcome.status));
+    return answer_with(ext::from_legacy(outcome.status));
   }
   auto fd = data_socket();
   std::optional<io::SocketAddress> bound;
