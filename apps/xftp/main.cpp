@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000));
   app.add_flag("-q,--quiet", quiet, "Print nothing but errors and listings");
   app.add_flag("--no-progress", no_progress, "No progress line (it is shown only on a terminal)");
+  bool no_resume = false;
+  app.add_flag("--no-resume", no_resume,
+               "Extended mode: send the whole file again instead of continuing from what an "
+               "interrupted put or get delivered");
   app.add_flag("--legacy", legacy,
                "Speak the original XFTP protocol (magic 0xCF) only (by default extended mode is "
                "tried first, and legacy used when the server does not answer it)");
@@ -117,6 +121,7 @@ int main(int argc, char** argv) {
   options.stop = &g_stop;
   options.busy_poll = std::chrono::microseconds(busy_poll_us);
   options.legacy = legacy;
+  options.resume = !no_resume;
   if (key_file.empty()) {
     if (const char* env = std::getenv("XFTP_KEY_FILE"); env != nullptr) key_file = env;
   }

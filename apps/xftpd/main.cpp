@@ -68,7 +68,14 @@ int main(int argc, char** argv) {
   app.add_option("--key-file", key_file,
                  "Shared key (32 bytes or more, the clients' --key-file): extended mode only, "
                  "every datagram sealed; legacy requests are not served");
+  std::int64_t partial_expiry_s = options.partial_expiry.count();
+  app.add_option("--partial-expiry", partial_expiry_s,
+                 "Seconds an interrupted extended-mode upload's partial data is kept for a "
+                 "resume (default 7 days)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{60}, std::int64_t{10} * 365 * 86400));
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  options.partial_expiry = std::chrono::seconds(partial_expiry_s);
   if (!key_file.empty()) {
     auto key = ferry::crypto::read_xftp_key_file(key_file);
     if (!key) {

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "storage/fs_util.hpp"
+#include "storage/partial.hpp"
 #include "storage/path.hpp"
 
 namespace ferry::storage {
@@ -145,7 +146,8 @@ Result<void> AtomicWriter::open_anonymous() {
 // writer of the same name finds it locked and fails at once. A lock taken on a file that was
 // renamed or unlinked meanwhile is worthless, so the name is checked to still lead to our inode.
 Result<void> AtomicWriter::open_reserved() {
-  const std::string name = reserved_temp_name(target_.leaf);
+  const std::string name =
+      options_.resumable ? partial_data_name(target_.leaf) : reserved_temp_name(target_.leaf);
   const int dir = target_.dir.get();
   for (int attempt = 0; attempt < kReserveAttempts; ++attempt) {
     UniqueFd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -209,6 +211,7 @@ Result<void> AtomicWriter::commit() {
   }
   done_ = true;
   file_.close();
+  if (options_.resumable) drop_record();
   if (options_.sync) {
     UniqueFd d(::openat(target_.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d || ::fsync(d.get()) != 0) return fail(errno, target_.shown);
@@ -244,13 +247,72 @@ Result<void> AtomicWriter::move_into_place() {
 void AtomicWriter::abort(Partial partial) noexcept {
   if (done_) return;
   done_ = true;
-  const bool reserved = temp_name_ == reserved_temp_name(target_.leaf);
-  if (!temp_name_.empty() && !(partial == Partial::keep && reserved)) drop_temp();
+  struct stat st {};
+  const bool kept = options_.resumable && !temp_name_.empty() &&
+                    temp_name_ == partial_data_name(target_.leaf) && partial == Partial::keep &&
+                    ::fstat(fd(), &st) == 0 && st.st_size > 0;  // an empty one is of no use
+  if (!temp_name_.empty() && !kept) {
+    drop_temp();
+    if (options_.resumable) drop_record();
+  }
   file_.close();  // releases the reservation lock last
 }
 
 void AtomicWriter::drop_temp() noexcept {
   ::unlinkat(target_.dir.get(), temp_name_.c_str(), 0);
+}
+
+void AtomicWriter::drop_record() const noexcept {
+  ::unlinkat(target_.dir.get(), partial_record_name(target_.leaf).c_str(), 0);
+}
+
+Result<void> AtomicWriter::save_record(Bytes record) const {
+  if (!options_.resumable || done_) return fail(EINVAL, target_.shown);
+  const int dir = target_.dir.get();
+  // The new copy's name is ours alone while we hold the partial data's lock.
+  const std::string name = partial_record_name(target_.leaf);
+  const std::string fresh = std::string(kRangesPrefix) + "~new-" +
+                            hex64(XXH3_64bits(target_.leaf.data(), target_.leaf.size()));
+  UniqueFd fd(
+      ::openat(dir, fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return fail(errno, target_.shown);
+  File f(std::move(fd), target_.shown);
+  if (auto w = f.pwrite_all(record, 0); !w) {
+    ::unlinkat(dir, fresh.c_str(), 0);
+    return w;
+  }
+  f.close();
+  if (::renameat(dir, fresh.c_str(), dir, name.c_str()) != 0) {
+    const int e = errno;
+    ::unlinkat(dir, fresh.c_str(), 0);
+    return fail(e, target_.shown);
+  }
+  return {};
+}
+
+std::optional<std::vector<std::uint8_t>> AtomicWriter::load_record(std::size_t max_bytes) const {
+  if (!options_.resumable) return std::nullopt;
+  UniqueFd fd(::openat(target_.dir.get(), partial_record_name(target_.leaf).c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return std::nullopt;
+  }
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
+  File f(std::move(fd), target_.shown);
+  auto r = f.pread_some({reinterpret_cast<std::byte*>(out.data()), out.size()}, 0);
+  if (!r) return std::nullopt;
+  out.resize(*r);
+  return out;
+}
+
+Result<void> AtomicWriter::discard_partial() {
+  if (!options_.resumable || done_) return fail(EINVAL, target_.shown);
+  drop_record();
+  if (::ftruncate(fd(), 0) != 0) return fail(errno, target_.shown);
+  resume_size_ = 0;
+  return {};
 }
 
 }  // namespace ferry::storage

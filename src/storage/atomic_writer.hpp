@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/unique_fd.hpp"
 #include "storage/error.hpp"
@@ -30,8 +32,9 @@ struct WriteOptions {
   bool exact_mode = false;        // apply `mode` as is (bbftp keepmode), not masked by the umask
   std::uint64_t preallocate = 0;  // bytes to reserve up front (fallocate), 0 for none
   bool sync = false;              // fsync the data before the rename and the directory after
-  // Keep the temporary under a stable hidden name so an aborted transfer can be resumed: a later
-  // resumable writer of the same name gets its bytes back (resume_size()).
+  // Keep the temporary as partial data for resume (partial.hpp: ".ferry-partial.NAME" and its
+  // record): a later resumable writer of the same name gets its bytes back (resume_size(),
+  // load_record()). Kept when aborted or destroyed, unless abort(Partial::drop).
   bool resumable = false;
 };
 
@@ -48,8 +51,16 @@ class AtomicWriter {
   Result<void> pwrite_all(Bytes data, std::uint64_t offset) const {
     return file_.pwrite_all(data, offset);
   }
+  bool resumable() const noexcept { return options_.resumable; }
   // Size of the temporary found when this writer was opened (resumable writers only), else 0.
   std::uint64_t resume_size() const noexcept { return resume_size_; }
+  // Resumable writers: the record beside the partial data. Saved whole or not at all (a new
+  // copy renamed over the old); loaded as found (nothing when there is none, or it is larger
+  // than `max_bytes`); removed at commit and when the partial data is dropped.
+  Result<void> save_record(Bytes record) const;
+  std::optional<std::vector<std::uint8_t>> load_record(std::size_t max_bytes = 4 << 20) const;
+  // Starts the partial data over: empty, without a record (what it held is of no use).
+  Result<void> discard_partial();
 
   // Access and modification times for the result (bbftp keepaccess), set before it appears.
   Result<void> set_times(std::int64_t atime, std::int64_t mtime) const;
@@ -75,6 +86,7 @@ class AtomicWriter {
   Result<void> open_reserved();
   Result<void> move_into_place();
   void drop_temp() noexcept;
+  void drop_record() const noexcept;
 
   Target target_;
   WriteOptions options_;

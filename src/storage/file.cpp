@@ -49,4 +49,10 @@ Result<std::uint64_t> File::size() const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+Result<std::int64_t> File::mtime() const {
+  struct stat st {};
+  if (::fstat(fd(), &st) != 0) return fail(errno, path_);
+  return static_cast<std::int64_t>(st.st_mtime);
+}
+
 }  // namespace ferry::storage

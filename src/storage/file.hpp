@@ -27,6 +27,7 @@ class File {
   // Writes all of `data` at `offset`, looping over short writes and EINTR.
   Result<void> pwrite_all(Bytes data, std::uint64_t offset) const;
   Result<std::uint64_t> size() const;
+  Result<std::int64_t> mtime() const;  // seconds since the epoch
 
   void close() noexcept { fd_.reset(); }
 

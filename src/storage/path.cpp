@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "core/utf8.hpp"
+#include "storage/partial.hpp"
 
 namespace ferry::storage {
 
@@ -23,7 +24,7 @@ Result<void> check_path(std::string_view path, const PathPolicy& policy) {
 
 bool is_temporary_name(std::string_view leaf) noexcept {
   if (leaf.size() < 2 || leaf.front() != '.') return false;
-  if (leaf.ends_with(kReservedSuffix)) return true;
+  if (leaf.ends_with(kReservedSuffix) || is_partial_name(leaf)) return true;
   if (leaf.size() < kRandomInfix.size() + kRandomHexDigits) return false;
   const auto tail = leaf.substr(leaf.size() - kRandomHexDigits);
   if (leaf.substr(leaf.size() - kRandomHexDigits - kRandomInfix.size(), kRandomInfix.size()) !=

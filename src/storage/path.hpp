@@ -26,7 +26,9 @@ struct PathPolicy {
 Result<void> check_path(std::string_view path, const PathPolicy& policy);
 
 // The hidden names AtomicWriter gives its temporaries: ".NAME.ferry-part" (reserved, stable),
-// ".NAME.ferry-tmp.XXXXXXXXXXXX" (random), and their ".ferry-HASH..." forms for long names.
+// ".NAME.ferry-tmp.XXXXXXXXXXXX" (random), their ".ferry-HASH..." forms for long names, and the
+// partial data kept for resume with its record (".ferry-partial.NAME", ".ferry-ranges.NAME",
+// see partial.hpp).
 inline constexpr std::string_view kReservedSuffix = ".ferry-part";
 inline constexpr std::string_view kRandomInfix = ".ferry-tmp.";
 inline constexpr std::size_t kRandomHexDigits = 12;

@@ -11,6 +11,7 @@
 #include <cstdio>  // renameat2
 
 #include "storage/fs_util.hpp"
+#include "storage/partial.hpp"
 
 namespace ferry::storage {
 namespace {
@@ -403,7 +404,15 @@ bool remove_if_unheld(int dir, const char* name) {
 
 }  // namespace
 
-Result<std::size_t> Sandbox::remove_stale_temporaries(std::size_t max_entries) const {
+Result<std::size_t> Sandbox::remove_stale_temporaries(std::chrono::seconds partial_expiry,
+                                                      std::size_t max_entries) const {
+  const std::int64_t now = ::time(nullptr);
+  // A record being saved has no data file under the name yet for an instant: orphans must be
+  // a minute old.
+  constexpr std::int64_t kOrphanAge = 60;
+  auto older_than = [&](const struct stat& st, std::int64_t age) {
+    return now - static_cast<std::int64_t>(st.st_mtime) >= age;
+  };
   constexpr std::size_t kMaxDepth = 64;
   std::size_t removed = 0, seen = 0;
   struct Level {
@@ -440,8 +449,23 @@ Result<std::size_t> Sandbox::remove_stale_temporaries(std::size_t max_entries) c
       // O_NOFOLLOW: a directory swapped for a symlink meanwhile is not entered.
       const int sub = ::openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub >= 0) push(sub);
-    } else if (S_ISREG(st.st_mode) && is_temporary_name(name) &&
-               remove_if_unheld(dfd, de->d_name)) {
+    } else if (!S_ISREG(st.st_mode) || !is_temporary_name(name)) {
+      continue;
+    } else if (name.starts_with(kPartialPrefix)) {
+      if (older_than(st, partial_expiry.count()) && remove_if_unheld(dfd, de->d_name)) {
+        ++removed;
+        if (::unlinkat(dfd, record_name_of(name).c_str(), 0) == 0) ++removed;
+      }
+    } else if (name.starts_with(kRangesPrefix)) {
+      const std::string data =
+          std::string(kPartialPrefix) + std::string(name.substr(kRangesPrefix.size()));
+      struct stat dst {};
+      if (older_than(st, kOrphanAge) &&
+          ::fstatat(dfd, data.c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
+          ::unlinkat(dfd, de->d_name, 0) == 0) {
+        ++removed;
+      }
+    } else if (remove_if_unheld(dfd, de->d_name)) {
       ++removed;
     }
   }

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -119,9 +120,13 @@ class Sandbox {
   Result<UniqueFd> open(std::string_view path, int flags, Follow follow = Follow::yes) const;
 
   // Removes beneath the root the temporaries (is_temporary_name) that no writer holds (a writer
-  // keeps its temporary flock()ed): what a killed process left behind. Never follows a symlink;
-  // looks at `max_entries` directory entries at most. Returns how many it removed.
-  Result<std::size_t> remove_stale_temporaries(std::size_t max_entries = 1'000'000) const;
+  // keeps its temporary flock()ed): what a killed process left behind. Partial data kept for
+  // resume (partial.hpp) goes only once unchanged for `partial_expiry`, with its record; a record
+  // whose data is gone goes too. Never follows a symlink; looks at `max_entries` directory
+  // entries at most. Returns how many files it removed.
+  Result<std::size_t> remove_stale_temporaries(
+      std::chrono::seconds partial_expiry = std::chrono::hours(24 * 7),
+      std::size_t max_entries = 1'000'000) const;
 
   struct Parent {
     UniqueFd dir;      // O_PATH descriptor of the directory holding the entry

@@ -10,6 +10,14 @@
 #                        with a key, refuses to fall back
 #   loss_1percent        in a namespace whose loopback drops 1% of UDP datagrams (nftables), a
 #                        64 MiB upload and download arrive byte-identical
+#   resume_client_killed a put, then a get, whose client is killed (SIGKILL) mid-way, run
+#                        again: each continues from what arrived (fewer bytes sent again than
+#                        the file holds) and ends byte-identical (a namespace slows the link)
+#   resume_server_killed the same with xftpd killed mid-way and started again
+#   corrupt_partial      partial data damaged between the kill and the rerun (on the server for
+#                        a put, on the client for a get): the bad block is found and sent again
+#   partial_names        partial data is hidden from listings and refused by every command;
+#                        past --partial-expiry it is removed at start, fresh ones are kept
 # Usage: xftp_extended.sh XFTP XFTPD SCENARIO
 set -euo pipefail
 xftp=$(realpath "$1")
@@ -42,7 +50,178 @@ start_xftpd() {
   server="127.0.0.1:$port"
 }
 
+# slow_namespace: $netns, its loopback passing full-size UDP datagrams at 8 MB/s at most, so a
+# 32 MiB transfer takes seconds and can be interrupted mid-way.
+slow_namespace() {
+  [ "$(id -u)" -eq 0 ] || skip "namespaces need root"
+  command -v nft >/dev/null || skip "nft (nftables) is not installed"
+  netns="ferry-xr$$"
+  ip netns add "$netns" || skip "cannot create a network namespace"
+  ip -n "$netns" link set lo up
+  ip netns exec "$netns" nft -f - <<'NFT'
+table inet ferry_slow {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    meta l4proto udp meta length > 1000 limit rate over 8 mbytes/second drop
+  }
+}
+NFT
+}
+
+# in_background ARGS...: the client in $netns, in the background; sets $client.
+in_background() {
+  ip netns exec "$netns" "$xftp" -q -t 3 "$@" >"$work/bg.out" 2>"$work/bg.err" &
+  client=$!
+}
+
+# wait_for_record FILE: until a partial record lists 4 blocks or more (10 s at most).
+wait_for_record() {
+  for _ in $(seq 1 200); do
+    [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge $((56 + 16 * 4)) ] && return 0
+    sleep 0.05
+  done
+  fail "no record of 4 blocks at $1 after 10 s"
+}
+
+# in_ns_run EXPECTED_RC ARGS...: `run` inside $netns.
+in_ns_run() {
+  local want=$1; shift
+  set +e
+  ip netns exec "$netns" timeout 120 "$xftp" "${xftp_options[@]}" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  set -e
+  [ "$rc" = "$want" ] || { cat "$work/err"; fail "xftp $* exited $rc, expected $want"; }
+}
+
+# resumed_from: the bytes the client said were there already (0 when it did not resume).
+resumed_from() { sed -n 's/.*resumed, \([0-9]*\) bytes were there already.*/\1/p' "$work/err" | tail -1; }
+
+# server_sent_again WHAT PATH: bytes the server's log line for that transfer says moved this
+# time ("received" for an upload, "sent" for a download); waits 5 s for the line.
+server_moved() {
+  local line
+  for _ in $(seq 1 50); do
+    line=$(grep "$1 $2 (.*done (extended)" "$work/xftpd.log" | tail -1) && [ -n "$line" ] && break
+    sleep 0.1
+  done
+  [ -n "$line" ] || fail "no line for $1 $2 in $(cat "$work/xftpd.log")"
+  echo "$line" | sed -n 's/.*done (extended): \([0-9]*\) bytes \(received\|sent\).*/\1/p'
+}
+
+# check_resumed WHAT PATH LOCAL REMOTE: the rerun said it resumed, moved less than the whole
+# file, and the two copies are identical.
+check_resumed() {
+  local what=$1 path=$2 size resumed moved
+  size=$(stat -c %s "$3")
+  resumed=$(resumed_from)
+  [ "${resumed:-0}" -gt 0 ] || fail "$what: the rerun did not resume: $(cat "$work/err")"
+  moved=$(server_moved "$what" "$path")
+  [ "$moved" -lt "$size" ] || fail "$what: $moved bytes moved again of $size"
+  wait_same "$3" "$4" || fail "$what: the copies differ"
+  echo "$what $path: $resumed of $size bytes were there, $moved moved again"
+}
+
 case $scenario in
+  resume_client_killed)
+    slow_namespace
+    start_xftpd
+    head -c $((32 << 20)) /dev/urandom >"$work/local/f"
+    in_background "$server" put "$work/local/f" /sub/f
+    wait_for_record "$work/root/sub/.ferry-ranges.f"
+    kill -9 "$client"; wait "$client" 2>/dev/null || true
+    [ ! -e "$work/root/sub/f" ] || fail "a killed put left its file under the final name"
+    in_ns_run 0 "$server" put "$work/local/f" /sub/f
+    check_resumed upload /sub/f "$work/local/f" "$work/root/sub/f"
+    ok "put killed mid-way, run again: resumed, byte-identical"
+    in_background "$server" get /sub/f "$work/local/back"
+    wait_for_record "$work/local/.ferry-ranges.back"
+    kill -9 "$client"; wait "$client" 2>/dev/null || true
+    [ ! -e "$work/local/back" ] || fail "a killed get left its file under the final name"
+    in_ns_run 0 "$server" get /sub/f "$work/local/back"
+    check_resumed download /sub/f "$work/local/f" "$work/local/back"
+    [ -z "$(ls -A "$work/local" | grep ferry-)" ] || fail "partial data left: $(ls -A "$work/local")"
+    ok "get killed mid-way, run again: resumed, byte-identical, nothing left beside it"
+    ;;
+  resume_server_killed)
+    slow_namespace
+    start_xftpd
+    daemon=${peers[-1]}
+    head -c $((32 << 20)) /dev/urandom >"$work/local/f"
+    in_background "$server" put "$work/local/f" /sub/f
+    wait_for_record "$work/root/sub/.ferry-ranges.f"
+    kill -9 "$daemon"
+    set +e; wait "$client"; rc=$?; set -e
+    [ "$rc" != 0 ] || fail "the put succeeded with its server killed"
+    start_xftpd
+    daemon=${peers[-1]}
+    in_ns_run 0 "$server" put "$work/local/f" /sub/f
+    check_resumed upload /sub/f "$work/local/f" "$work/root/sub/f"
+    ok "put with its server killed mid-way, server restarted, run again: resumed, byte-identical"
+    in_background "$server" get /sub/f "$work/local/back"
+    wait_for_record "$work/local/.ferry-ranges.back"
+    kill -9 "$daemon"
+    set +e; wait "$client"; rc=$?; set -e
+    [ "$rc" != 0 ] || fail "the get succeeded with its server killed"
+    start_xftpd
+    in_ns_run 0 "$server" get /sub/f "$work/local/back"
+    check_resumed download /sub/f "$work/local/f" "$work/local/back"
+    ok "get with its server killed mid-way, server restarted, run again: resumed, byte-identical"
+    ;;
+  corrupt_partial)
+    slow_namespace
+    start_xftpd
+    daemon=${peers[-1]}
+    head -c $((32 << 20)) /dev/urandom >"$work/local/f"
+    in_background "$server" put "$work/local/f" /sub/f
+    wait_for_record "$work/root/sub/.ferry-ranges.f"
+    kill -9 "$client"; wait "$client" 2>/dev/null || true
+    kill -9 "$daemon"  # so nothing rewrites the record meanwhile
+    printf 'XXXXXXXX' | dd of="$work/root/sub/.ferry-partial.f" bs=1 seek=100 conv=notrunc 2>/dev/null
+    start_xftpd
+    in_ns_run 0 "$server" put "$work/local/f" /sub/f
+    grep -q "upload /sub/f from .* resumes: [0-9]* bytes present and verified, 1 blocks failed their check" \
+      "$work/xftpd.log" || fail "the damaged block was not found: $(cat "$work/xftpd.log")"
+    check_resumed upload /sub/f "$work/local/f" "$work/root/sub/f"
+    ok "a put's partial data damaged on the server: the block fails its check, is sent again"
+    in_background "$server" get /sub/f "$work/local/back"
+    wait_for_record "$work/local/.ferry-ranges.back"
+    kill -9 "$client"; wait "$client" 2>/dev/null || true
+    printf 'XXXXXXXX' | dd of="$work/local/.ferry-partial.back" bs=1 seek=100 conv=notrunc 2>/dev/null
+    in_ns_run 0 "$server" get /sub/f "$work/local/back"
+    check_resumed download /sub/f "$work/local/f" "$work/local/back"
+    ok "a get's partial data damaged on the client: the block fails its check, is sent again"
+    ;;
+  partial_names)
+    start_xftpd --partial-expiry 86400
+    daemon=${peers[-1]}
+    printf 'partial' >"$work/root/sub/.ferry-partial.x"
+    printf 'record' >"$work/root/sub/.ferry-ranges.x"
+    head -c 2000 /dev/urandom >"$work/local/f"
+    run 0 "$server" ls /sub
+    ! grep -q ferry "$work/out" || fail "a listing shows partial data: $(cat "$work/out")"
+    run 5 "$server" get /sub/.ferry-partial.x "$work/local/px"
+    run 5 "$server" get /sub/.ferry-ranges.x "$work/local/rx"
+    run 5 "$server" put "$work/local/f" /sub/.ferry-partial.y
+    run 5 "$server" rm /sub/.ferry-partial.x
+    run 5 "$server" mv /sub/.ferry-partial.x /sub/stolen
+    run 5 "$server" mv /hello.txt /sub/.ferry-ranges.x
+    [ "$(cat "$work/root/sub/.ferry-partial.x")" = partial ] &&
+      [ "$(cat "$work/root/sub/.ferry-ranges.x")" = record ] &&
+      [ ! -e "$work/root/sub/.ferry-partial.y" ] && [ ! -e "$work/root/sub/stolen" ] ||
+      fail "a command reached partial data"
+    ok "partial data: not listed; get, put, rm and mv of its names refused (INVALID), untouched"
+    kill "$daemon"
+    printf 'old' >"$work/root/sub/.ferry-partial.old"
+    printf 'old' >"$work/root/sub/.ferry-ranges.old"
+    touch -d '2 days ago' "$work/root/sub/.ferry-partial.old" "$work/root/sub/.ferry-ranges.old"
+    start_xftpd --partial-expiry 86400
+    for _ in $(seq 1 50); do [ -e "$work/root/sub/.ferry-partial.old" ] || break; sleep 0.1; done
+    [ ! -e "$work/root/sub/.ferry-partial.old" ] && [ ! -e "$work/root/sub/.ferry-ranges.old" ] ||
+      fail "expired partial data was kept: $(ls -A "$work/root/sub")"
+    [ -e "$work/root/sub/.ferry-partial.x" ] || fail "fresh partial data was removed"
+    grep -q "removed 2 temporaries" "$work/xftpd.log" || fail "not logged: $(cat "$work/xftpd.log")"
+    ok "partial data older than --partial-expiry is removed at start, with its record; fresh is kept"
+    ;;
   default_is_extended)
     start_xftpd
     head -c 20000000 /dev/urandom >"$work/local/big"

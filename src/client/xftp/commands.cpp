@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <memory>
 #include <ostream>
 
 #include "client/xftp/cli.hpp"
@@ -58,14 +59,36 @@ int get(XftpClient& client, const std::string& remote, const std::string& local_
   }
   auto here = storage::Sandbox::unconfined(".");
   if (!here) return fail(io, "get", local_error(here.error().message()));
-  auto writer = here->create(local, {.collision = storage::Collision::replace});
+  // Extended mode keeps what arrives beside the target (hidden) until it is complete, so a get
+  // that is interrupted and run again continues; legacy mode cannot, and leaves nothing.
+  auto writer = here->create(
+      local, {.collision = storage::Collision::replace, .resumable = client.extended()});
   if (!writer) return fail(io, "get " + remote, local_error(writer.error().message()));
-  // Legacy mode never tells the size of a download: bytes and rate, no percentage.
-  begin(io, local, std::nullopt);
-  auto got = client.download(remote, *writer, progress_of(io, std::nullopt));
+  // Legacy mode never tells the size of a download: bytes and rate, no percentage. Extended
+  // mode does, before the first byte.
+  auto size = std::make_shared<std::optional<std::uint64_t>>();
+  session::TransferProgress progress;
+  if (io.display.progress) {
+    progress = [&io, size](std::uint64_t n) { io.display.progress(n, *size); };
+  }
+  bool begun = false;
+  auto started = [&](std::uint64_t total, std::uint64_t resumed) {
+    *size = total;
+    begin(io, local, total);
+    begun = true;
+    if (resumed > 0) {
+      io.err << "xftp: get " << remote << ": resumed, " << resumed << " bytes were there already\n";
+    }
+  };
+  if (!client.extended()) {
+    begin(io, local, std::nullopt);
+    begun = true;
+  }
+  auto got = client.download(remote, *writer, progress, started);
   if (!got) {
-    end(io, false, 0);
-    return fail(io, "get " + remote, got.error());  // the writer removes its temporary file
+    if (begun) end(io, false, 0);
+    // The writer removes its temporary file (legacy), or keeps what arrived for a rerun.
+    return fail(io, "get " + remote, got.error());
   }
   if (auto c = writer->commit(); !c) {
     end(io, false, *got);
@@ -92,6 +115,10 @@ int put(XftpClient& client, const std::string& local, const std::string& remote_
   if (!sent) {
     end(io, false, 0);
     return fail(io, "put " + local + " " + remote, sent.error());
+  }
+  if (client.resumed_bytes() > 0) {
+    io.err << "xftp: put " << local << ": resumed, " << client.resumed_bytes()
+           << " bytes were there already\n";
   }
   end(io, true, *sent);
   return xftp_exit::ok;

@@ -175,8 +175,8 @@ std::vector<std::uint8_t> encode_fields(const ReplyFields& f) {
             w.u32(x.transfer);
             w.u16(x.data_port);
             write_ranges(w, x.present);
-            w.u32(static_cast<std::uint32_t>(x.block_checksums.size()));
-            for (auto c : x.block_checksums) w.u64(c);
+            w.u32(static_cast<std::uint32_t>(x.range_checksums.size()));
+            for (auto c : x.range_checksums) w.u64(c);
           },
           [&](const DownloadResult& x) {
             w.u32(x.transfer);
@@ -223,8 +223,8 @@ std::optional<ReplyFields> decode_fields(Command c, Status s, Bytes body) {
       x.data_port = r.u16();
       if (!read_ranges(r, x.present) || !r.need(4)) return std::nullopt;
       const std::size_t n = r.u32();
-      if (!r.need(n * 8)) return std::nullopt;
-      for (std::size_t i = 0; i < n; ++i) x.block_checksums.push_back(r.u64());
+      if (n != x.present.size() || !r.need(n * 8)) return std::nullopt;  // one per range
+      for (std::size_t i = 0; i < n; ++i) x.range_checksums.push_back(r.u64());
       return x;
     }
     case Command::download: {

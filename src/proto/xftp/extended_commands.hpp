@@ -89,13 +89,14 @@ struct ListResult {
   std::vector<Entry> entries;
   bool operator==(const ListResult&) const = default;
 };
-// UPLOAD: where the transfer's datagrams go, and what the server already holds (resume), each
-// present 1 MiB block with its XXH3-64.
+// UPLOAD: where the transfer's datagrams go, and what the server already holds (resume): ranges
+// of verified blocks, each with the XXH3-64 of its bytes, so the client can check them against
+// its own file.
 struct UploadResult {
   std::uint32_t transfer = 0;
   std::uint16_t data_port = 0;
   std::vector<Range> present;
-  std::vector<std::uint64_t> block_checksums;
+  std::vector<std::uint64_t> range_checksums;
   bool operator==(const UploadResult&) const = default;
 };
 struct DownloadResult {

@@ -186,7 +186,9 @@ void Connection::run_session(storage::Sandbox sandbox, std::string_view user, Ha
     // Uploads of a session that was killed (kill -9, a forbidden system call, a crash) left
     // their temporaries behind, hidden: the user's next login gives their space back.
     constexpr std::size_t kSweepEntries = 100000;
-    if (auto swept = sandbox_->remove_stale_temporaries(kSweepEntries); swept && *swept > 0) {
+    constexpr auto kPartialExpiry = std::chrono::hours(24 * 7);  // no partial data yet (#14)
+    if (auto swept = sandbox_->remove_stale_temporaries(kPartialExpiry, kSweepEntries);
+        swept && *swept > 0) {
       spdlog::info("{}: removed {} temporaries of uploads an ended session left behind", who(),
                    *swept);
     }

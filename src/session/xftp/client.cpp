@@ -8,6 +8,7 @@
 #include "io/udp.hpp"
 #include "session/xftp/extended_transfer.hpp"
 #include "session/xftp/transfer.hpp"
+#include "storage/partial.hpp"
 
 namespace ferry::session {
 namespace {
@@ -265,8 +266,9 @@ XftpResult<std::uint64_t> XftpClient::upload(const storage::File& source, std::s
 }
 
 XftpResult<std::uint64_t> XftpClient::download(std::string_view remote, storage::AtomicWriter& into,
-                                               const TransferProgress& progress) {
-  if (ext_) return ext_download(remote, into, progress);
+                                               const TransferProgress& progress,
+                                               const DownloadStarted& started) {
+  if (ext_) return ext_download(remote, into, progress, started);
   std::vector<Early> early;
   auto reply = exchange(Command::download, std::string(remote), false, &early);
   if (!reply) return Unexpected(reply.error());
@@ -482,77 +484,176 @@ XftpResult<Listing> XftpClient::ext_list(std::string_view path) {
   return listing;
 }
 
+namespace {
+
+// Ranges a DOWNLOAD request can offer within one datagram (its path and the tag included), and
+// never more than a server offers for an upload.
+std::size_t ranges_that_fit(std::size_t max_datagram, std::size_t path_bytes, bool keyed) {
+  const std::size_t fixed =
+      ext::kHeaderSize + 5 + 2 + path_bytes + 1 + 2 + (keyed ? ext::kTagSize : 0);
+  if (fixed >= max_datagram) return 0;
+  return std::min<std::size_t>(40, (max_datagram - fixed) / 16);
+}
+
+}  // namespace
+
+void XftpClient::ext_abort(const io::SocketAddress& peer, std::uint32_t transfer,
+                           std::string reason) {
+  const auto bytes = frame(ext_->framing(), ext::Type::abort, ext::Abort{transfer, reason});
+  (void)io::send_to(fd_.get(), as_bytes(bytes), peer);
+}
+
 XftpResult<std::uint64_t> XftpClient::ext_upload(const storage::File& source,
                                                  std::string_view remote,
                                                  const TransferProgress& progress) {
   auto size = source.size();
   if (!size) return Unexpected(failure(XftpClientError::Kind::local_file, size.error().message()));
+  auto mtime = source.mtime();
+  if (!mtime)
+    return Unexpected(failure(XftpClientError::Kind::local_file, mtime.error().message()));
   auto sum = whole_file_checksum(source);
   if (!sum) return Unexpected(from_transfer(sum.error()));
-  ext::UploadArgs args{std::string(remote), *size, 0, *sum, 0};
-  auto fields = ext_call(ext::Command::upload, args, "UPLOAD reply");
-  if (!fields) return Unexpected(fields.error());
-  const auto& up = std::get<ext::UploadResult>(*fields);
-  io::SocketAddress peer = server_;
-  peer.set_port(up.data_port);
-  SenderConfig sc;
-  sc.transfer = up.transfer;
-  sc.payload_bytes =
-      ext_->max_datagram - ext::kDataOverhead - (ext_->to_server ? ext::kTagSize : 0);
-  sc.idle_timeout = options_.timeout;
-  TransferSender core(sc, *size, *sum);
-  ExtendedTransferOptions o;
-  o.stop = options_.stop;
-  o.progress = progress;
-  o.drops = &ext_->drops;
-  auto sent = send_extended(fd_.get(), peer, source, core, ext_->framing(), o);
-  if (!sent) return Unexpected(from_transfer(sent.error()));
-  if (*sent == ext::EndStatus::checksum_mismatch) {
-    return Unexpected(failure(XftpClientError::Kind::protocol,
-                              "the server's copy does not match (checksum): not put in place"));
+  resumed_ = 0;
+  // The server offers what it holds of an earlier attempt; each range is checked against our
+  // file, and one that differs makes us start over without resume (a second attempt).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool resume = attempt == 0 && options_.resume;
+    ext::UploadArgs args{std::string(remote), *size, *mtime, *sum,
+                         static_cast<std::uint8_t>(resume ? ext::kResumeFlag : 0)};
+    auto fields = ext_call(ext::Command::upload, args, "UPLOAD reply");
+    if (!fields) return Unexpected(fields.error());
+    const auto& up = std::get<ext::UploadResult>(*fields);
+    io::SocketAddress peer = server_;
+    peer.set_port(up.data_port);
+    RangeSet present;
+    bool trusted = up.present.size() == up.range_checksums.size();
+    for (std::size_t i = 0; trusted && i < up.present.size(); ++i) {
+      const auto& range = up.present[i];
+      if (range.first >= range.last || range.last > *size) {
+        trusted = false;
+        break;
+      }
+      auto mine = storage::range_checksum(source, range.first, range.last);
+      if (!mine) {
+        return Unexpected(failure(XftpClientError::Kind::local_file, mine.error().message()));
+      }
+      trusted = *mine == up.range_checksums[i];
+      present.add(range.first, range.last);
+    }
+    if (!trusted) {
+      ext_abort(peer, up.transfer, "what you hold differs from my file: starting over");
+      continue;
+    }
+    resumed_ = present.count();
+    SenderConfig sc;
+    sc.transfer = up.transfer;
+    sc.payload_bytes =
+        ext_->max_datagram - ext::kDataOverhead - (ext_->to_server ? ext::kTagSize : 0);
+    sc.idle_timeout = options_.timeout;
+    TransferSender core(sc, *size, *sum, present);
+    ExtendedTransferOptions o;
+    o.stop = options_.stop;
+    o.progress = progress;
+    o.drops = &ext_->drops;
+    auto sent = send_extended(fd_.get(), peer, source, core, ext_->framing(), o);
+    if (!sent) return Unexpected(from_transfer(sent.error()));
+    if (*sent == ext::EndStatus::checksum_mismatch) {
+      return Unexpected(failure(XftpClientError::Kind::protocol,
+                                "the server's copy does not match (checksum): not put in place"));
+    }
+    if (*sent != ext::EndStatus::in_place) {
+      return Unexpected(
+          failure(XftpClientError::Kind::refused, "the server could not put the file in place"));
+    }
+    return *size;
   }
-  if (*sent != ext::EndStatus::in_place) {
-    return Unexpected(
-        failure(XftpClientError::Kind::refused, "the server could not put the file in place"));
-  }
-  return *size;
+  return Unexpected(failure(XftpClientError::Kind::protocol,
+                            "the server's partial copy does not match this file, twice"));
 }
 
 XftpResult<std::uint64_t> XftpClient::ext_download(std::string_view remote,
                                                    storage::AtomicWriter& into,
-                                                   const TransferProgress& progress) {
-  auto fields = ext_call(ext::Command::download, ext::DownloadArgs{std::string(remote), 0, {}},
-                         "DOWNLOAD reply");
-  if (!fields) return Unexpected(fields.error());
-  const auto& down = std::get<ext::DownloadResult>(*fields);
-  io::SocketAddress peer = server_;
-  peer.set_port(down.data_port);
-  ReceiverConfig rc;
-  rc.transfer = down.transfer;
-  rc.idle_timeout = options_.timeout;
-  TransferReceiver core(rc, down.size);
-  ExtendedTransferOptions o;
-  o.stop = options_.stop;
-  o.progress = progress;
-  o.drops = &ext_->drops;
-  o.linger = std::chrono::milliseconds(200);  // the server repeats END until its END_OK arrives
-  auto got = receive_extended(
-      fd_.get(), peer, into.file(), core, ext_->framing(),
-      [&](const ext::Checksum& expected) {
-        auto have = whole_file_checksum(into.file());
-        // In place once the caller commits, which it does on success: the check is done here.
-        return have && *have == expected ? ext::EndStatus::in_place
-                                         : ext::EndStatus::checksum_mismatch;
-      },
-      o);
-  if (!got) return Unexpected(from_transfer(got.error()));
-  if (*got != ext::EndStatus::in_place) {
-    return Unexpected(failure(XftpClientError::Kind::protocol,
-                              *got == ext::EndStatus::checksum_mismatch
-                                  ? "what arrived does not match the server's checksum"
-                                  : "the server gave up the transfer"));
+                                                   const TransferProgress& progress,
+                                                   const DownloadStarted& started) {
+  resumed_ = 0;
+  const bool resumable = into.resumable() && options_.resume;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // What an earlier attempt left: offered only when the file is still the one it came from
+    // (its size and time, asked first) and each block still matches the record.
+    std::vector<Range> offer;
+    storage::PartialRecord base;
+    bool have_base = false;
+    if (resumable && attempt == 0 && into.resume_size() > 0) {
+      auto entry = ext_call(ext::Command::stat, ext::PathArgs{std::string(remote)}, "STAT reply");
+      if (!entry) return Unexpected(entry.error());
+      const auto& e = std::get<ext::Entry>(*entry);
+      auto from = storage::resume_from(
+          into, e.size, e.mtime, {},
+          ranges_that_fit(ext_->max_datagram, remote.size(), ext_->to_server.has_value()));
+      if (!from) {
+        return Unexpected(failure(XftpClientError::Kind::local_file, from.error().message()));
+      }
+      for (const auto& r : from->verified.ranges) offer.push_back({r.first, r.last});
+      base = std::move(from->base);
+      have_base = true;
+    } else if (into.resumable() && into.resume_size() > 0) {
+      if (auto d = into.discard_partial(); !d) {
+        return Unexpected(failure(XftpClientError::Kind::local_file, d.error().message()));
+      }
+    }
+    ext::DownloadArgs args{std::string(remote),
+                           static_cast<std::uint8_t>(resumable ? ext::kResumeFlag : 0), offer};
+    auto fields = ext_call(ext::Command::download, args, "DOWNLOAD reply");
+    if (!fields) return Unexpected(fields.error());
+    const auto& down = std::get<ext::DownloadResult>(*fields);
+    io::SocketAddress peer = server_;
+    peer.set_port(down.data_port);
+    if (have_base && (base.size != down.size || base.mtime != down.mtime)) {
+      // Changed between the STAT and now: what we hold is of the old file.
+      ext_abort(peer, down.transfer, "the file changed: starting over");
+      if (auto d = into.discard_partial(); !d) {
+        return Unexpected(failure(XftpClientError::Kind::local_file, d.error().message()));
+      }
+      continue;
+    }
+    if (!have_base) {
+      base.size = down.size;
+      base.mtime = down.mtime;
+      base.block_size = storage::partial_block_size(down.size);
+    }
+    RangeSet present;
+    for (const auto& r : offer) present.add(r.first, r.last);
+    resumed_ = present.count();
+    if (started) started(down.size, resumed_);
+    ReceiverConfig rc;
+    rc.transfer = down.transfer;
+    rc.idle_timeout = options_.timeout;
+    TransferReceiver core(rc, down.size, present);
+    ExtendedTransferOptions o;
+    o.stop = options_.stop;
+    o.progress = progress;
+    o.drops = &ext_->drops;
+    o.linger = std::chrono::milliseconds(200);  // the server repeats END until its END_OK arrives
+    if (resumable) {
+      o.checkpoint = [&](const std::map<std::uint64_t, std::uint64_t>& blocks) {
+        (void)storage::save_checkpoint(into, base, blocks);  // a resume later is only lost
+      };
+    }
+    // In place once the caller commits, which it does on success: the check is done here.
+    auto got = receive_extended(
+        fd_.get(), peer, into.file(), core, ext_->framing(), [] { return true; }, o);
+    if (!got) return Unexpected(from_transfer(got.error()));
+    if (*got != ext::EndStatus::in_place) {
+      if (*got == ext::EndStatus::checksum_mismatch) into.abort(storage::Partial::drop);
+      return Unexpected(failure(XftpClientError::Kind::protocol,
+                                *got == ext::EndStatus::checksum_mismatch
+                                    ? "what arrived does not match the server's checksum"
+                                    : "the server gave up the transfer"));
+    }
+    return down.size;
   }
-  return down.size;
+  return Unexpected(
+      failure(XftpClientError::Kind::protocol, "the file keeps changing on the server"));
 }
 
 }  // namespace ferry::session

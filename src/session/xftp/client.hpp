@@ -38,6 +38,9 @@ struct XftpClientOptions {
   std::optional<std::vector<std::uint8_t>> key;
   int hello_tries = 3;
   io::Timeout hello_wait{std::chrono::milliseconds(250)};
+  // Extended mode: continue from what an earlier attempt delivered (checked first); false
+  // sends everything again.
+  bool resume = true;
 };
 
 struct XftpClientError {
@@ -59,6 +62,7 @@ template <class T>
 using XftpResult = Result<T, XftpClientError>;
 
 using TransferProgress = std::function<void(std::uint64_t bytes)>;
+using DownloadStarted = std::function<void(std::uint64_t size, std::uint64_t resumed)>;
 
 class XftpClient {
  public:
@@ -75,8 +79,14 @@ class XftpClient {
   XftpResult<std::uint64_t> upload(const storage::File& source, std::string_view remote,
                                    const TransferProgress& progress = {});
   // Receives `remote` into `into` (not committed: the caller renames it into place).
+  // In extended mode with a resumable `into`, what an earlier attempt left in it is checked and
+  // only the rest is asked for; what arrives is recorded there for the next attempt.
+  // `started`: the file's size and how many of its bytes were there already, once known.
   XftpResult<std::uint64_t> download(std::string_view remote, storage::AtomicWriter& into,
-                                     const TransferProgress& progress = {});
+                                     const TransferProgress& progress = {},
+                                     const DownloadStarted& started = {});
+  // Bytes of the last upload or download that an earlier attempt had delivered (resume).
+  std::uint64_t resumed_bytes() const noexcept { return resumed_; }
 
   std::string server() const;  // "127.0.0.1:2333" once known, else the first address
   bool extended() const noexcept { return ext_ != nullptr; }  // else legacy
@@ -97,7 +107,10 @@ class XftpClient {
   XftpResult<std::uint64_t> ext_upload(const storage::File& source, std::string_view remote,
                                        const TransferProgress& progress);
   XftpResult<std::uint64_t> ext_download(std::string_view remote, storage::AtomicWriter& into,
-                                         const TransferProgress& progress);
+                                         const TransferProgress& progress,
+                                         const DownloadStarted& started);
+  // Tells the server's data port at `peer` that `transfer` is given up.
+  void ext_abort(const io::SocketAddress& peer, std::uint32_t transfer, std::string reason);
   struct Early {
     std::uint16_t port;
     std::string bytes;
@@ -118,6 +131,7 @@ class XftpClient {
   UniqueFd fd_;
   xftp::Id id_{};
   std::shared_ptr<Extended> ext_;  // set when the server answered HELLO
+  std::uint64_t resumed_ = 0;
 };
 
 // A message for a refusal, e.g. "not found on the server" for NOT_FOUND.

@@ -7,6 +7,7 @@
 
 #include "io/udp.hpp"
 #include "storage/checksum.hpp"
+#include "storage/partial.hpp"
 
 namespace ferry::session {
 namespace {
@@ -16,6 +17,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kBatch = 64;  // datagrams read per wake-up before the core's outputs go out
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
+// Bytes hashed per wake-up of a receiver: a few milliseconds, so the ACKs keep flowing.
+constexpr std::uint64_t kHashPerWakeup = 8 << 20;
 
 Time now() {
   return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch());
@@ -179,11 +182,12 @@ Result<ext::EndStatus, TransferError> send_extended(int fd, const io::SocketAddr
   return *core.outcome();
 }
 
-Result<ext::EndStatus, TransferError> receive_extended(
+namespace {
+
+Result<ext::EndStatus, TransferError> receive_loop(
     int fd, const io::SocketAddress& peer, const storage::File& file, TransferReceiver& core,
-    const ExtendedFraming& framing,
-    const std::function<ext::EndStatus(const ext::Checksum&)>& verify_and_commit,
-    const ExtendedTransferOptions& options) {
+    const ExtendedFraming& framing, storage::InOrderHasher& hasher,
+    const std::function<bool()>& commit, const ExtendedTransferOptions& options) {
   DropCounts own;
   DropCounts& drops = options.drops != nullptr ? *options.drops : own;
   std::vector<std::byte> buf(65536);
@@ -192,6 +196,15 @@ Result<ext::EndStatus, TransferError> receive_extended(
   Time last_heard = now();
   core.begin(last_heard);
   std::uint64_t reported = 0;
+  Time checkpointed = last_heard;
+  // The whole file's checksum must match before the file takes its name; hashing what has
+  // become contiguous as it goes makes that check cost the tail only, not a second read.
+  auto hash_what_is_there = [&](std::uint64_t budget) -> std::optional<TransferError> {
+    if (auto h = hasher.advance(file, core.present().end_of_run(0), budget); !h) {
+      return error(TransferError::Kind::local_file, h.error().message());
+    }
+    return std::nullopt;
+  };
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
       return Unexpected(error(TransferError::Kind::stopped, "stopped"));
@@ -236,15 +249,30 @@ Result<ext::EndStatus, TransferError> receive_extended(
       });
       if (failed) return Unexpected(*failed);
     }
-    if (verify) {
-      // Whatever the batch owes the sender goes first; the check may take a while (the whole
-      // file is read), and the silence it makes does not count against the sender.
+    if (!local && !core.outcome()) {
+      if (auto failed = hash_what_is_there(kHashPerWakeup)) local = failed;
+      if (options.checkpoint && now() - checkpointed >= options.checkpoint_every) {
+        options.checkpoint(hasher.blocks());
+        checkpointed = now();
+      }
+    }
+    if (verify && !local) {
+      // Whatever the batch owes the sender goes first; the check may take a while (what is not
+      // hashed yet is read), and the silence it makes does not count against the sender.
       while (auto out = core.next(now())) {
         if (const auto* a = std::get_if<ext::Ack>(&*out)) {
           (void)io::send_to(fd, as_bytes(frame(framing, ext::Type::ack, *a)), peer);
         }
       }
-      core.on_verified(verify_and_commit(*verify));
+      if (auto failed = hash_what_is_there(~0ULL)) {
+        local = failed;
+        continue;  // the sender is told at the top of the loop
+      }
+      ext::EndStatus verdict = ext::EndStatus::checksum_mismatch;
+      if (hasher.done() && hasher.digest() == *verify) {
+        verdict = commit() ? ext::EndStatus::in_place : ext::EndStatus::failed;
+      }
+      core.on_verified(verdict);
       verify.reset();
       last_heard = now();
       continue;  // the END_OK goes out at the top of the loop
@@ -256,6 +284,26 @@ Result<ext::EndStatus, TransferError> receive_extended(
     }
   }
   return *core.outcome();
+}
+
+}  // namespace
+
+Result<ext::EndStatus, TransferError> receive_extended(int fd, const io::SocketAddress& peer,
+                                                       const storage::File& file,
+                                                       TransferReceiver& core,
+                                                       const ExtendedFraming& framing,
+                                                       const std::function<bool()>& commit,
+                                                       const ExtendedTransferOptions& options) {
+  storage::InOrderHasher hasher(core.size(), storage::partial_block_size(core.size()));
+  auto got = receive_loop(fd, peer, file, core, framing, hasher, commit, options);
+  // Not in place: what arrived and was hashed is recorded for the next attempt. Bytes past the
+  // hashed prefix are left out (they are sent again): only checked blocks are ever offered.
+  if (options.checkpoint && !(got && *got == ext::EndStatus::in_place) &&
+      !(got && *got == ext::EndStatus::checksum_mismatch)) {
+    (void)hasher.advance(file, core.present().end_of_run(0));
+    options.checkpoint(hasher.blocks());
+  }
+  return got;
 }
 
 }  // namespace ferry::session

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "crypto/xftp_keys.hpp"
@@ -53,6 +54,11 @@ struct ExtendedTransferOptions {
   // After its verdict, the receiver stays this long past the sender's last datagram, to answer
   // an END whose END_OK was lost.
   std::chrono::milliseconds linger{2000};
+  // Receivers: the blocks hashed so far (in file order, as they became contiguous), at most
+  // every `checkpoint_every` and once more when the transfer ends without the file in place, so
+  // the host can save its partial record (storage/partial.hpp) for a resume.
+  std::function<void(const std::map<std::uint64_t, std::uint64_t>& blocks)> checkpoint;
+  std::chrono::milliseconds checkpoint_every{250};
 };
 
 // Sends `file` to `peer` from `fd` with `core` until the receiver's END_OK (or a failure).
@@ -62,12 +68,13 @@ Result<xftp::ext::EndStatus, TransferError> send_extended(int fd, const io::Sock
                                                           const ExtendedFraming& framing,
                                                           const ExtendedTransferOptions& options);
 
-// Receives into `file` from `peer` on `fd` with `core`; `verify_and_commit` checks the whole
-// file against the sender's checksum and puts it in place (its verdict goes back in END_OK).
+// Receives into `file` from `peer` on `fd` with `core`. What arrives is hashed in file order as
+// it becomes contiguous (bytes the core was told are present included: they are read back), so
+// the sender's END is checked without reading the whole file again; only when it matches is
+// `commit` called to put the file in place (true: done). The verdict goes back in END_OK.
 Result<xftp::ext::EndStatus, TransferError> receive_extended(
     int fd, const io::SocketAddress& peer, const storage::File& file, xftp::TransferReceiver& core,
-    const ExtendedFraming& framing,
-    const std::function<xftp::ext::EndStatus(const xftp::ext::Checksum&)>& verify_and_commit,
+    const ExtendedFraming& framing, const std::function<bool()>& commit,
     const ExtendedTransferOptions& options);
 
 }  // namespace ferry::session

@@ -77,7 +77,8 @@ XftpOutcome XftpRequestHandler::list(const std::string& path) const {
   return o;
 }
 
-XftpOutcome XftpRequestHandler::upload(const std::string& path, bool may_transfer) const {
+XftpOutcome XftpRequestHandler::upload(const std::string& path, bool may_transfer,
+                                       bool resumable) const {
   // The spec's statuses: FILE_EXISTS when anything is there, INVALID for a name that may not be
   // used (through a symlink out of the root, too long, a temporary's), INTERNAL_ERROR when it
   // cannot be created (a missing parent among them).
@@ -89,7 +90,7 @@ XftpOutcome XftpRequestHandler::upload(const std::string& path, bool may_transfe
   if (st) return just(Status::file_exists);
   if (st.error().code != storage::Errc::not_found) return refused(st.error());
   if (!may_transfer) return just(Status::internal_error);
-  auto w = root_.create(path, {.collision = storage::Collision::exclusive});
+  auto w = root_.create(path, {.collision = storage::Collision::exclusive, .resumable = resumable});
   if (!w) {
     XftpOutcome o = refused(w.error());
     // Another upload of this path holds the reservation: that is "exists" too.

@@ -26,10 +26,12 @@ class XftpRequestHandler {
   explicit XftpRequestHandler(const storage::Sandbox& root) : root_(root) {}
   // `may_transfer` is false when the transfer limit is reached (UPLOAD/DOWNLOAD: INTERNAL_ERROR).
   XftpOutcome execute(const xftp::Request& request, bool may_transfer) const;
+  // UPLOAD; `resumable`: into partial data kept for resume (extended mode), else a temporary
+  // that goes when the upload fails (legacy, which cannot resume).
+  XftpOutcome upload(const std::string& path, bool may_transfer, bool resumable = false) const;
 
  private:
   XftpOutcome list(const std::string& path) const;
-  XftpOutcome upload(const std::string& path, bool may_transfer) const;
   XftpOutcome download(const std::string& path, bool may_transfer) const;
   XftpOutcome remove(const std::string& path) const;
   XftpOutcome mkdir(const std::string& path) const;

@@ -21,6 +21,7 @@
 #include "session/xftp/extended_transfer.hpp"
 #include "session/xftp/request_handler.hpp"
 #include "session/xftp/transfer.hpp"
+#include "storage/partial.hpp"
 
 namespace ferry::session {
 namespace {
@@ -32,6 +33,10 @@ using Clock = std::chrono::steady_clock;
 constexpr int kDatagramsPerWakeup = 64;
 // How long a new upload waits for the abandoned one it replaces to let go of the name.
 constexpr auto kReplaceWait = std::chrono::seconds(2);
+// Ranges of partial data an UPLOAD reply offers at most (they fit a 1232-byte datagram with
+// their checksums); verified blocks past them are sent again.
+constexpr std::size_t kMaxOfferedRanges = 40;
+constexpr auto kSweepEvery = std::chrono::hours(1);
 
 std::uint64_t random_seed() {
   std::random_device rng;
@@ -93,6 +98,8 @@ struct XftpServer::State {
   // Set when a burst has ended (its last transfer, or the duplicate memory emptying): a worker
   // joins the finished transfers' threads and gives the allocator's free memory back.
   bool tidy = false;
+  bool sweep_due = false;
+  std::optional<io::Timer> sweep_timer;
 
   std::mutex log_mu;
   RateLimit refusals;
@@ -131,6 +138,17 @@ struct XftpServer::State {
     wake.notify_one();
   }
   void tidy_up();
+  // Removes what killed transfers left and partial data past its expiry (a worker's job: it
+  // walks the served tree). At start, then every kSweepEvery from the loop's timer.
+  void sweep();
+  void ask_sweep() {
+    {
+      std::lock_guard lock(mu);
+      sweep_due = true;
+    }
+    wake.notify_one();
+  }
+  void arm_sweep_timer();
   // Remembers the reply before sending it: a copy of the request arriving right after the reply
   // must find it answered, not in progress (which would be dropped).
   void answer(const Job& job, const std::vector<std::uint8_t>& reply) {
@@ -167,12 +185,8 @@ XftpServer::~XftpServer() {
 
 void XftpServer::start() {
   State& s = *state_;
-  auto swept = s.root.remove_stale_temporaries();
-  if (!swept) {
-    spdlog::warn("xftpd: looking for abandoned temporaries: {}", swept.error().message());
-  } else if (*swept > 0) {
-    spdlog::info("xftpd: removed {} temporaries of uploads a previous run left behind", *swept);
-  }
+  s.sweep();  // before any request: nothing of ours is being written yet
+  s.arm_sweep_timer();
   for (int i = 0; i < std::max(1, s.options.workers); ++i) {
     s.workers.emplace_back([&s] { s.work(); });
   }
@@ -183,6 +197,7 @@ void XftpServer::stop() {
   State& s = *state_;
   if (s.stopping.exchange(true)) return;
   s.watch.reset();
+  s.sweep_timer.reset();  // cancels it
   {
     std::lock_guard lock(s.mu);
     s.closing = true;
@@ -315,12 +330,18 @@ void XftpServer::State::on_extended(const io::SocketAddress& from, Bytes datagra
 void XftpServer::State::work() {
   for (;;) {
     std::unique_lock lock(mu);
-    wake.wait(lock, [this] { return closing || tidy || !queue.empty(); });
+    wake.wait(lock, [this] { return closing || tidy || sweep_due || !queue.empty(); });
     if (closing) return;
     if (tidy) {
       tidy = false;
       lock.unlock();
       tidy_up();
+      continue;
+    }
+    if (sweep_due) {
+      sweep_due = false;
+      lock.unlock();
+      sweep();
       continue;
     }
     Job job = std::move(queue.front());
@@ -331,6 +352,27 @@ void XftpServer::State::work() {
     lock.unlock();
     execute(job);
   }
+}
+
+void XftpServer::State::sweep() {
+  auto swept = root.remove_stale_temporaries(options.partial_expiry);
+  if (!swept) {
+    spdlog::warn("xftpd: looking for abandoned temporaries: {}", swept.error().message());
+  } else if (*swept > 0) {
+    spdlog::info(
+        "xftpd: removed {} temporaries left behind (of killed uploads, or partial data unused "
+        "for {} s)",
+        *swept, options.partial_expiry.count());
+  }
+}
+
+void XftpServer::State::arm_sweep_timer() {
+  sweep_timer.emplace(loop, kSweepEvery);
+  sweep_timer->async_wait([this](const std::error_code& e) {
+    if (e || stopping.load()) return;
+    ask_sweep();
+    arm_sweep_timer();
+  });
 }
 
 void XftpServer::State::tidy_up() {
@@ -609,10 +651,12 @@ void XftpServer::State::execute_extended(const Job& job) {
       upload ? std::get<ext::UploadArgs>(*fields).path : std::get<ext::DownloadArgs>(*fields).path;
   if (!path_ok(path)) return answer_with(ext::Status::invalid);
   if (!reserve_transfer()) return answer_with(ext::Status::busy, ext::BusyResult{1000});
-  XftpOutcome outcome =
-      handler.execute({upload ? Command::upload : Command::download, path, {}}, true);
+  // Extended uploads always write partial data kept for resume; without the resume flag what
+  // an earlier attempt left is discarded first.
+  XftpOutcome outcome = upload ? handler.upload(path, true, true)
+                               : handler.execute({Command::download, path, {}}, true);
   if (outcome.in_progress && replace_upload(root.display(path), job.from.host())) {
-    outcome = handler.execute({Command::upload, path, {}}, true);
+    outcome = handler.upload(path, true, true);
   }
   if (!outcome.upload && !outcome.download) {
     --transfers_running;
@@ -624,30 +668,63 @@ void XftpServer::State::execute_extended(const Job& job) {
     if (auto b = io::SocketAddress::of_local(fd->get())) bound = *b;
   }
   if (!bound) {
-    if (outcome.upload) outcome.upload->abort();
+    if (outcome.upload) outcome.upload->abort(storage::Partial::keep);
     --transfers_running;
     return answer_with(ext::Status::internal_error);
   }
   const std::uint32_t transfer = static_cast<std::uint32_t>(r.request.id);
+  const std::string shown = printable(root.display(path));
+  std::uint64_t size = 0;
+  RangeSet present;             // what the receiver holds already
+  storage::PartialRecord base;  // uploads: the source, and the blocks offered
+  if (upload) {
+    const auto& a = std::get<ext::UploadArgs>(*fields);
+    size = a.size;
+    const bool resume = (a.flags & ext::kResumeFlag) != 0;
+    auto from = storage::resume_from(*outcome.upload, a.size, a.mtime, a.checksum,
+                                     resume ? kMaxOfferedRanges : 0);
+    if (!from) {
+      outcome.upload->abort(storage::Partial::keep);
+      --transfers_running;
+      spdlog::warn("xftpd: upload {} from {}: its partial data: {}", shown, job.from.to_string(),
+                   from.error().message());
+      return answer_with(ext::Status::internal_error);
+    }
+    ext::UploadResult reply{transfer, bound->port(), {}, from->verified.range_sums};
+    for (const auto& range : from->verified.ranges) {
+      reply.present.push_back({range.first, range.last});
+      present.add(range.first, range.last);
+    }
+    if (!from->verified.ranges.empty() || from->verified.bad_blocks > 0) {
+      spdlog::info(
+          "xftpd: upload {} from {} resumes: {} bytes present and verified, {} blocks failed "
+          "their check and are sent again",
+          shown, job.from.to_string(), from->verified.bytes(), from->verified.bad_blocks);
+    } else if (from->had_partial) {
+      spdlog::info("xftpd: upload {} from {} starts over: {}", shown, job.from.to_string(),
+                   from->why);
+    }
+    base = std::move(from->base);
+    answer_with(ext::Status::ok, reply);
+  } else {
+    auto st = outcome.download->size();
+    size = st ? *st : 0;
+    std::int64_t mtime = 0;
+    if (auto s2 = root.stat(path)) mtime = s2->mtime;
+    // What the client holds: it checked it against its own record before offering.
+    for (const auto& range : std::get<ext::DownloadArgs>(*fields).present) {
+      if (range.first < range.last && range.last <= size) present.add(range.first, range.last);
+    }
+    answer_with(ext::Status::ok, ext::DownloadResult{transfer, bound->port(), size, mtime, {}});
+  }
   auto stop = std::make_shared<std::atomic<bool>>(false);
   auto ended = std::make_shared<std::promise<void>>();
-  const std::string shown = printable(root.display(path));
   if (upload) {
     std::lock_guard lock(transfers_mu);
     uploads[root.display(path)] = {job.from.host(), stop, ended->get_future().share()};
   }
-  std::uint64_t size = 0;
-  std::int64_t mtime = 0;
-  if (upload) {
-    size = std::get<ext::UploadArgs>(*fields).size;
-    answer_with(ext::Status::ok, ext::UploadResult{transfer, bound->port(), {}, {}});
-  } else {
-    auto st = outcome.download->size();
-    size = st ? *st : 0;
-    if (auto s2 = root.stat(path)) mtime = s2->mtime;
-    answer_with(ext::Status::ok, ext::DownloadResult{transfer, bound->port(), size, mtime, {}});
-  }
   auto body = [this, from = job.from, keys = r.connection, stop, shown, size, transfer, upload,
+               present = std::move(present), base = std::move(base),
                sock = std::make_shared<UniqueFd>(std::move(*fd)),
                out = std::make_shared<XftpOutcome>(std::move(outcome))] {
     ExtendedTransferOptions o;
@@ -656,28 +733,36 @@ void XftpServer::State::execute_extended(const Job& job) {
     const auto framing = keys->framing();
     const std::size_t payload =
         keys->max_datagram - ext::kDataOverhead - (keys->to_client ? ext::kTagSize : 0);
+    const std::uint64_t had = present.count();
     if (upload) {
       ReceiverConfig rc;
       rc.transfer = transfer;
       rc.idle_timeout = options.idle;
-      TransferReceiver core(rc, size);
+      TransferReceiver core(rc, size, present);
+      storage::AtomicWriter& writer = *out->upload;
+      o.checkpoint = [&](const std::map<std::uint64_t, std::uint64_t>& blocks) {
+        if (auto saved = storage::save_checkpoint(writer, base, blocks); !saved) {
+          spdlog::warn("xftpd: upload {}: saving what arrived: {}", shown, saved.error().message());
+        }
+      };
       auto got = receive_extended(
-          sock->get(), from, out->upload->file(), core, framing,
-          [&](const ext::Checksum& expected) {
-            auto have = whole_file_checksum(out->upload->file());
-            if (!have || *have != expected) return ext::EndStatus::checksum_mismatch;
-            return out->upload->commit() ? ext::EndStatus::in_place : ext::EndStatus::failed;
-          },
-          o);
+          sock->get(), from, writer.file(), core, framing,
+          [&] { return static_cast<bool>(writer.commit()); }, o);
+      const std::uint64_t received = core.present().count() - had;
       if (got && *got == ext::EndStatus::in_place) {
-        spdlog::info("xftpd: upload {} ({} bytes) from {} done (extended)", shown, size,
-                     from.to_string());
+        spdlog::info(
+            "xftpd: upload {} ({} bytes) from {} done (extended): {} bytes received, {} "
+            "were there already",
+            shown, size, from.to_string(), received, had);
       } else {
-        out->upload->abort();
-        spdlog::warn(
-            "xftpd: upload {} from {} abandoned: {}", shown, from.to_string(),
-            got ? (*got == ext::EndStatus::checksum_mismatch ? "checksum mismatch" : "failed")
-                : printable(got.error().message, 400));
+        // A mismatch means what was kept cannot be trusted: it goes. Otherwise it stays, with
+        // its record, for the client's next attempt.
+        const bool mismatch = got && *got == ext::EndStatus::checksum_mismatch;
+        writer.abort(mismatch ? storage::Partial::drop : storage::Partial::keep);
+        spdlog::warn("xftpd: upload {} from {} abandoned after {} bytes received: {}", shown,
+                     from.to_string(), received,
+                     got ? (mismatch ? "checksum mismatch" : "failed")
+                         : printable(got.error().message, 400));
       }
     } else {
       auto sum = whole_file_checksum(*out->download);
@@ -691,12 +776,14 @@ void XftpServer::State::execute_extended(const Job& job) {
       sc.transfer = transfer;
       sc.payload_bytes = payload;
       sc.idle_timeout = options.idle;
-      TransferSender core(sc, size, sum ? *sum : ext::Checksum{});
+      TransferSender core(sc, size, sum ? *sum : ext::Checksum{}, present);
       auto sent = sum ? send_extended(sock->get(), from, *out->download, core, framing, o)
                       : Result<ext::EndStatus, TransferError>(Unexpected(sum.error()));
       if (sent && *sent == ext::EndStatus::in_place) {
-        spdlog::info("xftpd: download {} ({} bytes) to {} done (extended)", shown, size,
-                     from.to_string());
+        spdlog::info(
+            "xftpd: download {} ({} bytes) to {} done (extended): {} bytes sent, {} "
+            "were there already",
+            shown, size, from.to_string(), size - had, had);
       } else {
         spdlog::warn(
             "xftpd: download {} to {} abandoned: {}", shown, from.to_string(),

@@ -42,6 +42,9 @@ struct XftpServerOptions {
   // sealed, and legacy requests (which cannot be) are not served at all.
   std::optional<std::vector<std::uint8_t>> key;
   ExtendedLimits extended{};
+  // Partial data of uploads kept for resume goes once unused this long (checked at start and
+  // hourly).
+  std::chrono::seconds partial_expiry{std::chrono::hours(24 * 7)};
 };
 
 class XftpServer {
@@ -53,8 +56,8 @@ class XftpServer {
   XftpServer(const XftpServer&) = delete;
   XftpServer& operator=(const XftpServer&) = delete;
 
-  // Removes the temporaries of uploads a previous run left behind, starts the workers and
-  // watches the control socket from the loop.
+  // Removes the temporaries of uploads a previous run left behind (and expired partial data),
+  // starts the workers and watches the control socket from the loop.
   void start();
   // Stops taking requests; running transfers are abandoned within a quarter of a second
   // (uploads leave nothing behind); returns when every thread has ended.
