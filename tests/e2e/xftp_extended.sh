@@ -16,6 +16,11 @@
 #   resume_server_killed the same with xftpd killed mid-way and started again
 #   corrupt_partial      partial data damaged between the kill and the rerun (on the server for
 #                        a put, on the client for a get): the bad block is found and sent again
+#   injection            an on-path attacker (xftp_inject.py) copies DATA datagrams of a keyed
+#                        put from another address, and with a bad tag from the client's own
+#                        (spoofed): all dropped and counted in xftpd's log, the file identical,
+#                        none of its bytes on the wire; without a key (the check's control) the
+#                        bytes are seen, and a stranger's copies are still dropped
 #   partial_names        partial data is hidden from listings and refused by every command;
 #                        past --partial-expiry it is removed at start, fresh ones are kept
 # Usage: xftp_extended.sh XFTP XFTPD SCENARIO
@@ -50,18 +55,26 @@ start_xftpd() {
   server="127.0.0.1:$port"
 }
 
-# slow_namespace: $netns, its loopback passing full-size UDP datagrams at 8 MB/s at most, so a
-# 32 MiB transfer takes seconds and can be interrupted mid-way.
-slow_namespace() {
+# plain_namespace: $netns, a namespace of our own with its loopback up.
+plain_namespace() {
   [ "$(id -u)" -eq 0 ] || skip "namespaces need root"
-  command -v nft >/dev/null || skip "nft (nftables) is not installed"
   netns="ferry-xr$$"
   ip netns add "$netns" || skip "cannot create a network namespace"
   ip -n "$netns" link set lo up
+}
+
+# slow_namespace: the same, its loopback passing full-size UDP datagrams at 8 MB/s at most, so a
+# 32 MiB transfer takes seconds and can be interrupted mid-way. The attacker's datagrams (from
+# 127.0.0.2, or sent with TTL 17) are not limited: each one reaches the server.
+slow_namespace() {
+  command -v nft >/dev/null || skip "nft (nftables) is not installed"
+  plain_namespace
   ip netns exec "$netns" nft -f - <<'NFT'
 table inet ferry_slow {
   chain input {
     type filter hook input priority 0; policy accept;
+    ip saddr 127.0.0.2 accept
+    ip ttl 17 accept
     meta l4proto udp meta length > 1000 limit rate over 8 mbytes/second drop
   }
 }
@@ -190,6 +203,48 @@ case $scenario in
     in_ns_run 0 "$server" get /sub/f "$work/local/back"
     check_resumed download /sub/f "$work/local/f" "$work/local/back"
     ok "a get's partial data damaged on the client: the block fails its check, is sent again"
+    ;;
+  injection)
+    slow_namespace
+    command -v python3 >/dev/null || skip "python3 runs the attacker"
+    head -c 32 /dev/urandom >"$work/key"
+    start_xftpd --key-file "$work/key"
+    head -c $((32 << 20)) /dev/urandom >"$work/local/f"
+    ip netns exec "$netns" python3 "$here/xftp_inject.py" "$work/local/f" --forge \
+      >"$work/inject.out" 2>"$work/inject.err" &
+    attacker=$!
+    sleep 0.5  # listening before the first datagram
+    in_ns_run 0 --key-file "$work/key" "$server" put "$work/local/f" /sub/f
+    wait "$attacker" || fail "the attacker failed: $(cat "$work/inject.err")"
+    wait_same "$work/local/f" "$work/root/sub/f" || fail "the attacked put differs"
+    seen=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["seen"], d["stranger"], d["forged"], d["clear"])' "$work/inject.out")
+    read -r n_seen n_stranger n_forged n_clear <<<"$seen"
+    [ "$n_stranger" -ge 20 ] && [ "$n_forged" -ge 20 ] || fail "too few injected: $(cat "$work/inject.out")"
+    [ "$n_clear" = 0 ] || fail "$n_clear of $n_seen keyed DATA datagrams carry the file's bytes in clear"
+    line=
+    for _ in $(seq 1 50); do
+      line=$(grep "upload /sub/f with .*: dropped" "$work/xftpd.log" || true); [ -n "$line" ] && break; sleep 0.1
+    done
+    from_other=$(echo "$line" | sed -n 's/.* \([0-9]*\) from another address.*/\1/p')
+    bad_tag=$(echo "$line" | sed -n 's/.* \([0-9]*\) failing their tag.*/\1/p')
+    [ "${from_other:-0}" -ge "$n_stranger" ] && [ "${bad_tag:-0}" -ge "$n_forged" ] ||
+      fail "not counted: '$line' after $(cat "$work/inject.out")"
+    ok "keyed put under attack: $n_stranger copies from another address and $n_forged forged ones dropped and counted ($line), none of $n_seen datagrams in clear, the file identical"
+    kill "${peers[-1]}"
+    start_xftpd
+    ip netns exec "$netns" python3 "$here/xftp_inject.py" "$work/local/f" \
+      >"$work/inject.out" 2>"$work/inject.err" &
+    attacker=$!
+    sleep 0.5
+    in_ns_run 0 "$server" put "$work/local/f" /sub/clear
+    wait "$attacker" || fail "the attacker failed: $(cat "$work/inject.err")"
+    wait_same "$work/local/f" "$work/root/sub/clear" || fail "the attacked clear put differs"
+    read -r n_seen n_stranger n_forged n_clear <<<"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["seen"], d["stranger"], d["forged"], d["clear"])' "$work/inject.out")"
+    [ "$n_clear" -gt 0 ] || fail "the check found no clear bytes even without a key: it cannot fail"
+    for _ in $(seq 1 50); do grep -q "upload /sub/clear with .*: dropped" "$work/xftpd.log" && break; sleep 0.1; done
+    grep -q "upload /sub/clear with .*: dropped .* from another address" "$work/xftpd.log" ||
+      fail "a stranger's copies were not counted: $(cat "$work/xftpd.log")"
+    ok "without a key (control): $n_clear of $n_seen datagrams show the file's bytes; a stranger's copies are still dropped"
     ;;
   partial_names)
     start_xftpd --partial-expiry 86400

@@ -70,6 +70,27 @@ std::optional<TransferError> read_batch(int fd, const io::SocketAddress& peer,
 
 }  // namespace
 
+std::string DropCounts::summary() const {
+  std::string out;
+  auto add = [&](std::uint64_t n, const char* what) {
+    if (n == 0) return;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(n) + " " + what;
+  };
+  add(stranger.load(), "from another address");
+  add(malformed.load(), "malformed");
+  add(unauthentic.load(), "failing their tag");
+  add(elsewhere.load(), "for another connection");
+  return out;
+}
+
+void DropCounts::add_to(DropCounts& other) const noexcept {
+  other.stranger += stranger.load();
+  other.malformed += malformed.load();
+  other.unauthentic += unauthentic.load();
+  other.elsewhere += elsewhere.load();
+}
+
 Result<ext::Checksum, TransferError> whole_file_checksum(const storage::File& file) {
   auto hex = storage::checksum_file(file);
   if (!hex) return Unexpected(error(TransferError::Kind::local_file, hex.error().message()));

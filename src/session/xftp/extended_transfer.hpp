@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
 
 #include "crypto/xftp_keys.hpp"
 #include "io/socket.hpp"
@@ -36,6 +37,13 @@ struct DropCounts {
   std::atomic<std::uint64_t> malformed{0};
   std::atomic<std::uint64_t> unauthentic{0};
   std::atomic<std::uint64_t> elsewhere{0};
+
+  std::uint64_t total() const noexcept {
+    return stranger.load() + malformed.load() + unauthentic.load() + elsewhere.load();
+  }
+  // "3 from another address, 20 failing their tag" (the non-zero counts), for the log.
+  std::string summary() const;
+  void add_to(DropCounts& other) const noexcept;
 };
 
 // The whole file's XXH3-128 as END carries it.

@@ -729,7 +729,8 @@ void XftpServer::State::execute_extended(const Job& job) {
                out = std::make_shared<XftpOutcome>(std::move(outcome))] {
     ExtendedTransferOptions o;
     o.stop = stop.get();
-    o.drops = &extended.drops();
+    DropCounts dropped;  // this transfer's, logged with it
+    o.drops = &dropped;
     const auto framing = keys->framing();
     const std::size_t payload =
         keys->max_datagram - ext::kDataOverhead - (keys->to_client ? ext::kTagSize : 0);
@@ -789,6 +790,11 @@ void XftpServer::State::execute_extended(const Job& job) {
             "xftpd: download {} to {} abandoned: {}", shown, from.to_string(),
             sent ? "the client did not put it in place" : printable(sent.error().message, 400));
       }
+    }
+    if (dropped.total() > 0) {
+      spdlog::warn("xftpd: {} {} with {}: dropped {} datagrams: {}", upload ? "upload" : "download",
+                   shown, from.to_string(), dropped.total(), dropped.summary());
+      dropped.add_to(extended.drops());
     }
     out->upload.reset();
     out->download.reset();
