@@ -299,6 +299,16 @@ case $scenario in
     run 0 --legacy "$server" get /hello.txt "$work/local/h"
     grep -q "DOWNLOAD /hello.txt from .*: OK$" "$work/xftpd.log" || fail "--legacy did not speak legacy"
     ok "--legacy speaks legacy to the same server"
+    mkdir "$work/root/many"
+    (cd "$work/root/many" && for i in $(seq 1 3000); do : >"file-with-a-longish-name-$i"; done)
+    mkdir "$work/root/many/a-directory"
+    run 0 "$server" ls /many
+    [ "$(wc -l <"$work/out")" = 3001 ] || fail "extended ls gave $(wc -l <"$work/out") of 3001 names"
+    [ "$(head -1 "$work/out")" = a-directory/ ] || fail "directories first: $(head -1 "$work/out")"
+    [ "$(sort -u "$work/out" | wc -l)" = 3001 ] || fail "extended ls repeated names"
+    run 0 --legacy "$server" ls /many
+    [ "$(wc -l <"$work/out")" -lt 3001 ] || fail "legacy ls is one datagram: $(wc -l <"$work/out") names?"
+    ok "ls of 3001 names: all of them, in pages, in extended mode (one datagram's worth in legacy)"
     ;;
   keyed)
     head -c 32 /dev/urandom >"$work/key"

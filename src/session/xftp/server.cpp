@@ -37,6 +37,10 @@ constexpr auto kReplaceWait = std::chrono::seconds(2);
 // their checksums); verified blocks past them are sent again.
 constexpr std::size_t kMaxOfferedRanges = 40;
 constexpr auto kSweepEvery = std::chrono::hours(1);
+// Listings kept for their next pages: this long, this many, this many bytes in all.
+constexpr auto kListingKept = std::chrono::seconds(30);
+constexpr std::size_t kListingsKept = 64;
+constexpr std::size_t kListingBytes = 64 << 20;
 
 std::uint64_t random_seed() {
   std::random_device rng;
@@ -49,6 +53,18 @@ struct Job {
   Request parsed;
   DuplicateFilter::Key key;
   std::optional<ExtendedRequest> extended;  // an extended-mode request instead
+};
+
+// A directory's names, sorted, with what each leads to.
+using Names = std::vector<std::pair<std::string, storage::FileType>>;
+
+// The names an extended LIST's first page read, for its next pages.
+struct CachedListing {
+  std::weak_ptr<ConnectionKeys> connection;
+  std::string path;
+  Clock::time_point at;
+  std::shared_ptr<const Names> names;
+  std::size_t bytes = 0;
 };
 
 struct Transfer {
@@ -103,6 +119,13 @@ struct XftpServer::State {
 
   std::mutex log_mu;
   RateLimit refusals;
+
+  std::mutex listings_mu;             // guards `listings` and `listing_bytes`
+  std::list<CachedListing> listings;  // newest first
+  std::size_t listing_bytes = 0;
+  std::shared_ptr<const Names> cached_listing(const ConnectionKeys& c, const std::string& path);
+  void keep_listing(const std::shared_ptr<ConnectionKeys>& c, const std::string& path,
+                    std::shared_ptr<const Names> names);
 
   std::atomic<int> transfers_running{0};
   std::mutex transfers_mu;  // guards `transfers` and `uploads`
@@ -564,6 +587,41 @@ std::string join(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
+std::shared_ptr<const Names> XftpServer::State::cached_listing(const ConnectionKeys& c,
+                                                               const std::string& path) {
+  std::lock_guard lock(listings_mu);
+  for (auto& l : listings) {
+    if (l.path == path && l.connection.lock().get() == &c && Clock::now() - l.at < kListingKept) {
+      return l.names;
+    }
+  }
+  return nullptr;
+}
+
+void XftpServer::State::keep_listing(const std::shared_ptr<ConnectionKeys>& c,
+                                     const std::string& path, std::shared_ptr<const Names> names) {
+  std::size_t bytes = 0;
+  for (const auto& [name, type] : *names) bytes += name.size() + sizeof(Names::value_type);
+  if (bytes > kListingBytes / 4) return;  // too large to keep: its pages read it again
+  std::lock_guard lock(listings_mu);
+  for (auto it = listings.begin(); it != listings.end();) {  // the same one, or one gone stale
+    auto next = std::next(it);
+    if ((it->path == path && it->connection.lock() == c) || it->connection.expired() ||
+        Clock::now() - it->at >= kListingKept) {
+      listing_bytes -= it->bytes;
+      listings.erase(it);
+    }
+    it = next;
+  }
+  while (!listings.empty() &&
+         (listings.size() >= kListingsKept || listing_bytes + bytes > kListingBytes)) {
+    listing_bytes -= listings.back().bytes;
+    listings.pop_back();
+  }
+  listings.push_front({c, path, Clock::now(), std::move(names), bytes});
+  listing_bytes += bytes;
+}
+
 void XftpServer::State::execute_extended(const Job& job) {
   const ExtendedRequest& r = *job.extended;
   const auto command = static_cast<ext::Command>(r.request.command);
@@ -582,13 +640,21 @@ void XftpServer::State::execute_extended(const Job& job) {
         return answer_with(
             ext::from_legacy(handler.execute({Command::list, a.path, {}}, false).status));
       if (st->type != storage::FileType::directory) return answer_with(ext::Status::invalid);
-      auto entries = root.list(a.path);
-      if (!entries) return answer_with(ext::Status::internal_error);
-      std::vector<std::pair<std::string, storage::FileType>> names;
-      for (const auto& e : *entries) {
-        if (e.name != "." && e.name != "..") names.emplace_back(e.name, e.target);
+      // A listing's later pages come from the names its first page read (kept a while per
+      // connection), so paging through N names costs one directory read, not N/page of them.
+      auto cached = a.cursor != 0 ? cached_listing(*r.connection, a.path) : nullptr;
+      if (!cached) {
+        auto entries = root.list(a.path);
+        if (!entries) return answer_with(ext::Status::internal_error);
+        auto fresh = std::make_shared<Names>();
+        for (const auto& e : *entries) {
+          if (e.name != "." && e.name != "..") fresh->emplace_back(e.name, e.target);
+        }
+        std::sort(fresh->begin(), fresh->end());
+        cached = fresh;
+        keep_listing(r.connection, a.path, std::move(fresh));
       }
-      std::sort(names.begin(), names.end());
+      const Names& names = *cached;
       // A page fills one datagram: header, REPLY's 5 bytes, the list's 6, a tag.
       const std::size_t room =
           r.connection->max_datagram - ext::kHeaderSize - 5 - 6 - ext::kTagSize;
