@@ -63,7 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       if (const auto* x = std::get_if<ext::Data>(&m->body)) {
         if (auto w = receiver.on_data(*x, now)) {
-          FUZZ_CHECK(w->offset + x->payload.size() <= kSize);
+          FUZZ_CHECK(x->offset + x->payload.size() <= kSize);
+          FUZZ_CHECK(!w->parts.empty());
+          for (const auto& part : w->parts) {  // new bytes only, within the datagram's
+            FUZZ_CHECK(part.first >= x->offset && part.first < part.last);
+            FUZZ_CHECK(part.last <= x->offset + x->payload.size());
+          }
         }
       }
       if (const auto* e = std::get_if<ext::End>(&m->body)) {

@@ -271,8 +271,7 @@ Result<void> AtomicWriter::save_record(Bytes record) const {
   const int dir = target_.dir.get();
   // The new copy's name is ours alone while we hold the partial data's lock.
   const std::string name = partial_record_name(target_.leaf);
-  const std::string fresh = std::string(kRangesPrefix) + "~new-" +
-                            hex64(XXH3_64bits(target_.leaf.data(), target_.leaf.size()));
+  const std::string fresh = record_fresh_name(target_.leaf);
   UniqueFd fd(
       ::openat(dir, fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return fail(errno, target_.shown);

@@ -14,36 +14,61 @@ namespace {
 
 constexpr std::size_t kReadChunk = 1 << 20;
 
-std::string base_of(std::string_view leaf) {
-  // Both prefixes must fit with the leaf; longer leaves are named by their hash ('~' cannot
-  // start a hashed form's clash: a real leaf of that shape is short enough to be used as is).
-  if (kPartialPrefix.size() + leaf.size() <= kMaxNameBytes) return std::string(leaf);
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "~%016llx",
+// "ferry-partial" and "ferry-ranges" then '.' and the leaf, or, for leaves too long for that,
+// '#' and the leaf's hash: no leaf gives a name of the other form, so two targets never share
+// partial data. The record's new copy is "ferry-ranges" '%' hash: no record has that name.
+constexpr std::string_view kPartialStem = ".ferry-partial";
+constexpr std::string_view kRangesStem = ".ferry-ranges";
+
+std::string hash_of(std::string_view leaf) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
                 static_cast<unsigned long long>(XXH3_64bits(leaf.data(), leaf.size())));
   return buf;
+}
+
+std::string name_for(std::string_view stem, std::string_view leaf) {
+  if (kPartialPrefix.size() + leaf.size() <= kMaxNameBytes) {
+    return std::string(stem) + "." + std::string(leaf);
+  }
+  return std::string(stem) + "#" + hash_of(leaf);
+}
+
+bool has_stem(std::string_view name, std::string_view stem) {
+  return name.size() > stem.size() + 1 && name.starts_with(stem) &&
+         (name[stem.size()] == '.' || name[stem.size()] == '#' || name[stem.size()] == '%');
 }
 
 }  // namespace
 
 std::string partial_data_name(std::string_view leaf) {
-  return std::string(kPartialPrefix) + base_of(leaf);
+  return name_for(kPartialStem, leaf);
 }
 
 std::string partial_record_name(std::string_view leaf) {
-  return std::string(kRangesPrefix) + base_of(leaf);
+  return name_for(kRangesStem, leaf);
+}
+
+std::string record_fresh_name(std::string_view leaf) {
+  return std::string(kRangesStem) + "%" + hash_of(leaf);
 }
 
 std::string record_name_of(std::string_view data_name) {
-  if (!data_name.starts_with(kPartialPrefix) || data_name.size() == kPartialPrefix.size()) {
-    return {};
-  }
-  return std::string(kRangesPrefix) + std::string(data_name.substr(kPartialPrefix.size()));
+  if (!has_stem(data_name, kPartialStem) || data_name[kPartialStem.size()] == '%') return {};
+  return std::string(kRangesStem) + std::string(data_name.substr(kPartialStem.size()));
 }
 
 bool is_partial_name(std::string_view leaf) noexcept {
-  return (leaf.starts_with(kPartialPrefix) && leaf.size() > kPartialPrefix.size()) ||
-         (leaf.starts_with(kRangesPrefix) && leaf.size() > kRangesPrefix.size());
+  return has_stem(leaf, kPartialStem) || has_stem(leaf, kRangesStem);
+}
+
+bool is_partial_data_name(std::string_view leaf) noexcept {
+  return has_stem(leaf, kPartialStem);
+}
+
+std::string data_name_of(std::string_view record_name) {
+  if (!has_stem(record_name, kRangesStem)) return {};
+  return std::string(kPartialStem) + std::string(record_name.substr(kRangesStem.size()));
 }
 
 std::uint64_t VerifiedPartial::bytes() const noexcept {
@@ -53,40 +78,70 @@ std::uint64_t VerifiedPartial::bytes() const noexcept {
 }
 
 Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& record,
-                                       std::size_t max_ranges) {
+                                       std::size_t max_ranges, std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  // (milliseconds::max() would overflow the clock: anything past a day is no limit at all.)
+  const bool limited = budget < std::chrono::hours(24);
+  const auto deadline = Clock::now() + (limited ? budget : std::chrono::milliseconds(0));
   VerifiedPartial v;
-  std::vector<std::byte> buf(record.block_size);
+  std::vector<std::byte> buf(kReadChunk);  // blocks are read in chunks: a block may be large
   XXH3_state_t* range_state = XXH3_createState();
-  if (range_state == nullptr) throw std::bad_alloc();
+  XXH3_state_t* block_state = XXH3_createState();
   struct Free {
-    XXH3_state_t* s;
-    ~Free() { XXH3_freeState(s); }
-  } free_state{range_state};
+    XXH3_state_t* a;
+    XXH3_state_t* b;
+    ~Free() {
+      XXH3_freeState(a);
+      XXH3_freeState(b);
+    }
+  } free_states{range_state, block_state};
+  if (range_state == nullptr || block_state == nullptr) throw std::bad_alloc();
   bool open = false;  // a range is being built
   auto close_range = [&] {
     if (open) v.range_sums.push_back(XXH3_64bits_digest(range_state));
     open = false;
   };
   for (const auto& [index, sum] : record.blocks) {
+    // Past the last range offered, or out of time: the rest is sent again, unread.
+    if ((v.ranges.size() == max_ranges && !open) || (limited && Clock::now() >= deadline)) break;
     const std::uint64_t first = record.block_first(index), last = record.block_last(index);
-    auto read = file.pread_some({buf.data(), last - first}, first);
-    if (!read) return Unexpected(read.error());
-    if (*read != last - first ||
-        XXH3_64bits(buf.data(), last - first) != sum) {  // changed, or cut short
+    const bool extends = open && v.ranges.back().last == first;
+    if (!extends && v.ranges.size() == max_ranges) break;
+    XXH3_64bits_reset(block_state);
+    bool whole = true;
+    for (std::uint64_t at = first; at < last;) {
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, last - at));
+      auto read = file.pread_some({buf.data(), want}, at);
+      if (!read) return Unexpected(read.error());
+      if (*read != want) {  // cut short
+        whole = false;
+        break;
+      }
+      XXH3_64bits_update(block_state, buf.data(), want);
+      at += want;
+    }
+    if (!whole || XXH3_64bits_digest(block_state) != sum) {  // changed, or cut short
       ++v.bad_blocks;
       close_range();
       continue;
     }
-    const bool extends = open && v.ranges.back().last == first;
     if (!extends) {
       close_range();
-      if (v.ranges.size() == max_ranges) continue;  // good, but not offered: sent again
       v.ranges.push_back({first, first});
       XXH3_64bits_reset(range_state);
       open = true;
     }
+    // The block's bytes again, for its range's checksum (from the page cache: just read).
+    for (std::uint64_t at = first; at < last;) {
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, last - at));
+      auto read = file.pread_exact({buf.data(), want}, at);
+      if (!read) return Unexpected(read.error());
+      XXH3_64bits_update(range_state, buf.data(), want);
+      at += want;
+    }
     v.ranges.back().last = last;
-    XXH3_64bits_update(range_state, buf.data(), last - first);
     v.blocks.emplace(index, sum);
   }
   close_range();
@@ -94,7 +149,8 @@ Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& re
 }
 
 Result<ResumeFrom> resume_from(AtomicWriter& writer, std::uint64_t size, std::int64_t mtime,
-                               const Checksum128& checksum, std::size_t max_ranges) {
+                               const Checksum128& checksum, std::size_t max_ranges,
+                               std::chrono::milliseconds budget) {
   ResumeFrom r;
   r.base.size = size;
   r.base.mtime = mtime;
@@ -115,8 +171,9 @@ Result<ResumeFrom> resume_from(AtomicWriter& writer, std::uint64_t size, std::in
   if (!record->same_source(size, mtime, checksum) || record->block_size != r.base.block_size) {
     return start_over("partial data of another version of the file");
   }
-  auto verified = verify_partial(writer.file(), *record, max_ranges);
-  if (!verified) return Unexpected(verified.error());
+  auto verified = verify_partial(writer.file(), *record, max_ranges, budget);
+  if (!verified)
+    return start_over("its partial data cannot be read: " + verified.error().message());
   r.verified = std::move(*verified);
   r.base.blocks = r.verified.blocks;
   if (r.verified.ranges.empty()) r.why = "no block of the partial data verified";

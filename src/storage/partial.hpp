@@ -9,6 +9,7 @@
 // the file again and the blocks' checksums for the record on the way.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,7 +31,12 @@ std::string partial_data_name(std::string_view leaf);
 std::string partial_record_name(std::string_view leaf);
 // For a partial data file's name, its record's name (empty when `data_name` is not one).
 std::string record_name_of(std::string_view data_name);
-bool is_partial_name(std::string_view leaf) noexcept;  // either of the two
+// The name a record's new copy is written under before it replaces the record.
+std::string record_fresh_name(std::string_view leaf);
+bool is_partial_name(std::string_view leaf) noexcept;  // any of these names
+bool is_partial_data_name(std::string_view leaf) noexcept;
+// For a record's name, its data's (a new copy's "data" never exists: an orphan).
+std::string data_name_of(std::string_view record_name);
 
 struct ByteRange {
   std::uint64_t first = 0;
@@ -38,7 +44,9 @@ struct ByteRange {
   bool operator==(const ByteRange&) const = default;
 };
 
-// What of a partial file can be believed.
+// What of a partial file can be believed. Blocks are read in their record's order until
+// `max_ranges` ranges are complete or `budget` has passed (a huge partial on a slow disk must
+// not hold a reply for minutes): what is not read is not offered, and is sent again.
 struct VerifiedPartial {
   std::map<std::uint64_t, std::uint64_t> blocks;  // the recorded blocks that still match
   std::uint64_t bad_blocks = 0;                   // recorded, but their bytes differ now
@@ -48,8 +56,9 @@ struct VerifiedPartial {
   std::vector<std::uint64_t> range_sums;
   std::uint64_t bytes() const noexcept;
 };
-Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& record,
-                                       std::size_t max_ranges);
+Result<VerifiedPartial> verify_partial(
+    const File& file, const PartialRecord& record, std::size_t max_ranges,
+    std::chrono::milliseconds budget = std::chrono::milliseconds::max());
 
 class AtomicWriter;
 
@@ -64,7 +73,8 @@ struct ResumeFrom {
   std::string why;           // why nothing is kept
 };
 Result<ResumeFrom> resume_from(AtomicWriter& writer, std::uint64_t size, std::int64_t mtime,
-                               const Checksum128& checksum, std::size_t max_ranges);
+                               const Checksum128& checksum, std::size_t max_ranges,
+                               std::chrono::milliseconds budget = std::chrono::milliseconds::max());
 // Saves `base` plus the blocks hashed since as the writer's record.
 Result<void> save_checkpoint(const AtomicWriter& writer, PartialRecord base,
                              const std::map<std::uint64_t, std::uint64_t>& hashed);

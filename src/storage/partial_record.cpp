@@ -27,7 +27,7 @@ std::uint64_t get(const std::uint8_t* p, int bytes) {
 
 std::uint32_t partial_block_size(std::uint64_t file_size) noexcept {
   std::uint64_t b = kPartialBlock;
-  while (file_size / b >= kMaxRecordBlocks && b < (1ULL << 31)) b <<= 1;
+  while (file_size / b >= kMaxRecordBlocks && b < kMaxPartialBlock) b <<= 1;
   return static_cast<std::uint32_t>(b);
 }
 
@@ -63,7 +63,10 @@ std::optional<PartialRecord> decode_record(Bytes bytes) {
   std::memcpy(r.checksum.data(), p + 24, r.checksum.size());
   r.block_size = static_cast<std::uint32_t>(get(p + 40, 4));
   const std::uint64_t count = get(p + 44, 4);
-  if (r.block_size < kMinBlock || !std::has_single_bit(r.block_size)) return std::nullopt;
+  if (r.block_size < kMinBlock || r.block_size > kMaxPartialBlock ||
+      !std::has_single_bit(r.block_size) || r.size > kMaxPartialSize) {
+    return std::nullopt;
+  }
   if (n != kFixed + count * kPerBlock + 8) return std::nullopt;
   const std::uint64_t blocks_in_file = r.size / r.block_size + (r.size % r.block_size != 0);
   const std::uint8_t* b = p + kFixed;

@@ -17,9 +17,12 @@ namespace ferry::storage {
 
 using Checksum128 = std::array<std::uint8_t, 16>;  // XXH3-128, canonical (big-endian) bytes
 
-// 1 MiB blocks, doubled for files so large that the record would pass 64Ki blocks.
+// 1 MiB blocks, doubled for files so large that the record would pass 64Ki blocks (up to
+// 64 MiB).
 inline constexpr std::uint32_t kPartialBlock = 1U << 20;
 inline constexpr std::uint64_t kMaxRecordBlocks = 1U << 16;
+inline constexpr std::uint32_t kMaxPartialBlock = 64U << 20;  // past 4 PiB, more blocks
+inline constexpr std::uint64_t kMaxPartialSize = 1ULL << 62;  // no file is larger
 std::uint32_t partial_block_size(std::uint64_t file_size) noexcept;
 
 struct PartialRecord {

@@ -332,13 +332,63 @@ Result<void> Sandbox::unlink(std::string_view path) const {
   return {};
 }
 
+namespace {
+bool remove_if_unheld(int dir, const char* name);
+
+// Removes the temporaries in `dir` that nobody holds (and records whose data is gone), so that
+// a directory that looks empty to every client can be removed. True if only those were there.
+bool clear_unheld_temporaries(int dir) {
+  DIR* d = ::fdopendir(dir);
+  if (d == nullptr) {
+    ::close(dir);
+    return false;
+  }
+  bool only_temporaries = true;
+  std::vector<std::string> records;
+  while (const dirent* de = ::readdir(d)) {
+    const std::string_view name = de->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (!is_temporary_name(name) ||
+        ::fstatat(::dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      only_temporaries = false;
+      continue;
+    }
+    if (is_partial_name(name) && !is_partial_data_name(name)) {
+      records.emplace_back(name);  // once the data files have been looked at
+    } else if (!remove_if_unheld(::dirfd(d), de->d_name)) {
+      only_temporaries = false;  // being written
+    }
+  }
+  for (const auto& r : records) {
+    struct stat dst {};
+    if (::fstatat(::dirfd(d), data_name_of(r).c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0 &&
+        errno == ENOENT) {
+      ::unlinkat(::dirfd(d), r.c_str(), 0);
+    }
+  }
+  ::closedir(d);
+  return only_temporaries;
+}
+}  // namespace
+
 Result<void> Sandbox::rmdir(std::string_view path) const {
   auto parent = open_parent(path);
   if (!parent) return Unexpected(std::move(parent).error());
-  if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) != 0) {
-    return fail(errno == EEXIST ? ENOTEMPTY : errno, path);
+  if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) == 0) return {};
+  int e = errno == EEXIST ? ENOTEMPTY : errno;
+  // Hidden temporaries (what killed uploads left, partial data kept for a resume) must not keep
+  // a directory every listing shows empty: those nobody holds go first.
+  if (e == ENOTEMPTY && options_.policy.hide_temporaries) {
+    const int dir = ::openat(parent->dir.get(), parent->leaf.c_str(),
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir >= 0 && clear_unheld_temporaries(dir) &&
+        ::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) == 0) {
+      return {};
+    }
+    e = ENOTEMPTY;
   }
-  return {};
+  return fail(e, path);
 }
 
 Result<void> Sandbox::chmod(std::string_view path, mode_t mode) const {
@@ -451,14 +501,13 @@ Result<std::size_t> Sandbox::remove_stale_temporaries(std::chrono::seconds parti
       if (sub >= 0) push(sub);
     } else if (!S_ISREG(st.st_mode) || !is_temporary_name(name)) {
       continue;
-    } else if (name.starts_with(kPartialPrefix)) {
+    } else if (is_partial_data_name(name)) {
       if (older_than(st, partial_expiry.count()) && remove_if_unheld(dfd, de->d_name)) {
         ++removed;
         if (::unlinkat(dfd, record_name_of(name).c_str(), 0) == 0) ++removed;
       }
-    } else if (name.starts_with(kRangesPrefix)) {
-      const std::string data =
-          std::string(kPartialPrefix) + std::string(name.substr(kRangesPrefix.size()));
+    } else if (is_partial_name(name)) {  // a record, or a record's new copy
+      const std::string data = data_name_of(name);
       struct stat dst {};
       if (older_than(st, kOrphanAge) &&
           ::fstatat(dfd, data.c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&

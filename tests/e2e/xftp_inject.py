@@ -6,13 +6,13 @@ INJECT of them, sends
   - the same datagram again from another address (127.0.0.2): a stranger's;
   - with --forge, the same datagram with its last byte flipped, its source spoofed to be the
     client's own address and port (a raw IP socket, TTL 17): with a key, a bad tag.
-It leaves the first --skip DATA datagrams alone (the transfer's first burst). It also looks for
+It leaves DATA alone for --skip-seconds after the first (the transfer's first burst). It also looks for
 the file's bytes on the wire: for each DATA datagram it sees, whether the
 48 bytes where a clear DATA carries its payload occur in FILE.
 
 Prints one line of JSON: {"seen": N, "stranger": N, "forged": N, "clear": N}.
 Stops after --seconds, or once it has injected and inspected enough datagrams.
-Usage: xftp_inject.py FILE [--forge] [--inject 20] [--inspect 200] [--skip 300] [--seconds 30]
+Usage: xftp_inject.py FILE [--forge] [--inject 20] [--inspect 200] [--skip-seconds 0.5] [--seconds 30]
 """
 import argparse
 import json
@@ -57,11 +57,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     # The first datagrams of a transfer come as a burst that can fill the server's socket
     # buffer; copies sent then could be lost there rather than dropped and counted.
-    ap.add_argument("--skip", type=int, default=300)
+    ap.add_argument("--skip-seconds", type=float, default=0.5)
     a = ap.parse_args()
     with open(a.file, "rb") as f:
         content = f.read()
     sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sniff.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sniff.bind(("lo", 0))
     sniff.settimeout(0.2)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
@@ -69,8 +70,9 @@ def main():
     stranger.bind(("127.0.0.2", 0))
     out = {"seen": 0, "stranger": 0, "forged": 0, "clear": 0}
     end = time.monotonic() + a.seconds
+    first = None  # when the first DATA was seen
     while time.monotonic() < end:
-        if out["seen"] >= a.inspect + a.skip and out["stranger"] >= a.inject:
+        if out["seen"] >= a.inspect and out["stranger"] >= a.inject:
             break
         try:
             frame, where = sniff.recvfrom(65535)
@@ -87,9 +89,11 @@ def main():
         if payload[0] != 0xD0 or payload[1] != 0x05:
             continue
         out["seen"] += 1
+        if first is None:
+            first = time.monotonic()
         if content.find(payload[DATA_PAYLOAD:DATA_PAYLOAD + 48]) >= 0:
             out["clear"] += 1
-        if a.skip < out["seen"] and out["stranger"] < a.inject:
+        if time.monotonic() - first >= a.skip_seconds and out["stranger"] < a.inject:
             stranger.sendto(payload, (dst, dport))
             out["stranger"] += 1
             if a.forge:

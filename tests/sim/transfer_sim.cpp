@@ -116,7 +116,10 @@ TransferSimResult simulate_transfer(const TransferSimConfig& config) {
       if (arrival->to == 1) {
         if (const auto* data = std::get_if<ext::Data>(&d->body)) {
           if (auto w = receiver.on_data(*data, now)) {
-            std::memcpy(target.data() + w->offset, data->payload.data(), data->payload.size());
+            for (const auto& part : w->parts) {
+              std::memcpy(target.data() + part.first,
+                          data->payload.data() + (part.first - data->offset), part.size());
+            }
           }
         } else if (const auto* end = std::get_if<ext::End>(&d->body)) {
           if (auto v = receiver.on_end(*end, now)) {

@@ -122,5 +122,27 @@ TEST(XftpTransferCores, TinyFragmentsAreRefusedButTheFilesEnd) {
   EXPECT_EQ(r.present().count(), xftp::kMinDataPayload + 10);
 }
 
+TEST(XftpTransferCores, BytesInPlaceAreNeverWrittenAgain) {
+  // A datagram overlapping bytes already there (a spoofed one, or one of a file that changed)
+  // may only fill what is missing: the receiver may have hashed the rest already.
+  const std::uint64_t size = 1 << 20;
+  xftp::RangeSet present;
+  present.add(4096, 8192);  // held from an earlier attempt
+  xftp::TransferReceiver r(xftp::ReceiverConfig{}, size, present);
+  const xftp::Time t0{};
+  auto w = r.on_data({0, 0, 3000, std::vector<std::uint8_t>(6000, 7)}, t0);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(w->parts.size(), 2u);
+  EXPECT_EQ(w->parts[0], (xftp::Range{3000, 4096}));
+  EXPECT_EQ(w->parts[1], (xftp::Range{8192, 9000}));
+  auto again = r.on_data({0, 1, 2000, std::vector<std::uint8_t>(2000, 9)}, t0);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->parts.size(), 1u);
+  EXPECT_EQ(again->parts[0], (xftp::Range{2000, 3000}));
+  EXPECT_FALSE(r.on_data({0, 2, 2500, std::vector<std::uint8_t>(600, 9)}, t0));  // all there
+  EXPECT_EQ(r.stats().duplicates, 1u);
+  EXPECT_EQ(r.present().count(), 9000u - 2000u);
+}
+
 }  // namespace
 }  // namespace ferry::test

@@ -62,7 +62,7 @@ int get(XftpClient& client, const std::string& remote, const std::string& local_
   // Extended mode keeps what arrives beside the target (hidden) until it is complete, so a get
   // that is interrupted and run again continues; legacy mode cannot, and leaves nothing.
   auto writer = here->create(
-      local, {.collision = storage::Collision::replace, .resumable = client.extended()});
+      local, {.collision = storage::Collision::replace, .resumable = client.resumes()});
   if (!writer) return fail(io, "get " + remote, local_error(writer.error().message()));
   // Legacy mode never tells the size of a download: bytes and rate, no percentage. Extended
   // mode does, before the first byte.

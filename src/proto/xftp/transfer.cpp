@@ -55,6 +55,7 @@ std::optional<SendData> TransferSender::take_range(bool ignore_credit) {
       }
       if (!ignore_credit && end > max_data_) return std::nullopt;  // flow control: wait
       SendData s{next_seq_++, r.first, end - r.first};
+      if (queue == &unsent_) stats_.fresh_bytes += std::min(end, r.last) - r.first;
       r.first = std::min(end, r.last);
       if (r.first >= r.last) queue->pop_front();
       return s;
@@ -262,11 +263,13 @@ std::optional<WriteBytes> TransferReceiver::on_data(const ext::Data& d, Time now
   seen_.keep_highest(kSeenKept);
   if (++unacked_ >= 2) ack_now_ = true;
   if (!ack_at_) ack_at_ = now + config_.max_ack_delay;
-  if (have_.add(d.offset, end) == 0) {
+  auto parts = have_.missing(d.offset, end);
+  if (parts.empty()) {
     ++stats_.duplicates;
     return std::nullopt;
   }
-  return WriteBytes{d.offset};
+  have_.add(d.offset, end);
+  return WriteBytes{std::move(parts)};
 }
 
 std::optional<VerifyAndCommit> TransferReceiver::on_end(const ext::End& e, Time now) {
@@ -277,7 +280,10 @@ std::optional<VerifyAndCommit> TransferReceiver::on_end(const ext::End& e, Time 
     end_ok_due_ = true;  // our END_OK was lost: say it again
     return std::nullopt;
   }
-  if (verifying_) return std::nullopt;
+  if (verifying_) {
+    ack_now_ = true;  // still checking: an ACK tells the sender we are alive
+    return std::nullopt;
+  }
   if (e.size != size_) {
     outcome_ = ext::EndStatus::failed;
     end_ok_due_ = true;

@@ -55,6 +55,7 @@ struct SenderConfig {
 struct SenderStats {
   std::uint64_t datagrams = 0;
   std::uint64_t retransmitted = 0;  // datagrams that carried bytes sent before
+  std::uint64_t fresh_bytes = 0;    // bytes sent for the first time
   std::uint64_t lost = 0;           // transmissions declared lost
   std::uint64_t probes = 0;         // probe timeouts
   std::uint64_t acks = 0;
@@ -154,9 +155,12 @@ struct ReceiverStats {
   std::uint64_t acks = 0;
 };
 
-// What the receiver asks of its host.
+// What the receiver asks of its host: write these parts of the datagram's payload (its bytes
+// that are new, at their offsets in the file). Bytes already in place are never written again:
+// they may have been hashed already, and a datagram that overlaps them (a spoofed one, or one
+// of a file that changed) must not change them.
 struct WriteBytes {
-  std::uint64_t offset = 0;  // write the datagram's payload here
+  std::vector<Range> parts;
 };
 // Everything arrived and the sender's END came: check the whole file against `checksum`, put it
 // in place, then call on_verified().

@@ -602,7 +602,7 @@ XftpResult<std::uint64_t> XftpClient::ext_download(std::string_view remote,
       }
     }
     ext::DownloadArgs args{std::string(remote),
-                           static_cast<std::uint8_t>(resumable ? ext::kResumeFlag : 0), offer};
+                           static_cast<std::uint8_t>(offer.empty() ? 0 : ext::kResumeFlag), offer};
     auto fields = ext_call(ext::Command::download, args, "DOWNLOAD reply");
     if (!fields) return Unexpected(fields.error());
     const auto& down = std::get<ext::DownloadResult>(*fields);
@@ -643,6 +643,14 @@ XftpResult<std::uint64_t> XftpClient::ext_download(std::string_view remote,
     auto got = receive_extended(
         fd_.get(), peer, into.file(), core, ext_->framing(), [] { return true; }, o);
     if (!got) return Unexpected(from_transfer(got.error()));
+    if (*got == ext::EndStatus::checksum_mismatch && !offer.empty() && attempt == 0) {
+      // What we held passed its own record but not the whole file's checksum (another file of
+      // the same size and time once went to this name): all of it again, once.
+      if (auto d = into.discard_partial(); !d) {
+        return Unexpected(failure(XftpClientError::Kind::local_file, d.error().message()));
+      }
+      continue;
+    }
     if (*got != ext::EndStatus::in_place) {
       if (*got == ext::EndStatus::checksum_mismatch) into.abort(storage::Partial::drop);
       return Unexpected(failure(XftpClientError::Kind::protocol,

@@ -90,6 +90,8 @@ class XftpClient {
 
   std::string server() const;  // "127.0.0.1:2333" once known, else the first address
   bool extended() const noexcept { return ext_ != nullptr; }  // else legacy
+  // Transfers continue from what an earlier attempt delivered (extended mode, not --no-resume).
+  bool resumes() const noexcept { return extended() && options_.resume; }
 
  private:
   XftpClient() = default;

@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 64;  // datagrams read per wake-up before the core's outputs go out
 constexpr auto kStopCheck = std::chrono::milliseconds(100);
 // Bytes hashed per wake-up of a receiver: a few milliseconds, so the ACKs keep flowing.
-constexpr std::uint64_t kHashPerWakeup = 8 << 20;
+constexpr std::uint64_t kHashPerWakeup = 2 << 20;
 
 Time now() {
   return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch());
@@ -213,11 +213,12 @@ Result<ext::EndStatus, TransferError> receive_loop(
   DropCounts& drops = options.drops != nullptr ? *options.drops : own;
   std::vector<std::byte> buf(65536);
   std::optional<TransferError> local;   // a write that failed: the sender is told, then we stop
-  std::optional<ext::Checksum> verify;  // END came with everything there: check after the ACKs go
+  std::optional<ext::Checksum> verify;  // END came with everything there: check once hashed
   Time last_heard = now();
   core.begin(last_heard);
   std::uint64_t reported = 0;
   Time checkpointed = last_heard;
+  std::uint64_t checkpointed_at = 0;  // hashed bytes the last checkpoint had
   // The whole file's checksum must match before the file takes its name; hashing what has
   // become contiguous as it goes makes that check cost the tail only, not a second read.
   auto hash_what_is_there = [&](std::uint64_t budget) -> std::optional<TransferError> {
@@ -251,15 +252,20 @@ Result<ext::EndStatus, TransferError> receive_loop(
     }
     std::optional<Time> until = core.deadline();
     if (core.outcome()) until = last_heard + options.linger;
+    // Bytes to hash: look at the socket and go on hashing, without sleeping.
+    if (!core.outcome() && hasher.hashed() < core.present().end_of_run(0)) until = now();
     if (wait_readable(fd, until)) {
       auto failed = read_batch(fd, peer, framing, drops, buf, [&](const ext::Datagram& d) {
         last_heard = now();
         if (const auto* x = std::get_if<ext::Data>(&d.body)) {
           if (auto w = core.on_data(*x, now())) {
-            auto r = file.pwrite_all(
-                {reinterpret_cast<const std::byte*>(x->payload.data()), x->payload.size()},
-                w->offset);
-            if (!r && !local) local = error(TransferError::Kind::local_file, r.error().message());
+            for (const auto& part : w->parts) {
+              auto r = file.pwrite_all(
+                  {reinterpret_cast<const std::byte*>(x->payload.data()) + (part.first - x->offset),
+                   part.size()},
+                  part.first);
+              if (!r && !local) local = error(TransferError::Kind::local_file, r.error().message());
+            }
           }
         } else if (const auto* e = std::get_if<ext::End>(&d.body)) {
           if (auto v = core.on_end(*e, now())) verify = v->checksum;
@@ -272,25 +278,18 @@ Result<ext::EndStatus, TransferError> receive_loop(
     }
     if (!local && !core.outcome()) {
       if (auto failed = hash_what_is_there(kHashPerWakeup)) local = failed;
-      if (options.checkpoint && now() - checkpointed >= options.checkpoint_every) {
+      if (options.checkpoint && hasher.hashed() != checkpointed_at &&
+          now() - checkpointed >= options.checkpoint_every) {
         options.checkpoint(hasher.blocks());
         checkpointed = now();
+        checkpointed_at = hasher.hashed();
       }
     }
-    if (verify && !local) {
-      // Whatever the batch owes the sender goes first; the check may take a while (what is not
-      // hashed yet is read), and the silence it makes does not count against the sender.
-      while (auto out = core.next(now())) {
-        if (const auto* a = std::get_if<ext::Ack>(&*out)) {
-          (void)io::send_to(fd, as_bytes(frame(framing, ext::Type::ack, *a)), peer);
-        }
-      }
-      if (auto failed = hash_what_is_there(~0ULL)) {
-        local = failed;
-        continue;  // the sender is told at the top of the loop
-      }
+    if (verify && !local && hasher.done()) {
+      // Every byte is there and hashed (a step per wake-up above, so the loop keeps answering
+      // the sender's repeated END with ACKs while a long tail is read).
       ext::EndStatus verdict = ext::EndStatus::checksum_mismatch;
-      if (hasher.done() && hasher.digest() == *verify) {
+      if (hasher.digest() == *verify) {
         verdict = commit() ? ext::EndStatus::in_place : ext::EndStatus::failed;
       }
       core.on_verified(verdict);
@@ -317,11 +316,11 @@ Result<ext::EndStatus, TransferError> receive_extended(int fd, const io::SocketA
                                                        const ExtendedTransferOptions& options) {
   storage::InOrderHasher hasher(core.size(), storage::partial_block_size(core.size()));
   auto got = receive_loop(fd, peer, file, core, framing, hasher, commit, options);
-  // Not in place: what arrived and was hashed is recorded for the next attempt. Bytes past the
-  // hashed prefix are left out (they are sent again): only checked blocks are ever offered.
+  // Not in place: what was hashed is recorded for the next attempt. Nothing more is read now
+  // (a write may just have failed, and a stop must be quick): bytes past the hashed prefix are
+  // sent again, and only hashed blocks are ever offered.
   if (options.checkpoint && !(got && *got == ext::EndStatus::in_place) &&
       !(got && *got == ext::EndStatus::checksum_mismatch)) {
-    (void)hasher.advance(file, core.present().end_of_run(0));
     options.checkpoint(hasher.blocks());
   }
   return got;

@@ -37,6 +37,9 @@ constexpr auto kReplaceWait = std::chrono::seconds(2);
 // their checksums); verified blocks past them are sent again.
 constexpr std::size_t kMaxOfferedRanges = 40;
 constexpr auto kSweepEvery = std::chrono::hours(1);
+// At most this long reading partial data again before an UPLOAD's reply (the client waits):
+// blocks not checked by then are not offered, and are sent again.
+constexpr auto kVerifyBudget = std::chrono::seconds(5);
 // Listings kept for their next pages: this long, this many, this many bytes in all.
 constexpr auto kListingKept = std::chrono::seconds(30);
 constexpr std::size_t kListingsKept = 64;
@@ -681,7 +684,9 @@ void XftpServer::State::execute_extended(const Job& job) {
     case ext::Command::stat: {
       const auto& a = std::get<ext::PathArgs>(*fields);
       if (!path_ok(a.path)) return answer_with(ext::Status::invalid);
-      auto st = root.stat(a.path, storage::Follow::no);
+      // What the name leads to, as DOWNLOAD reads it (a dangling link: the link itself).
+      auto st = root.stat(a.path, storage::Follow::yes);
+      if (!st) st = root.stat(a.path, storage::Follow::no);
       if (!st) {
         return answer_with(st.error().code == storage::Errc::not_found ? ext::Status::not_found
                                                                        : ext::Status::invalid);
@@ -716,6 +721,9 @@ void XftpServer::State::execute_extended(const Job& job) {
   const std::string path =
       upload ? std::get<ext::UploadArgs>(*fields).path : std::get<ext::DownloadArgs>(*fields).path;
   if (!path_ok(path)) return answer_with(ext::Status::invalid);
+  if (upload && std::get<ext::UploadArgs>(*fields).size > storage::kMaxPartialSize) {
+    return answer_with(ext::Status::invalid);
+  }
   if (!reserve_transfer()) return answer_with(ext::Status::busy, ext::BusyResult{1000});
   // Extended uploads always write partial data kept for resume; without the resume flag what
   // an earlier attempt left is discarded first.
@@ -748,12 +756,12 @@ void XftpServer::State::execute_extended(const Job& job) {
     size = a.size;
     const bool resume = (a.flags & ext::kResumeFlag) != 0;
     auto from = storage::resume_from(*outcome.upload, a.size, a.mtime, a.checksum,
-                                     resume ? kMaxOfferedRanges : 0);
+                                     resume ? kMaxOfferedRanges : 0, kVerifyBudget);
     if (!from) {
-      outcome.upload->abort(storage::Partial::keep);
+      outcome.upload->abort(storage::Partial::drop);
       --transfers_running;
       spdlog::warn("xftpd: upload {} from {}: its partial data: {}", shown, job.from.to_string(),
-                   from.error().message());
+                   printable(from.error().message(), 400));
       return answer_with(ext::Status::internal_error);
     }
     ext::UploadResult reply{transfer, bound->port(), {}, from->verified.range_sums};
@@ -768,7 +776,7 @@ void XftpServer::State::execute_extended(const Job& job) {
           shown, job.from.to_string(), from->verified.bytes(), from->verified.bad_blocks);
     } else if (from->had_partial) {
       spdlog::info("xftpd: upload {} from {} starts over: {}", shown, job.from.to_string(),
-                   from->why);
+                   printable(from->why, 400));
     }
     base = std::move(from->base);
     answer_with(ext::Status::ok, reply);
@@ -807,9 +815,12 @@ void XftpServer::State::execute_extended(const Job& job) {
       rc.idle_timeout = options.idle;
       TransferReceiver core(rc, size, present);
       storage::AtomicWriter& writer = *out->upload;
+      bool told = false;  // one warning per transfer (a full disk fails every checkpoint)
       o.checkpoint = [&](const std::map<std::uint64_t, std::uint64_t>& blocks) {
-        if (auto saved = storage::save_checkpoint(writer, base, blocks); !saved) {
-          spdlog::warn("xftpd: upload {}: saving what arrived: {}", shown, saved.error().message());
+        if (auto saved = storage::save_checkpoint(writer, base, blocks); !saved && !told) {
+          told = true;
+          spdlog::warn("xftpd: upload {}: saving what arrived, for a resume: {}", shown,
+                       printable(saved.error().message(), 400));
         }
       };
       auto got = receive_extended(
@@ -850,7 +861,7 @@ void XftpServer::State::execute_extended(const Job& job) {
         spdlog::info(
             "xftpd: download {} ({} bytes) to {} done (extended): {} bytes sent, {} "
             "were there already",
-            shown, size, from.to_string(), size - had, had);
+            shown, size, from.to_string(), core.stats().fresh_bytes, had);
       } else {
         spdlog::warn(
             "xftpd: download {} to {} abandoned: {}", shown, from.to_string(),

@@ -143,6 +143,13 @@ TEST(PartialNames, HiddenRefusedAndPaired) {
   EXPECT_LE(storage::partial_record_name(longest).size(), storage::kMaxNameBytes);
   EXPECT_EQ(storage::record_name_of(data), storage::partial_record_name(longest));
   EXPECT_NE(storage::partial_data_name(std::string(254, 'n')), data);
+  // The hashed form cannot be reached by a short leaf, nor a record's new copy by any leaf.
+  const std::string hashed_part = data.substr(std::string_view(".ferry-partial").size() + 1);
+  EXPECT_NE(storage::partial_data_name(hashed_part), data);
+  EXPECT_NE(storage::partial_data_name("~" + hashed_part), data);
+  EXPECT_NE(storage::partial_record_name("%" + hashed_part), storage::record_fresh_name(longest));
+  EXPECT_TRUE(storage::is_temporary_name(storage::record_fresh_name("f")));
+  EXPECT_EQ(storage::data_name_of(storage::partial_record_name("f")), ".ferry-partial.f");
 }
 
 class PartialFiles : public ::testing::Test {
@@ -189,6 +196,71 @@ TEST_F(PartialFiles, HashingInFileOrderGivesTheWholeChecksumAndEveryBlock) {
   EXPECT_EQ(h.blocks().at(0), xxh64_of(std::string_view(data).substr(0, kMiB)));
   EXPECT_EQ(h.blocks().at(1), xxh64_of(std::string_view(data).substr(kMiB, kMiB)));
   EXPECT_EQ(h.blocks().at(2), xxh64_of(std::string_view(data).substr(2 * kMiB)));
+}
+
+TEST_F(PartialFiles, HashingEdgesEmptyAndExactMultiples) {
+  write_file(dir / "empty", "");
+  auto empty = sandbox->open_read("empty");
+  ASSERT_TRUE(empty);
+  storage::InOrderHasher none(0, 1 << 20);
+  ASSERT_TRUE(none.advance(*empty, 0));
+  EXPECT_TRUE(none.done());
+  EXPECT_TRUE(none.blocks().empty());
+  const std::string data = random_data(2 * kMiB, 4);  // exactly two blocks
+  write_file(dir / "two", data);
+  auto two = sandbox->open_read("two");
+  ASSERT_TRUE(two);
+  storage::InOrderHasher h(data.size(), 1 << 20);
+  ASSERT_TRUE(h.advance(*two, data.size()));
+  ASSERT_EQ(h.blocks().size(), 2u);
+  EXPECT_EQ(h.blocks().at(1), xxh64_of(std::string_view(data).substr(kMiB)));
+}
+
+TEST_F(PartialFiles, VerifyingStopsAtItsBudget) {
+  const std::string data = random_data(3 * kMiB, 5);
+  PartialRecord r;
+  r.size = data.size();
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    r.blocks[i] = xxh64_of(std::string_view(data).substr(i * kMiB, kMiB));
+  }
+  write_file(dir / "p", data);
+  auto file = sandbox->open_read("p");
+  ASSERT_TRUE(file);
+  auto none = storage::verify_partial(*file, r, 8, std::chrono::milliseconds(0));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->ranges.empty());
+  EXPECT_EQ(none->bad_blocks, 0u);
+  auto all = storage::verify_partial(*file, r, 8, std::chrono::seconds(60));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->bytes(), data.size());
+}
+
+TEST_F(PartialFiles, ADirectoryHoldingOnlyUnheldTemporariesCanBeRemoved) {
+  auto hiding = storage::Sandbox::confined(
+      dir.path(), {.policy = {.require_utf8 = false, .hide_temporaries = true}});
+  ASSERT_TRUE(hiding);
+  ASSERT_TRUE(hiding->mkdir("d"));
+  write_file(dir / "d/.ferry-partial.x", "x");
+  write_file(dir / "d/.ferry-ranges.x", "x");
+  write_file(dir / "d/.y.ferry-part", "y");
+  ASSERT_TRUE(hiding->rmdir("d"));
+  EXPECT_FALSE(exists(dir / "d"));
+  // One being written stays, and so does its directory.
+  ASSERT_TRUE(hiding->mkdir("e"));
+  auto held =
+      hiding->create("e/z", {.collision = storage::Collision::exclusive, .resumable = true});
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(held->pwrite_all(as_bytes("z"), 0));
+  auto refused = hiding->rmdir("e");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, storage::Errc::not_empty);
+  EXPECT_TRUE(exists(dir / "e/.ferry-partial.z"));
+  // A real file is never touched.
+  ASSERT_TRUE(hiding->mkdir("f"));
+  write_file(dir / "f/real", "r");
+  write_file(dir / "f/.ferry-partial.q", "q");
+  EXPECT_FALSE(hiding->rmdir("f"));
+  EXPECT_TRUE(exists(dir / "f/real"));
 }
 
 TEST_F(PartialFiles, VerifyKeepsOnlyBlocksThatStillMatch) {
