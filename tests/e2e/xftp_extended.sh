@@ -67,18 +67,26 @@ plain_namespace() {
 # 32 MiB transfer takes seconds and can be interrupted mid-way. The attacker's datagrams (from
 # 127.0.0.2, or sent with TTL 17) are not limited: each one reaches the server.
 slow_namespace() {
+  local rate=${1:-8}
   command -v nft >/dev/null || skip "nft (nftables) is not installed"
   plain_namespace
-  ip netns exec "$netns" nft -f - <<'NFT'
+  ip netns exec "$netns" nft -f - <<NFT
 table inet ferry_slow {
   chain input {
     type filter hook input priority 0; policy accept;
     ip saddr 127.0.0.2 accept
     ip ttl 17 accept
-    meta l4proto udp meta length > 1000 limit rate over 8 mbytes/second drop
+    meta l4proto udp meta length > 1000 limit rate over $rate mbytes/second drop
   }
 }
 NFT
+}
+
+# rcvbuf_errors: UDP datagrams the kernel dropped in $netns because a socket's buffer was full
+# (an injected datagram lost there was never seen by the server, so it cannot be counted).
+rcvbuf_errors() {
+  ip netns exec "$netns" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+    else print $c["RcvbufErrors"] }' /proc/net/snmp
 }
 
 # in_background ARGS...: the client in $netns, in the background; sets $client.
@@ -205,11 +213,12 @@ case $scenario in
     ok "a get's partial data damaged on the client: the block fails its check, is sent again"
     ;;
   injection)
-    slow_namespace
+    slow_namespace 2  # 2 MB/s: the server keeps up, so what is injected reaches it
     command -v python3 >/dev/null || skip "python3 runs the attacker"
     head -c 32 /dev/urandom >"$work/key"
     start_xftpd --key-file "$work/key"
-    head -c $((32 << 20)) /dev/urandom >"$work/local/f"
+    head -c $((8 << 20)) /dev/urandom >"$work/local/f"
+    lost_before=$(rcvbuf_errors)
     ip netns exec "$netns" python3 "$here/xftp_inject.py" "$work/local/f" --forge \
       >"$work/inject.out" 2>"$work/inject.err" &
     attacker=$!
@@ -227,8 +236,14 @@ case $scenario in
     done
     from_other=$(echo "$line" | sed -n 's/.* \([0-9]*\) from another address.*/\1/p')
     bad_tag=$(echo "$line" | sed -n 's/.* \([0-9]*\) failing their tag.*/\1/p')
-    [ "${from_other:-0}" -ge "$n_stranger" ] && [ "${bad_tag:-0}" -ge "$n_forged" ] ||
-      fail "not counted: '$line' after $(cat "$work/inject.out")"
+    lost=$(( $(rcvbuf_errors) - lost_before ))
+    # Every injected datagram is counted, but those the kernel lost to a full socket buffer
+    # (on a loaded machine), which the server never saw.
+    [ $(( ${from_other:-0} + lost )) -ge "$n_stranger" ] &&
+      [ $(( ${bad_tag:-0} + lost )) -ge "$n_forged" ] && [ "${bad_tag:-0}" -gt 0 ] &&
+      [ "${from_other:-0}" -gt 0 ] ||
+      fail "not counted: '$line' after $(cat "$work/inject.out"), $lost lost to full buffers"
+    echo "injected $n_stranger + $n_forged; counted $from_other + $bad_tag; $lost datagrams lost to full socket buffers"
     ok "keyed put under attack: $n_stranger copies from another address and $n_forged forged ones dropped and counted ($line), none of $n_seen datagrams in clear, the file identical"
     kill "${peers[-1]}"
     start_xftpd
