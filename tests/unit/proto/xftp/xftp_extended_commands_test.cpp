@@ -59,6 +59,16 @@ TEST(XftpExtendedCommands, RepliesRoundTrip) {
   EXPECT_EQ(std::get<UploadResult>(*decode_fields(Command::upload, Status::ok,
                                                   as_bytes(encode_fields(ReplyFields{u})))),
             u);
+  // The UPLOAD reply's layout, and one checksum per range or nothing.
+  EXPECT_EQ(encode_fields(ReplyFields{u}),
+            hex("00000003 9c40 0001 0000000000000000 0000000000100000 00000001 "
+                "1122334455667788"));
+  EXPECT_FALSE(decode_fields(Command::upload, Status::ok,
+                             as_bytes(hex("00000003 9c40 0001 0000000000000000 "
+                                          "0000000000100000 00000000"))));
+  EXPECT_FALSE(decode_fields(Command::upload, Status::ok,
+                             as_bytes(hex("00000003 9c40 0000 00000002 1111111111111111 "
+                                          "2222222222222222"))));
   DownloadResult d{4, 40001, 99, -1, {}};
   EXPECT_EQ(std::get<DownloadResult>(*decode_fields(Command::download, Status::ok,
                                                     as_bytes(encode_fields(ReplyFields{d})))),
