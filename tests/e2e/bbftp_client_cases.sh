@@ -122,10 +122,13 @@ case $case_name in
     printf 'setnbstream 2\nsetoption nocreatedir\nthis is not a command\n' >"$home/.bbftprc"
     chown -R "$account:" "$home"
     chmod 755 "$home"
+    # The account runs our client: a copy it can reach, wherever the build tree lives.
+    cp "$bbftp" "$home/bbftp-ours"
+    chmod 755 "$home/bbftp-ours"
     clients=(ours)
     [ -n "${FERRY_REAL_BBFTP:-}" ] && clients+=(real)
     for c in "${clients[@]}"; do
-      client=$bbftp
+      client=$home/bbftp-ours
       preload=
       if [ "$c" = real ]; then client=$FERRY_REAL_BBFTP; preload=$shim; fi
       as_account() {

@@ -25,6 +25,11 @@ esac
 
 work=$(mktemp -d /tmp/ferry-ssh-XXXXXX)
 chmod 755 "$work"
+# The account runs our daemon: a copy it can reach, wherever the build tree lives (a clone in a
+# private directory would be out of its reach).
+mkdir -m 755 "$work/bin"
+cp "$bbftpd" "$work/bin/bbftpd"
+bbftpd="$work/bin/bbftpd"
 account="ferry-ss$$"
 sshd_pid=
 cleanup() {

@@ -82,13 +82,15 @@ Result<Message> decode_crypt(Bytes p) {
   CryptKey k;
   k.sec = {sbe32(p, 0), sbe32(p, 4), sbe32(p, 8)};
   if (k.sec.pubkeylen < 0 || k.sec.expolen < 0 ||
-      static_cast<std::size_t>(k.sec.pubkeylen) + static_cast<std::size_t>(k.sec.expolen) !=
+      static_cast<std::size_t>(k.sec.pubkeylen) + static_cast<std::size_t>(k.sec.expolen) >
           p.size() - kSecSize) {
     return Unexpected(Errc::malformed);
   }
   const auto* b = reinterpret_cast<const std::uint8_t*>(p.data()) + kSecSize;
+  const auto* end = reinterpret_cast<const std::uint8_t*>(p.data()) + p.size();
   k.modulus_mpi.assign(b, b + k.sec.pubkeylen);
   k.exponent_mpi.assign(b + k.sec.pubkeylen, b + k.sec.pubkeylen + k.sec.expolen);
+  k.appended.assign(b + k.sec.pubkeylen + k.sec.expolen, end);
   return Message(std::move(k));
 }
 
@@ -392,12 +394,14 @@ struct Encoder {
   }
   void operator()(const Empty& m) { w.header(m.code, 0); }
   void operator()(const CryptKey& m) {
-    w.header(MsgCode::crypt, kSecSize + m.modulus_mpi.size() + m.exponent_mpi.size());
+    w.header(MsgCode::crypt,
+             kSecSize + m.modulus_mpi.size() + m.exponent_mpi.size() + m.appended.size());
     w.i32(m.sec.crtype);
     w.i32(m.sec.pubkeylen);
     w.i32(m.sec.expolen);
     w.raw(m.modulus_mpi);
     w.raw(m.exponent_mpi);
+    w.raw(m.appended);
   }
   void operator()(const Login& m) {
     w.header(MsgCode::log, kLoginSize);

@@ -121,6 +121,9 @@ struct CryptKey {
   Sec sec;
   std::vector<std::uint8_t> modulus_mpi;
   std::vector<std::uint8_t> exponent_mpi;
+  // Bytes after the exponent, within msglen: the real client reads and ignores them; ours
+  // finds the ferry extension's announcement there (docs/protocol/bbftp-extended.md).
+  std::vector<std::uint8_t> appended;
   bool operator==(const CryptKey&) const = default;
 };
 

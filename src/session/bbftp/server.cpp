@@ -168,7 +168,7 @@ std::optional<HandedOver> Connection::run_prelogin(const AskLogin& check,
   }
   key_ = std::move(*key);
   if (confine && !confine()) return std::nullopt;
-  CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi()};
+  CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi(), {}};
   announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
   announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
   if (!send(Step{{announce}, std::nullopt, false})) return std::nullopt;
@@ -697,7 +697,7 @@ BbftpRefusalBytes bbftp_refusal_bytes() {
   // A real key, made once: a client can encrypt its login to it as usual; nobody decrypts it.
   auto key = crypto::RsaPrivateKey::generate();
   if (key) {
-    CryptKey announce{{kCryptRsaOaep, 0, 0}, key->modulus_mpi(), key->exponent_mpi()};
+    CryptKey announce{{kCryptRsaOaep, 0, 0}, key->modulus_mpi(), key->exponent_mpi(), {}};
     announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
     announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
     encode_to(announce, out.greeting);

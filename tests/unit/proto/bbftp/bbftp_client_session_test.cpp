@@ -147,7 +147,7 @@ TEST(BbftpClientSession, StrayMessagesAreViolations) {
   EXPECT_TRUE(std::holds_alternative<Violation>(s.on_message(Text{MsgCode::ok, "hi"})))
       << "the key must come first";
   ClientSession t(2, 3);
-  t.on_message(CryptKey{{kCryptRsaOaep, 0, 0}, {}, {}});
+  t.on_message(CryptKey{{kCryptRsaOaep, 0, 0}, {}, {}, {}});
   EXPECT_TRUE(std::holds_alternative<Violation>(t.on_message(Text{MsgCode::ok, "unasked"})));
 }
 
@@ -186,7 +186,7 @@ TEST(BbftpClientSession, SshModeRefusalsAndStrayMessages) {
   EXPECT_EQ(refused.state(), ClientState::closed);
   for (const Message& stray : {Message(IntCommand{MsgCode::logged_stdin, 0}),
                                Message(IntCommand{MsgCode::logged_stdin, 70000}),
-                               Message(CryptKey{{kCryptRsaOaep, 0, 0}, {}, {}}),
+                               Message(CryptKey{{kCryptRsaOaep, 0, 0}, {}, {}, {}}),
                                Message(Text{MsgCode::ok, "hi"}), Message(Raw{0x15, {1, 2, 3}})}) {
     ClientSession s(2, 3);
     s.start_ssh();

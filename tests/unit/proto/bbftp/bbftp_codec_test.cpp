@@ -41,7 +41,7 @@ std::vector<std::pair<Message, Direction>> samples() {
       {Text{MsgCode::ok, "bbftpd version 3.3.0-11 : OK"}, Direction::to_client},
       {Text{MsgCode::bad_no_retry, ""}, Direction::to_client},
       {Empty{MsgCode::prot}, Direction::to_server},
-      {CryptKey{{2, 5, 7}, {0, 0, 0, 1, 0x7f}, {0, 0, 0, 3, 1, 0, 1}}, Direction::to_client},
+      {CryptKey{{2, 5, 7}, {0, 0, 0, 1, 0x7f}, {0, 0, 0, 3, 1, 0, 1}, {}}, Direction::to_client},
       {Login{}, Direction::to_server},
       {ProtRange{1, 3}, Direction::to_client},
       {ProtChoice{2}, Direction::to_server},
@@ -153,8 +153,18 @@ TEST(BbftpCodec, MalformedAndHostileInputIsRefused) {
   auto list = encode(Text{MsgCode::list_repl_v2, std::string("./x\0 ", 5)});
   EXPECT_EQ(decode_next(view(list), {Direction::to_client, 3}).error(), Errc::malformed);
   // MSG_CRYPT whose MPI lengths do not add up.
-  auto crypt = encode(CryptKey{{2, 100, 7}, {1, 2}, {3}});
+  auto crypt = encode(CryptKey{{2, 100, 7}, {1, 2}, {3}, {}});
   EXPECT_EQ(decode_next(view(crypt), {Direction::to_client, 3}).error(), Errc::malformed);
+}
+
+TEST(BbftpCodec, BytesAfterTheKeyInMsgCryptAreKept) {
+  // The real client reads msglen bytes and parses only the key: what follows is ours to use.
+  const CryptKey k{{2, 5, 7}, {0, 0, 0, 1, 0x7f}, {0, 0, 0, 3, 1, 0, 1}, {'F', 'E', 'R', 'R', 'Y'}};
+  const auto bytes = encode(k);
+  EXPECT_EQ(bytes.size(), kHeaderSize + 12 + 5 + 7 + 5);
+  auto d = decode_next(view(bytes), {Direction::to_client, 3});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(std::get<CryptKey>(d->message), k);
 }
 
 TEST(BbftpCodec, UnknownCodesKeepTheirPayload) {

@@ -184,10 +184,10 @@ TEST(BbftpServerSession, LoginRefusalAndClearText) {
   EXPECT_TRUE(no.close);
   EXPECT_EQ(std::get<Text>(no.replies.at(0)).code, MsgCode::bad_no_retry);
   ServerSession strict(ServerConfig{});
-  auto refused = strict.on_message(CryptKey{{kNoCrypt, 0, 0}, {}, {}});
+  auto refused = strict.on_message(CryptKey{{kNoCrypt, 0, 0}, {}, {}, {}});
   EXPECT_TRUE(refused.close);
   ServerSession lax(ServerConfig{.allow_clear_text = true});
-  auto accepted = lax.on_message(CryptKey{{kNoCrypt, 0, 0}, {}, {}});
+  auto accepted = lax.on_message(CryptKey{{kNoCrypt, 0, 0}, {}, {}, {}});
   EXPECT_FALSE(accepted.close);
   auto login = lax.on_message(Login{});
   EXPECT_TRUE(std::get<LoginRequest>(*login.request).clear_text);
