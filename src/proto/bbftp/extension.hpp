@@ -1,0 +1,81 @@
+// The bbftp extension between our peers (docs/protocol/bbftp-extended.md): the announcement our
+// daemon appends to MSG_CRYPT, what its host key signs there, and the client's MSG_EXT_LOGIN.
+// Pure: bytes in, values out (the signing and sealing are the crypto layer's).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "proto/bbftp/messages.hpp"
+
+namespace ferry::bbftp::ext {
+
+inline constexpr std::string_view kMagic = "FERRYBX1";
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kEd25519 = 1;
+namespace feature {
+inline constexpr std::uint32_t kResume = 1U << 0;
+inline constexpr std::uint32_t kChecksums = 1U << 1;
+inline constexpr std::uint32_t kStreamProofs = 1U << 2;
+}  // namespace feature
+// The messages only our peers exchange, inside the login.
+inline constexpr std::uint32_t kMsgExtLogin = 0xF1;
+inline constexpr std::uint32_t kMsgExtLoginOk = 0xF2;
+
+using Bytes32 = std::array<std::uint8_t, 32>;
+using Bytes64 = std::array<std::uint8_t, 64>;
+
+struct Announcement {
+  std::uint8_t version = kVersion;
+  std::uint32_t features = 0;
+  Bytes32 nonce{};
+  Bytes32 share{};  // the daemon's X25519 share
+  std::uint8_t key_type = kEd25519;
+  Bytes32 host_key{};
+  Bytes64 signature{};
+  bool operator==(const Announcement&) const = default;
+};
+inline constexpr std::size_t kAnnouncementSize = 8 + 1 + 4 + 32 + 32 + 1 + 32 + 64;
+
+std::vector<std::uint8_t> encode(const Announcement& a);
+// MSG_CRYPT's appended bytes as an announcement; nothing when they are not one (a daemon
+// without the extension appends nothing). Fields a later version inserts before the signature
+// are skipped: the signature is always the last 64 bytes.
+std::optional<Announcement> decode_announcement(std::span<const std::uint8_t> appended);
+
+// What the host key signs: the context string, a u32 length, then MSG_CRYPT's payload (mess_sec,
+// the key, the announcement) up to the signature. `key.appended` holds the announcement.
+std::vector<std::uint8_t> signed_bytes(const CryptKey& key);
+inline constexpr std::string_view kAnnouncementContext = "ferry bbftp extension v1 announcement";
+
+// MSG_EXT_LOGIN's payload (client to daemon): what it wants, its nonce and share, and the
+// credentials sealed under the derived key (crypto's job; opaque here).
+struct ExtLogin {
+  std::uint8_t version = kVersion;
+  std::uint32_t features = 0;
+  Bytes32 nonce{};
+  Bytes32 share{};
+  std::vector<std::uint8_t> sealed;
+  bool operator==(const ExtLogin&) const = default;
+};
+inline constexpr std::size_t kExtLoginFixed = 1 + 4 + 32 + 32;
+inline constexpr std::size_t kMaxSealedCredentials = 4096;
+std::vector<std::uint8_t> encode(const ExtLogin& l);
+std::optional<ExtLogin> decode_ext_login(std::span<const std::uint8_t> payload);
+// The part of MSG_EXT_LOGIN the transcript hash covers (everything before the sealed bytes).
+std::vector<std::uint8_t> transcript_part(const ExtLogin& l);
+
+// The credentials inside the seal: u16 length and the user, u16 length and the password.
+struct Credentials {
+  std::string user;
+  std::string password;
+  bool operator==(const Credentials&) const = default;
+};
+std::vector<std::uint8_t> encode(const Credentials& c);
+std::optional<Credentials> decode_credentials(std::span<const std::uint8_t> clear);
+
+}  // namespace ferry::bbftp::ext

@@ -1,0 +1,129 @@
+// The bbftp extension's announcement and login messages: a golden vector whose signature was
+// computed independently (Python's cryptography, RFC 8032's test key), and refusals.
+#include <gtest/gtest.h>
+
+#include "crypto/host_key.hpp"
+#include "proto/bbftp/extension.hpp"
+
+namespace ferry::test {
+namespace {
+
+using namespace bbftp;
+using namespace bbftp::ext;
+
+std::vector<std::uint8_t> hex(std::string_view h) {
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
+    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> fixed(std::string_view h) {
+  std::array<std::uint8_t, N> a{};
+  const auto v = hex(h);
+  std::copy(v.begin(), v.end(), a.begin());
+  return a;
+}
+
+constexpr std::string_view kGolden =
+    "4645525259425831"  // "FERRYBX1"
+    "01"                // version 1
+    "00000007"          // resume, checksums, stream proofs
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"  // nonce
+    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"  // X25519 share
+    "01"                                                                // Ed25519
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"  // host key
+    "7c56543b0c389e3db49e57f7f8dff06dc0591ad11706ae7b7e8f05777d829d3f"  // signature
+    "464b2c16c47f74e156393591e730526dcfde9373fe7865aecb3e7a671b4b6f0a";
+
+Announcement golden() {
+  Announcement a;
+  a.features = feature::kResume | feature::kChecksums | feature::kStreamProofs;
+  for (int i = 0; i < 32; ++i) a.nonce[i] = static_cast<std::uint8_t>(i);
+  a.share = fixed<32>("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  a.host_key = fixed<32>("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  a.signature = fixed<64>(kGolden.substr(kGolden.size() - 128));
+  return a;
+}
+
+TEST(BbftpExtension, AnnouncementGoldenVectorAndItsSignature) {
+  const auto bytes = encode(golden());
+  EXPECT_EQ(bytes, hex(kGolden));
+  EXPECT_EQ(bytes.size(), kAnnouncementSize);
+  auto back = decode_announcement(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, golden());
+  // Signed over the connection's RSA key and the announcement, by RFC 8032's test key.
+  CryptKey key{{2, 5, 7}, {0, 0, 0, 1, 0x7f}, {0, 0, 0, 3, 1, 0, 1}, bytes};
+  const auto msg = signed_bytes(key);
+  EXPECT_TRUE(crypto::ed25519_verify(back->host_key, msg, back->signature));
+  auto seed = crypto::HostKey::from_seed(
+      hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
+  ASSERT_TRUE(seed);
+  EXPECT_EQ(seed->sign(msg), golden().signature);
+  // Another RSA key under the same announcement: the signature no longer holds.
+  CryptKey other = key;
+  other.modulus_mpi.back() ^= 1;
+  EXPECT_FALSE(crypto::ed25519_verify(back->host_key, signed_bytes(other), back->signature));
+}
+
+TEST(BbftpExtension, NoAnnouncementWhereThereIsNone) {
+  EXPECT_FALSE(decode_announcement({}));  // a daemon without the extension, the real one
+  auto bytes = encode(golden());
+  bytes[0] = 'X';
+  EXPECT_FALSE(decode_announcement(bytes));
+  auto v0 = encode(golden());
+  v0[8] = 0;
+  EXPECT_FALSE(decode_announcement(v0));
+  auto cut = encode(golden());
+  cut.pop_back();
+  EXPECT_FALSE(decode_announcement(cut));
+  // A later version's fields before the signature are skipped.
+  auto longer = encode(golden());
+  longer.insert(longer.end() - 64, {1, 2, 3});
+  longer[8] = 2;
+  auto later = decode_announcement(longer);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->signature, golden().signature);
+  EXPECT_EQ(later->host_key, golden().host_key);
+}
+
+TEST(BbftpExtension, LoginAndCredentials) {
+  ExtLogin l;
+  l.features = feature::kResume;
+  l.nonce.fill(0xaa);
+  l.share.fill(0xbb);
+  l.sealed = {1, 2, 3};
+  const auto bytes = encode(l);
+  EXPECT_EQ(bytes.size(), kExtLoginFixed + 3);
+  EXPECT_EQ(bytes[0], 1);
+  EXPECT_EQ(bytes[4], 1);  // features, big-endian
+  auto back = decode_ext_login(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, l);
+  EXPECT_EQ(transcript_part(l), std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 3));
+  EXPECT_FALSE(decode_ext_login(std::vector<std::uint8_t>(kExtLoginFixed - 1)));
+  EXPECT_FALSE(
+      decode_ext_login(std::vector<std::uint8_t>(kExtLoginFixed + kMaxSealedCredentials + 1, 1)));
+
+  const Credentials c{"alice", "s3cret"};
+  const auto clear = encode(c);
+  EXPECT_EQ(clear, hex("0005616c696365"
+                       "0006733363726574"));
+  EXPECT_EQ(*decode_credentials(clear), c);
+  for (std::size_t cut = 0; cut < clear.size(); ++cut) {
+    EXPECT_FALSE(decode_credentials(std::span(clear).first(cut))) << cut;
+  }
+  auto extra = clear;
+  extra.push_back(0);
+  EXPECT_FALSE(decode_credentials(extra));
+  EXPECT_FALSE(
+      decode_credentials(hex("0000"
+                             "0001"
+                             "78")));  // no user
+}
+
+}  // namespace
+}  // namespace ferry::test
