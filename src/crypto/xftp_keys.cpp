@@ -14,15 +14,14 @@
 #include <iterator>
 #include <memory>
 
+#include "crypto/aead.hpp"
+
 namespace ferry::crypto {
 namespace {
-
-constexpr std::size_t kTag = 16;
 
 struct KdfFree {
   void operator()(EVP_KDF* k) const noexcept { EVP_KDF_free(k); }
   void operator()(EVP_KDF_CTX* c) const noexcept { EVP_KDF_CTX_free(c); }
-  void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
 };
 
 std::array<std::uint8_t, 12> gcm_nonce(const std::array<std::uint8_t, 4>& salt, std::uint64_t n) {
@@ -92,43 +91,13 @@ Result<XftpSealer, std::string> XftpSealer::derive(ByteView shared_key, ByteView
 
 std::vector<std::uint8_t> XftpSealer::seal(ByteView header, ByteView body,
                                            std::uint64_t packet) const {
-  std::unique_ptr<EVP_CIPHER_CTX, KdfFree> ctx(EVP_CIPHER_CTX_new());
-  const auto iv = gcm_nonce(iv_salt_, packet);
-  std::vector<std::uint8_t> out(body.size() + kTag);
-  int len = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), iv.data()) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, header.data(), static_cast<int>(header.size())) !=
-          1 ||
-      EVP_EncryptUpdate(ctx.get(), out.data(), &len, body.data(), static_cast<int>(body.size())) !=
-          1 ||
-      EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, out.data() + body.size()) != 1) {
-    return {};  // an empty datagram body: the peer drops it
-  }
-  return out;
+  // Empty if OpenSSL fails: an empty datagram body, which the peer drops.
+  return aes256gcm_seal(key_, gcm_nonce(iv_salt_, packet), header, body);
 }
 
 std::optional<std::vector<std::uint8_t>> XftpSealer::open(ByteView header, ByteView sealed,
                                                           std::uint64_t packet) const {
-  if (sealed.size() < kTag) return std::nullopt;
-  std::unique_ptr<EVP_CIPHER_CTX, KdfFree> ctx(EVP_CIPHER_CTX_new());
-  const auto iv = gcm_nonce(iv_salt_, packet);
-  const std::size_t n = sealed.size() - kTag;
-  std::vector<std::uint8_t> out(n);
-  std::array<std::uint8_t, kTag> tag{};
-  std::memcpy(tag.data(), sealed.data() + n, kTag);
-  int len = 0;
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), iv.data()) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, header.data(), static_cast<int>(header.size())) !=
-          1 ||
-      EVP_DecryptUpdate(ctx.get(), out.data(), &len, sealed.data(), static_cast<int>(n)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, tag.data()) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &len) != 1) {
-    return std::nullopt;
-  }
-  return out;
+  return aes256gcm_open(key_, gcm_nonce(iv_salt_, packet), header, sealed);
 }
 
 void xftp_sign_hello(std::vector<std::uint8_t>& datagram, ByteView shared_key) {
