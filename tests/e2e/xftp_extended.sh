@@ -346,6 +346,11 @@ case $scenario in
     [ ! -e "$work/root/sub/nokey" ] && [ ! -e "$work/root/sub/wrongkey" ] &&
       [ ! -e "$work/root/sub/legacy" ] || fail "a request without the key changed the server"
     ok "no key: refused with the reason; a wrong key or legacy: no answer; nothing written"
+    kill -TERM "${peers[-1]}"
+    for _ in $(seq 1 50); do grep -q "xftpd stopped" "$work/xftpd.log" && break; sleep 0.1; done
+    grep -q "extended-mode datagrams dropped so far: [0-9]* (.*failing their tag" "$work/xftpd.log" ||
+      fail "the wrong key's HELLOs were not counted: $(cat "$work/xftpd.log")"
+    ok "the wrong key's HELLOs are counted: $(grep -o 'dropped so far: .*' "$work/xftpd.log" | tail -1)"
     ;;
   fallback_original)
     command -v python3 >/dev/null || skip "python3 runs the scripted original server"

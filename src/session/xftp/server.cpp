@@ -37,6 +37,7 @@ constexpr auto kReplaceWait = std::chrono::seconds(2);
 // their checksums); verified blocks past them are sent again.
 constexpr std::size_t kMaxOfferedRanges = 40;
 constexpr auto kSweepEvery = std::chrono::hours(1);
+constexpr auto kDropsReportEvery = std::chrono::minutes(1);
 // At most this long reading partial data again before an UPLOAD's reply (the client waits):
 // blocks not checked by then are not offered, and are sent again.
 constexpr auto kVerifyBudget = std::chrono::seconds(5);
@@ -119,6 +120,12 @@ struct XftpServer::State {
   bool tidy = false;
   bool sweep_due = false;
   std::optional<io::Timer> sweep_timer;
+  // Extended-mode datagrams dropped on the control port (strangers, bad tags, malformed ones),
+  // reported once a minute when there were any: each transfer reports its own.
+  std::optional<io::Timer> drops_timer;
+  std::uint64_t drops_reported = 0;
+  void arm_drops_timer();
+  void report_drops();
 
   std::mutex log_mu;
   RateLimit refusals;
@@ -213,6 +220,7 @@ void XftpServer::start() {
   State& s = *state_;
   s.sweep();  // before any request: nothing of ours is being written yet
   s.arm_sweep_timer();
+  s.arm_drops_timer();
   for (int i = 0; i < std::max(1, s.options.workers); ++i) {
     s.workers.emplace_back([&s] { s.work(); });
   }
@@ -224,6 +232,7 @@ void XftpServer::stop() {
   if (s.stopping.exchange(true)) return;
   s.watch.reset();
   s.sweep_timer.reset();  // cancels it
+  s.drops_timer.reset();
   {
     std::lock_guard lock(s.mu);
     s.closing = true;
@@ -236,8 +245,9 @@ void XftpServer::stop() {
     for (auto& t : s.transfers) t.stop->store(true);
     ending.swap(s.transfers);
   }
-  ending.clear();  // joins (unlocked: a transfer's last step takes the lock); each notices its
-                   // stop within a quarter of a second
+  ending.clear();    // joins (unlocked: a transfer's last step takes the lock); each notices its
+                     // stop within a quarter of a second
+  s.report_drops();  // what the last minute dropped, before the daemon's last words
 }
 
 void XftpServer::State::on_readable() {
@@ -390,6 +400,23 @@ void XftpServer::State::sweep() {
         "for {} s)",
         *swept, options.partial_expiry.count());
   }
+}
+
+void XftpServer::State::report_drops() {
+  const std::uint64_t total = extended.drops().total();
+  if (total == drops_reported) return;
+  spdlog::warn("xftpd: extended-mode datagrams dropped so far: {} ({})", total,
+               extended.drops().summary());
+  drops_reported = total;
+}
+
+void XftpServer::State::arm_drops_timer() {
+  drops_timer.emplace(loop, kDropsReportEvery);
+  drops_timer->async_wait([this](const std::error_code& e) {
+    if (e || stopping.load()) return;
+    report_drops();
+    arm_drops_timer();
+  });
 }
 
 void XftpServer::State::arm_sweep_timer() {
