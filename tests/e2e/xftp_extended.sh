@@ -115,7 +115,11 @@ in_ns_run() {
   ip netns exec "$netns" timeout 120 "$xftp" "${xftp_options[@]}" "$@" >"$work/out" 2>"$work/err"
   local rc=$?
   set -e
-  [ "$rc" = "$want" ] || { cat "$work/err"; fail "xftp $* exited $rc, expected $want"; }
+  [ "$rc" = "$want" ] || {
+    cat "$work/err"
+    tail -20 "$work/xftpd.log"
+    fail "xftp $* exited $rc, expected $want"
+  }
 }
 
 # resumed_from: the bytes the client said were there already (0 when it did not resume).

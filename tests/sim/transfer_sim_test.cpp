@@ -67,6 +67,18 @@ TEST(XftpTransferSimCases, AResumedTransferSendsOnlyWhatIsMissing) {
   EXPECT_LE(r.sender.datagrams, missing / per + 4) << r.summary();  // + END and the cut ends
 }
 
+TEST(XftpTransferSimCases, AResumeFromPastTheInitialCreditStillStarts) {
+  // The first credit counts from the first byte the receiver lacks, not from 0: a resume that
+  // holds more than 16 MiB must not wait for an ACK that only its DATA could bring.
+  // Without loss nothing needs a probe: a sender stuck behind the credit would need one.
+  auto c = lossy(0, 7, 24 << 20);
+  c.present.add(0, 20 << 20);
+  const auto r = simulate_transfer(c);
+  EXPECT_TRUE(r.identical) << r.summary();
+  EXPECT_EQ(r.sender_outcome, EndStatus::in_place) << r.summary();
+  EXPECT_EQ(r.sender.probes, 0u) << r.summary();
+}
+
 TEST(XftpTransferSimCases, CorruptPartialDataIsCaughtByTheChecksum) {
   auto c = lossy(0.01, 5, 1 << 20);
   c.present.add(0, 500'000);

@@ -24,6 +24,9 @@ TransferSender::TransferSender(SenderConfig config, std::uint64_t size, ext::Che
     if (r.first < size_) acked_.add(r.first, std::min(r.last, size_));
   }
   for (const auto& r : acked_.missing(0, size_)) unsent_.push_back(r);
+  // The first credit counts from the first byte the receiver lacks (a resume may hold more than
+  // the credit: counted from 0, nothing could be sent until a probe).
+  max_data_ = acked_.end_of_run(0) + config_.initial_credit;
   config_.payload_bytes = std::max<std::size_t>(config_.payload_bytes, kMinDataPayload);
   srtt_ = config_.initial_rtt;
   rttvar_ = config_.initial_rtt / 2;
@@ -236,7 +239,7 @@ TransferReceiver::TransferReceiver(ReceiverConfig config, std::uint64_t size,
 }
 
 std::uint64_t TransferReceiver::credit() const noexcept {
-  return std::max(have_.end_of_run(0) + config_.window_bytes, kInitialCredit);
+  return have_.end_of_run(0) + std::max(config_.window_bytes, kInitialCredit);
 }
 
 std::optional<WriteBytes> TransferReceiver::on_data(const ext::Data& d, Time now) {

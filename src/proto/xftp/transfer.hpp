@@ -26,7 +26,8 @@ namespace ferry::xftp {
 
 using Time = std::chrono::nanoseconds;  // since an epoch of the host's choosing
 
-// Every receiver grants at least this much before its first ACK says more.
+// Every receiver grants at least this much beyond the first byte it lacks, before its first ACK
+// says more.
 inline constexpr std::uint64_t kInitialCredit = 16 << 20;
 // Every DATA but the one that ends the file carries at least this much (so that what a
 // receiver remembers of the arrived ranges stays bounded: a flood of 1-byte fragments is refused).
@@ -48,7 +49,8 @@ struct SenderConfig {
   Time max_ack_delay = std::chrono::milliseconds(5);
   // No acknowledgement for this long while something is outstanding: the peer is gone.
   Time idle_timeout = std::chrono::seconds(30);
-  // What the receiver grants before its first ACK (the protocol's minimum, see the document).
+  // What the receiver grants beyond the first byte it lacks before its first ACK (the
+  // protocol's minimum, see the document).
   std::uint64_t initial_credit = kInitialCredit;
 };
 
