@@ -47,7 +47,8 @@ trap finish EXIT
 start_xftpd() {
   local -a in_ns=()
   [ -z "$netns" ] || in_ns=(ip netns exec "$netns")
-  "${in_ns[@]}" "$xftpd" --root "$work/root" --listen 127.0.0.1 --port 0 --idle-timeout 10 "$@" \
+  "${in_ns[@]}" "$xftpd" --root "$work/root" --listen 127.0.0.1 --port 0 \
+    --idle-timeout "${xftpd_idle:-10}" "$@" \
     >"$work/xftpd.log" 2>&1 &
   peers+=($!)
   local port
@@ -108,6 +109,18 @@ wait_for_record() {
   fail "no record of 2 blocks at $1 after 30 s: $(cat "$work/bg.err")"
 }
 
+# old_download_gone: waits (60 s at most) until xftpd has given up the download whose client
+# was killed. Its data socket is not connected, so no ICMP error tells it the client is gone:
+# it goes on probing until its idle timeout, and through this namespace's rate limit that can
+# starve the rerun (a known limit: see the issue's notes; pacing is part 2's).
+old_download_gone() {
+  for _ in $(seq 1 600); do
+    grep -q "download /sub/f to .* abandoned" "$work/xftpd.log" && return 0
+    sleep 0.1
+  done
+  fail "xftpd did not give up the killed client's download: $(tail -5 "$work/xftpd.log")"
+}
+
 # in_ns_run EXPECTED_RC ARGS...: `run` inside $netns.
 in_ns_run() {
   local want=$1; shift
@@ -152,6 +165,10 @@ check_resumed() {
 
 case $scenario in
   resume_client_killed)
+    # The rate-limited namespace drops most of a fixed window (no congestion control yet):
+    # probes back off, and a loaded machine needs room on both sides.
+    xftp_options=(-t 30)
+    xftpd_idle=30
     slow_namespace
     start_xftpd
     head -c $((32 << 20)) /dev/urandom >"$work/local/f"
@@ -166,12 +183,15 @@ case $scenario in
     wait_for_record "$work/local/.ferry-ranges.back"
     kill -9 "$client"; wait "$client" 2>/dev/null || true
     [ ! -e "$work/local/back" ] || fail "a killed get left its file under the final name"
+    old_download_gone
     in_ns_run 0 "$server" get /sub/f "$work/local/back"
     check_resumed download /sub/f "$work/local/f" "$work/local/back"
     [ -z "$(ls -A "$work/local" | grep ferry-)" ] || fail "partial data left: $(ls -A "$work/local")"
     ok "get killed mid-way, run again: resumed, byte-identical, nothing left beside it"
     ;;
   resume_server_killed)
+    xftp_options=(-t 30)
+    xftpd_idle=30
     slow_namespace
     start_xftpd
     daemon=${peers[-1]}
@@ -197,6 +217,8 @@ case $scenario in
     ok "get with its server killed mid-way, server restarted, run again: resumed, byte-identical"
     ;;
   corrupt_partial)
+    xftp_options=(-t 30)
+    xftpd_idle=30
     slow_namespace
     start_xftpd
     daemon=${peers[-1]}
@@ -216,6 +238,7 @@ case $scenario in
     wait_for_record "$work/local/.ferry-ranges.back"
     kill -9 "$client"; wait "$client" 2>/dev/null || true
     printf 'XXXXXXXX' | dd of="$work/local/.ferry-partial.back" bs=1 seek=100 conv=notrunc 2>/dev/null
+    old_download_gone
     in_ns_run 0 "$server" get /sub/f "$work/local/back"
     check_resumed download /sub/f "$work/local/f" "$work/local/back"
     ok "a get's partial data damaged on the client: the block fails its check, is sent again"
