@@ -4,28 +4,13 @@
 
 #include "crypto/host_key.hpp"
 #include "proto/bbftp/extension.hpp"
+#include "support/hex.hpp"
 
 namespace ferry::test {
 namespace {
 
 using namespace bbftp;
 using namespace bbftp::ext;
-
-std::vector<std::uint8_t> hex(std::string_view h) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
-    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> fixed(std::string_view h) {
-  std::array<std::uint8_t, N> a{};
-  const auto v = hex(h);
-  std::copy(v.begin(), v.end(), a.begin());
-  return a;
-}
 
 constexpr std::string_view kGolden =
     "4645525259425831"  // "FERRYBX1"
