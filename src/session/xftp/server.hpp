@@ -60,7 +60,8 @@ class XftpServer {
   // starts the workers and watches the control socket from the loop.
   void start();
   // Stops taking requests; running transfers are abandoned within a quarter of a second
-  // (uploads leave nothing behind); returns when every thread has ended.
+  // (legacy uploads leave nothing behind; extended ones keep their partial data for a resume);
+  // returns when every thread has ended.
   void stop();
 
  private:
