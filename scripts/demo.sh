@@ -29,6 +29,7 @@ echo "$password" | "$build/apps/bbftpd" --add-user demo --password-file "$work/p
 make_bbftpd_accounts "ferry-demo$$"
 give_to_service_user "$work/root"
 "$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/passwords" \
+  --state-dir "$work/state" \
   "${bbftpd_account_options[@]}" \
   >"$work/bbftpd.log" 2>&1 &
 daemon=$!
@@ -37,7 +38,7 @@ port=$(wait_for_port "$work/bbftpd.log") || port=
 echo "bbftpd listening on 127.0.0.1:$port, serving $work/root for user 'demo'"
 
 head -c $((256 << 20)) /dev/urandom >"$work/demo.bin"
-BBFTP_PASSWORD=$password "$build/apps/bbftp" -u demo -w "$port" -p 4 -V \
+BBFTP_PASSWORD=$password "$build/apps/bbftp" --known-hosts "$work/known_hosts" -u demo -w "$port" -p 4 -V \
   -e "put $work/demo.bin demo.bin; get demo.bin $work/demo.back" 127.0.0.1 |
   grep -E "bytes (send|got)| OK$| FAILED$"
 

@@ -20,6 +20,8 @@
 #include "app/signals.hpp"
 #include "client/bbftp/bbftprc.hpp"
 #include "client/bbftp/control.hpp"
+#include "client/bbftp/known_hosts.hpp"
+#include "crypto/host_key.hpp"
 #include "io/socket.hpp"
 
 namespace {
@@ -101,6 +103,45 @@ std::string slurp(const std::string& path, bool& ok) {
   return ss.str();
 }
 
+// bbftp --forget-host HOST[:PORT]: the pin goes, the next connection pins the key anew.
+int forget_pin(const std::string& path, const std::string& where) {
+  std::string host = where;
+  std::uint16_t port = 5021;
+  if (const auto colon = where.rfind(':');
+      colon != std::string::npos && where.find(':') == colon) {  // not an IPv6 literal
+    host = where.substr(0, colon);
+    try {
+      const int p = std::stoi(where.substr(colon + 1));
+      if (p < 1 || p > 65535) throw std::out_of_range("port");
+      port = static_cast<std::uint16_t>(p);
+    } catch (const std::exception&) {
+      std::cerr << "bbftp: --forget-host wants HOST[:PORT], got '" << where << "'\n";
+      return 2;
+    }
+  } else if (host.size() > 2 && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close != std::string::npos && close + 2 < host.size() && host[close + 1] == ':') {
+      port = static_cast<std::uint16_t>(std::atoi(host.c_str() + close + 2));
+    }
+    host = host.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+  }
+  auto pins = ferry::client::KnownHosts::load(path);
+  if (!pins) {
+    std::cerr << "bbftp: " << pins.error() << '\n';
+    return 1;
+  }
+  if (!pins->forget(host, port)) {
+    std::cerr << "bbftp: no pin for " << host << " port " << port << " in " << path << '\n';
+    return 1;
+  }
+  if (auto saved = pins->save(path); !saved) {
+    std::cerr << "bbftp: " << saved.error() << '\n';
+    return 1;
+  }
+  std::cout << "Removed the pin of " << host << " port " << port << " from " << path << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,9 +193,26 @@ int main(int argc, char** argv) {
   app.add_option("-E", ssh_remote_cmd, "ssh mode: the server command (default 'bbftpd -s')");
   app.add_option("-I", ssh_identity, "ssh mode: the ssh identity file");
   app.add_option("-L", ssh_cmd, "ssh mode: the ssh command (default 'ssh -q')");
+  std::string known_hosts = ferry::client::default_known_hosts_path(), forget_host;
+  std::string extension = "on";
+  app.add_option("--known-hosts", known_hosts,
+                 "The pins of our daemons' host keys (the bbftp extension)")
+      ->capture_default_str();
+  app.add_option("--forget-host", forget_host,
+                 "Remove the pin of HOST[:PORT] (port 5021 by default) and exit");
+  app.add_option("--extension", extension,
+                 "Use the bbftp extension when our daemon announces it (host key pinned, sealed "
+                 "login and control channel, proven data streams)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   std::string host;
-  app.add_option("host", host, "Server")->required();
+  app.add_option("host", host, "Server");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  if (!forget_host.empty()) return forget_pin(known_hosts, forget_host);
+  if (host.empty()) {
+    std::cerr << "host is required\nRun with --help for more information.\n";
+    return 106;  // CLI11's code for a missing required argument
+  }
   if (cfg.tries < 1) {
     std::cerr << "BBFTP-ERROR-00004 : Number of tries must be numeric > 0\n";
     return 4;
@@ -199,6 +257,22 @@ int main(int argc, char** argv) {
     host = host.substr(1, host.size() - 2);
   }
   cfg.connection.host = host;
+  cfg.connection.extension = extension == "on";
+  if (cfg.connection.extension && !known_hosts.empty()) {
+    cfg.connection.check_identity = [&known_hosts,
+                                     &cfg](const std::optional<ferry::crypto::PublicKey>& key) {
+      std::optional<std::string> fingerprint;
+      if (key) fingerprint = ferry::crypto::fingerprint(*key);
+      return ferry::client::check_pin(known_hosts, cfg.connection.host, cfg.connection.port,
+                                      fingerprint, [&cfg](const std::string& n, bool warning) {
+                                        // Interactive users and -V see the fingerprint they
+                                        // pinned; scripts' error output stays the real client's.
+                                        if (warning || cfg.output.verbose || ::isatty(2) != 0) {
+                                          std::cerr << n << '\n';
+                                        }
+                                      });
+    };
+  }
   // --json is the machine output: the lines of -V and -m would only get in its way.
   if (cfg.output.json) cfg.output.verbose = cfg.output.machine = false;
   if (gzip) cfg.transfer.options |= ferry::bbftp::tropt::kGzip;

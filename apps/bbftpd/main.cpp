@@ -1,10 +1,13 @@
 // bbftpd: the bbftp daemon. Options follow the real bbftpd; long options add what it lacks.
 #include <pwd.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -15,6 +18,7 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "core/version.hpp"
+#include "crypto/host_key.hpp"
 #include "daemon/auth.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/login_policy.hpp"
@@ -55,7 +59,27 @@ struct Settings {
   std::string seccomp;
   bool ssh = false;
   int check_stdin_timeout_s = 300;
+  std::string state_dir = "/var/lib/ferry";
+  std::string extension = "on";
 };
+
+// The extension's host key, made at the first start: the state directory (0700) holds it,
+// readable by root (the monitors) only. Its fingerprint goes to the log, for users to compare.
+std::optional<std::string> prepare_host_key(const Settings& s) {
+  if (::mkdir(s.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::cerr << "bbftpd: state directory " << s.state_dir << ": " << std::strerror(errno)
+              << " (give another with --state-dir, or --extension off)\n";
+    return std::nullopt;
+  }
+  const std::string path = s.state_dir + "/host_ed25519";
+  auto key = ferry::crypto::HostKey::load_or_create(path);
+  if (!key) {
+    std::cerr << "bbftpd: host key: " << key.error() << '\n';
+    return std::nullopt;
+  }
+  spdlog::info("host key {} ({})", ferry::crypto::fingerprint(key->public_key()), path);
+  return path;
+}
 
 std::string read_password_from_stdin() {
   termios old{};
@@ -232,6 +256,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--pid-file", s.pid_file, "Write the listener's pid to FILE");
+  app.add_option("--state-dir", s.state_dir,
+                 "Directory of the daemon's own state (the extension's host key)")
+      ->capture_default_str();
+  app.add_option("--extension", s.extension,
+                 "Announce the bbftp extension to our clients (identity, sealed login and "
+                 "control channel, proven data streams); real bbftp clients never see it")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_flag("-f,--no-fixed-data-port", s.no_fixed_data_port,
                "Protocol 2: connect from ephemeral ports (always the case here)");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
@@ -338,6 +370,12 @@ int main(int argc, char** argv) {
       }
       monitor.service = std::move(*svc);
     }
+  }
+  if (s.extension == "on") {
+    auto path = prepare_host_key(s);
+    if (!path) return 2;
+    monitor.host_key_path = *path;
+    options.protocol.extension = true;
   }
   monitor.server = options;
   auto serve = [&](ferry::UniqueFd conn, ferry::daemon::ListenerLink link,

@@ -22,10 +22,10 @@ std::string info(std::string_view label, const Digest32& th) {
 }
 
 template <std::size_t N>
-Result<std::array<std::uint8_t, N>, std::string> expand(std::span<const std::uint8_t> shared,
-                                                        std::span<const std::uint8_t> salt,
-                                                        std::string_view label,
-                                                        const Digest32& th) {
+ferry::Result<std::array<std::uint8_t, N>, std::string> expand(std::span<const std::uint8_t> shared,
+                                                               std::span<const std::uint8_t> salt,
+                                                               std::string_view label,
+                                                               const Digest32& th) {
   auto v = hkdf_sha256(shared, salt, info(label, th), N);
   if (!v) return Unexpected(v.error());
   std::array<std::uint8_t, N> out{};
@@ -49,10 +49,10 @@ Digest32 bbftp_transcript_hash(std::span<const std::uint8_t> crypt_payload,
   return out;
 }
 
-Result<BbftpKeys, std::string> derive_bbftp_keys(std::span<const std::uint8_t> shared,
-                                                 std::span<const std::uint8_t> client_nonce,
-                                                 std::span<const std::uint8_t> server_nonce,
-                                                 const Digest32& transcript) {
+ferry::Result<BbftpKeys, std::string> derive_bbftp_keys(std::span<const std::uint8_t> shared,
+                                                        std::span<const std::uint8_t> client_nonce,
+                                                        std::span<const std::uint8_t> server_nonce,
+                                                        const Digest32& transcript) {
   std::vector<std::uint8_t> salt(client_nonce.begin(), client_nonce.end());
   salt.insert(salt.end(), server_nonce.begin(), server_nonce.end());
   auto c2s = expand<32>(shared, salt, "ferry bbftp v1 c2s", transcript);

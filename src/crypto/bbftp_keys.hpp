@@ -28,15 +28,18 @@ struct BbftpKeys {
   GcmNonce c2s_iv{}, s2c_iv{};
   Digest32 data{};  // for the data connections' proofs
 };
-Result<BbftpKeys, std::string> derive_bbftp_keys(std::span<const std::uint8_t> shared,
-                                                 std::span<const std::uint8_t> client_nonce,
-                                                 std::span<const std::uint8_t> server_nonce,
-                                                 const Digest32& transcript);
+ferry::Result<BbftpKeys, std::string> derive_bbftp_keys(std::span<const std::uint8_t> shared,
+                                                        std::span<const std::uint8_t> client_nonce,
+                                                        std::span<const std::uint8_t> server_nonce,
+                                                        const Digest32& transcript);
 
 // One direction of the control channel: records sealed or opened in order, numbered from 0.
 class RecordSealer {
  public:
-  RecordSealer(const GcmKey& key, const GcmNonce& iv) : key_(key), iv_(iv) {}
+  // `next`: the number of the next record (a session goes on where its pre-login process
+  // stopped).
+  RecordSealer(const GcmKey& key, const GcmNonce& iv, std::uint64_t next = 0)
+      : key_(key), iv_(iv), next_(next) {}
   std::vector<std::uint8_t> seal(std::span<const std::uint8_t> clear,
                                  std::span<const std::uint8_t> aad = {});
   // Nothing when the record is not the next one of this direction, as sealed (then the
@@ -44,6 +47,8 @@ class RecordSealer {
   std::optional<std::vector<std::uint8_t>> open(std::span<const std::uint8_t> sealed,
                                                 std::span<const std::uint8_t> aad = {});
   std::uint64_t next() const noexcept { return next_; }
+  const GcmKey& key() const noexcept { return key_; }
+  const GcmNonce& iv() const noexcept { return iv_; }
 
  private:
   GcmNonce nonce() const noexcept;

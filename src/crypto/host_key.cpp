@@ -39,7 +39,7 @@ void detail::PkeyFree::operator()(void* p) const noexcept {
   EVP_PKEY_free(static_cast<EVP_PKEY*>(p));
 }
 
-Result<HostKey, std::string> HostKey::adopt(void* raw) {
+ferry::Result<HostKey, std::string> HostKey::adopt(void* raw) {
   HostKey h;
   h.key_.reset(raw);
   if (EVP_PKEY_get_id(static_cast<EVP_PKEY*>(raw)) != EVP_PKEY_ED25519) {
@@ -51,20 +51,20 @@ Result<HostKey, std::string> HostKey::adopt(void* raw) {
   return h;
 }
 
-Result<HostKey, std::string> HostKey::generate() {
+ferry::Result<HostKey, std::string> HostKey::generate() {
   EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   if (k == nullptr) return Unexpected(openssl_error("Ed25519 key generation"));
   return adopt(k);
 }
 
-Result<HostKey, std::string> HostKey::from_seed(std::span<const std::uint8_t> seed) {
+ferry::Result<HostKey, std::string> HostKey::from_seed(std::span<const std::uint8_t> seed) {
   if (seed.size() != 32) return Unexpected(std::string("an Ed25519 seed is 32 bytes"));
   EVP_PKEY* k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size());
   if (k == nullptr) return Unexpected(openssl_error("Ed25519 key"));
   return adopt(k);
 }
 
-Result<HostKey, std::string> HostKey::from_pem(std::string_view pem) {
+ferry::Result<HostKey, std::string> HostKey::from_pem(std::string_view pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   if (!bio) return Unexpected(openssl_error("reading the host key"));
@@ -84,7 +84,7 @@ std::string HostKey::to_pem() const {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
-Result<HostKey, std::string> HostKey::load_or_create(const std::string& path) {
+ferry::Result<HostKey, std::string> HostKey::load_or_create(const std::string& path) {
   const int existing = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (existing >= 0) {
     struct stat st {};
@@ -163,7 +163,7 @@ std::string fingerprint(const PublicKey& key) {
   return "SHA256:" + s;
 }
 
-Result<X25519Secret, std::string> X25519Secret::adopt(void* raw) {
+ferry::Result<X25519Secret, std::string> X25519Secret::adopt(void* raw) {
   X25519Secret x;
   x.key_.reset(raw);
   std::size_t n = x.share_.size();
@@ -174,13 +174,14 @@ Result<X25519Secret, std::string> X25519Secret::adopt(void* raw) {
   return x;
 }
 
-Result<X25519Secret, std::string> X25519Secret::generate() {
+ferry::Result<X25519Secret, std::string> X25519Secret::generate() {
   EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
   if (k == nullptr) return Unexpected(openssl_error("X25519 key generation"));
   return adopt(k);
 }
 
-Result<X25519Secret, std::string> X25519Secret::from_bytes(std::span<const std::uint8_t> secret) {
+ferry::Result<X25519Secret, std::string> X25519Secret::from_bytes(
+    std::span<const std::uint8_t> secret) {
   if (secret.size() != 32) return Unexpected(std::string("an X25519 secret is 32 bytes"));
   EVP_PKEY* k =
       EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, secret.data(), secret.size());
@@ -188,7 +189,8 @@ Result<X25519Secret, std::string> X25519Secret::from_bytes(std::span<const std::
   return adopt(k);
 }
 
-Result<std::array<std::uint8_t, 32>, std::string> X25519Secret::agree(const PublicKey& peer) const {
+ferry::Result<std::array<std::uint8_t, 32>, std::string> X25519Secret::agree(
+    const PublicKey& peer) const {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> theirs(
       EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.data(), peer.size()),
       EVP_PKEY_free);

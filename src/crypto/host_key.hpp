@@ -24,19 +24,19 @@ using Signature = std::array<std::uint8_t, 64>;
 
 class HostKey {
  public:
-  static Result<HostKey, std::string> generate();
+  static ferry::Result<HostKey, std::string> generate();
   // From its 32-byte seed (tests, vectors), or from PKCS#8 PEM (the key file).
-  static Result<HostKey, std::string> from_seed(std::span<const std::uint8_t> seed);
-  static Result<HostKey, std::string> from_pem(std::string_view pem);
+  static ferry::Result<HostKey, std::string> from_seed(std::span<const std::uint8_t> seed);
+  static ferry::Result<HostKey, std::string> from_pem(std::string_view pem);
   // Loads the key file, or creates it (mode 0600, exclusively) when it does not exist.
-  static Result<HostKey, std::string> load_or_create(const std::string& path);
+  static ferry::Result<HostKey, std::string> load_or_create(const std::string& path);
 
   std::string to_pem() const;
   const PublicKey& public_key() const noexcept { return public_; }
   Signature sign(std::span<const std::uint8_t> message) const;
 
  private:
-  static Result<HostKey, std::string> adopt(void* pkey);
+  static ferry::Result<HostKey, std::string> adopt(void* pkey);
   std::unique_ptr<void, detail::PkeyFree> key_;  // EVP_PKEY
   PublicKey public_{};
 };
@@ -50,14 +50,14 @@ std::string fingerprint(const PublicKey& key);
 // One side's ephemeral X25519 secret: its share to send, and the shared secret with the peer's.
 class X25519Secret {
  public:
-  static Result<X25519Secret, std::string> generate();
-  static Result<X25519Secret, std::string> from_bytes(std::span<const std::uint8_t> secret);
+  static ferry::Result<X25519Secret, std::string> generate();
+  static ferry::Result<X25519Secret, std::string> from_bytes(std::span<const std::uint8_t> secret);
   const PublicKey& share() const noexcept { return share_; }
   // Fails for a share that gives the all-zero secret (a low-order point sent to cancel ours).
-  Result<std::array<std::uint8_t, 32>, std::string> agree(const PublicKey& peer) const;
+  ferry::Result<std::array<std::uint8_t, 32>, std::string> agree(const PublicKey& peer) const;
 
  private:
-  static Result<X25519Secret, std::string> adopt(void* pkey);
+  static ferry::Result<X25519Secret, std::string> adopt(void* pkey);
   std::unique_ptr<void, detail::PkeyFree> key_;  // EVP_PKEY
   PublicKey share_{};
 };

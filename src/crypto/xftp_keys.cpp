@@ -33,9 +33,9 @@ std::array<std::uint8_t, 12> gcm_nonce(const std::array<std::uint8_t, 4>& salt, 
 
 }  // namespace
 
-Result<std::vector<std::uint8_t>, std::string> hkdf_sha256(ByteView ikm, ByteView salt,
-                                                           std::string_view info,
-                                                           std::size_t length) {
+ferry::Result<std::vector<std::uint8_t>, std::string> hkdf_sha256(ByteView ikm, ByteView salt,
+                                                                  std::string_view info,
+                                                                  std::size_t length) {
   std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) return Unexpected(std::string("HKDF unavailable"));
   std::unique_ptr<EVP_KDF_CTX, KdfFree> ctx(EVP_KDF_CTX_new(kdf.get()));
@@ -74,8 +74,9 @@ std::array<std::uint8_t, 16> xftp_hello_mac(ByteView shared_key, ByteView bytes)
   return mac;
 }
 
-Result<XftpSealer, std::string> XftpSealer::derive(ByteView shared_key, ByteView client_nonce,
-                                                   ByteView server_nonce, Direction d) {
+ferry::Result<XftpSealer, std::string> XftpSealer::derive(ByteView shared_key,
+                                                          ByteView client_nonce,
+                                                          ByteView server_nonce, Direction d) {
   std::vector<std::uint8_t> salt(client_nonce.begin(), client_nonce.end());
   salt.insert(salt.end(), server_nonce.begin(), server_nonce.end());
   const std::string name =
@@ -126,7 +127,7 @@ void random_bytes(std::span<std::uint8_t> out) {
   }
 }
 
-Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path) {
+ferry::Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Unexpected("cannot read key file " + path);
   std::vector<std::uint8_t> key((std::istreambuf_iterator<char>(in)),

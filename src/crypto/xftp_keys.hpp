@@ -18,9 +18,9 @@ namespace ferry::crypto {
 using ByteView = std::span<const std::uint8_t>;
 
 // HKDF (RFC 5869) with SHA-256: `length` bytes from `ikm`, `salt` and `info`.
-Result<std::vector<std::uint8_t>, std::string> hkdf_sha256(ByteView ikm, ByteView salt,
-                                                           std::string_view info,
-                                                           std::size_t length);
+ferry::Result<std::vector<std::uint8_t>, std::string> hkdf_sha256(ByteView ikm, ByteView salt,
+                                                                  std::string_view info,
+                                                                  std::size_t length);
 
 // The HELLO's MAC: HMAC-SHA256 under HKDF(key, "", "ferry xftp v1 hello"), first 16 bytes.
 std::array<std::uint8_t, 16> xftp_hello_mac(ByteView shared_key, ByteView bytes);
@@ -29,8 +29,8 @@ std::array<std::uint8_t, 16> xftp_hello_mac(ByteView shared_key, ByteView bytes)
 class XftpSealer {
  public:
   enum class Direction { client_to_server, server_to_client };
-  static Result<XftpSealer, std::string> derive(ByteView shared_key, ByteView client_nonce,
-                                                ByteView server_nonce, Direction d);
+  static ferry::Result<XftpSealer, std::string> derive(ByteView shared_key, ByteView client_nonce,
+                                                       ByteView server_nonce, Direction d);
   // body -> ciphertext || 16-byte tag; nonce = IV salt || packet number (big-endian).
   std::vector<std::uint8_t> seal(ByteView header, ByteView body, std::uint64_t packet) const;
   // Nothing when the tag does not match (tampered, forged, or another key).
@@ -54,6 +54,6 @@ bool equal_tags(const std::array<std::uint8_t, 16>& a, const std::array<std::uin
 void random_bytes(std::span<std::uint8_t> out);
 
 // Reads a key file: at least 32 bytes, used whole (binary or text, as given).
-Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path);
+ferry::Result<std::vector<std::uint8_t>, std::string> read_xftp_key_file(const std::string& path);
 
 }  // namespace ferry::crypto

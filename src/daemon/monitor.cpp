@@ -17,7 +17,10 @@
 #include <thread>
 
 #include "core/printable.hpp"
+#include "crypto/host_key.hpp"
+#include "crypto/xftp_keys.hpp"
 #include "io/socket.hpp"
+#include "proto/bbftp/extension.hpp"
 #include "proto/monitor/messages.hpp"
 #include "storage/resolve.hpp"
 
@@ -150,14 +153,31 @@ int run_prelogin(int conn, UniqueFd to_monitor, pid_t monitor_pid, const Monitor
     }
     return LoginOutcome::refused;
   };
+  session::SignAnnouncement sign =
+      [&](std::uint32_t features, const std::array<std::uint8_t, 32>& share,
+          const bbftp::CryptKey& key) -> std::optional<session::SignedAnnouncement> {
+    const auto frame =
+        monitor::encode(monitor::Sign{features, share, key.modulus_mpi, key.exponent_mpi});
+    if (frame.empty() || !io::write_all(fd, frame, kFrameTimeout)) return std::nullopt;
+    auto s = read_frame(fd, buf, kFrameTimeout, monitor::decode_signed);
+    if (!s) return std::nullopt;
+    return session::SignedAnnouncement{s->message.nonce, s->message.host_key, s->message.signature};
+  };
   auto confine = [&] {
     auto ok = confine_prelogin(o.confinement);
     if (!ok) spdlog::error("pre-login process: {}", ok.error());
     return ok.has_value();
   };
-  auto handed = session::serve_bbftp_prelogin(conn, o.server, ask, confine);
+  auto handed = session::serve_bbftp_prelogin(conn, o.server, ask, confine, sign);
   if (!handed) return 0;
-  const auto frame = monitor::encode(monitor::HandOver{handed->clear_text, handed->pending});
+  std::optional<monitor::Channel> channel;
+  if (const auto& c = handed->channel) {
+    channel = monitor::Channel{c->features(),      c->opener().key(), c->opener().iv(),
+                               c->opener().next(), c->sealer().key(), c->sealer().iv(),
+                               c->sealer().next(), c->data_key()};
+  }
+  const auto frame =
+      monitor::encode(monitor::HandOver{handed->clear_text, handed->pending, channel});
   if (frame.empty()) {
     spdlog::warn("more than {} bytes sent past the login before its answer: closed",
                  monitor::kMaxPending);
@@ -209,6 +229,14 @@ class Monitor {
         relay(*line);
         continue;
       }
+      if (auto* sign = std::get_if<monitor::Sign>(&d->message)) {
+        if (signed_ || asked) return violation("a second or late announcement to sign");
+        signed_ = true;
+        auto answer = sign_announcement(*sign);
+        if (!answer) return std::nullopt;
+        if (!io::write_all(fd, monitor::encode(*answer), kFrameTimeout)) return std::nullopt;
+        continue;
+      }
       if (auto* c = std::get_if<monitor::CheckLogin>(&d->message)) {
         if (asked) return violation("a second login check");
         asked = true;
@@ -222,8 +250,14 @@ class Monitor {
       }
       auto& h = std::get<monitor::HandOver>(d->message);
       if (!accepted) return violation("a hand-over without an accepted login");
-      return std::make_pair(std::move(*accepted),
-                            session::HandedOver{h.clear_text, std::move(h.pending)});
+      if (h.channel && !signed_) return violation("a sealed channel without an announcement");
+      session::HandedOver state{h.clear_text, std::move(h.pending), std::nullopt};
+      if (const auto& c = h.channel) {
+        state.channel.emplace(crypto::RecordSealer(c->s2c_key, c->s2c_iv, c->s2c_next),
+                              crypto::RecordSealer(c->c2s_key, c->c2s_iv, c->c2s_next), c->data_key,
+                              c->features);
+      }
+      return std::make_pair(std::move(*accepted), std::move(state));
     }
   }
 
@@ -239,6 +273,36 @@ class Monitor {
     spdlog::log(level, "connection from {} port {}: pre-login: {}{}", host_, port_,
                 printable(line.text, 400),
                 skipped > 0 ? fmt::format(" ({} more lines not logged)", skipped) : "");
+  }
+
+  // The announcement, completed here: our own nonce, the layout and the context string are the
+  // monitor's, so a compromised pre-login process gets one signature for this connection's
+  // share and RSA key, nothing else (docs/protocol/bbftp-extended.md, section 4).
+  std::optional<monitor::Signed> sign_announcement(const monitor::Sign& r) {
+    if (o_.host_key_path.empty()) {
+      violation("an announcement to sign, and the extension is off");
+      return std::nullopt;
+    }
+    auto key = crypto::HostKey::load_or_create(o_.host_key_path);
+    if (!key) {
+      spdlog::error("connection from {} port {}: the host key: {}", host_, port_, key.error());
+      return std::nullopt;
+    }
+    bbftp::ext::Announcement a;
+    a.features = r.features;
+    crypto::random_bytes(a.nonce);
+    a.share = r.share;
+    a.host_key = key->public_key();
+    bbftp::CryptKey ck{{bbftp::kCryptRsaOaep, static_cast<std::int32_t>(r.modulus_mpi.size()),
+                        static_cast<std::int32_t>(r.exponent_mpi.size())},
+                       r.modulus_mpi,
+                       r.exponent_mpi,
+                       bbftp::ext::encode(a)};
+    monitor::Signed out;
+    out.nonce = a.nonce;
+    out.host_key = a.host_key;
+    out.signature = key->sign(bbftp::ext::signed_bytes(ck));
+    return out;
   }
 
   std::nullopt_t violation(const char* what) {
@@ -303,6 +367,7 @@ class Monitor {
   std::string host_;
   std::uint16_t port_ = 0;
   monitor::Outcome refused_as_ = monitor::Outcome::refused;
+  bool signed_ = false;
   RateLimit log_limit_{5, 20};
 };
 

@@ -33,6 +33,10 @@ struct MonitorOptions {
   std::optional<ProcessAccount> prelogin;
   std::optional<ProcessAccount> service;
   Confinement confinement;
+  // The bbftp extension's host key (docs/protocol/bbftp-extended.md): the monitor reads it for
+  // each connection's one signature and forgets it; no other process ever holds it. Empty: the
+  // extension is not announced.
+  std::string host_key_path;
   session::BbftpServerOptions server;
 };
 

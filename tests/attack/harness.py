@@ -129,7 +129,7 @@ def start_bbftpd(bbftpd, work, *extra, user="alice", password="attack-pw", env=N
     if service:
         subprocess.run(["chown", "-R", service + ":", root], check=True)
     argv = [bbftpd, "--foreground", "--listen", VICTIM, "-w", "0", "--password-file", pw,
-            "-u", *accounts, *extra]
+            "--state-dir", work.path("state"), "-u", *accounts, *extra]
     return Daemon(argv, work.path("bbftpd.log"), r"listening on [^ ]*:(\d+)", env=env)
 
 

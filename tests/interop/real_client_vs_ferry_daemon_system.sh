@@ -25,7 +25,7 @@ chown "$user:" "$work/home"
 echo "$user:$sys_password" | chpasswd
 make_bbftpd_accounts "ferry-t$$" || fail "cannot create the daemon's accounts"
 "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --system-auth "$backend" \
-  "${bbftpd_account_options[@]}" >"$work/daemon.log" 2>&1 &
+  --state-dir "$work/state" "${bbftpd_account_options[@]}" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 port=$(wait_for_port "$work/daemon.log") || { cat "$work/daemon.log"; fail "our bbftpd did not start"; }
 

@@ -165,9 +165,11 @@ void Runner::warn_error(int code, const std::string& text) {
 
 bool Runner::start() {
   // Like the real client: a refusal the server calls final (MSG_BAD_NO_RETRY) or an
-  // incompatible server ends the tries; MSG_BAD ("busy") and lost connections are tried again.
+  // incompatible server ends the tries, and so does a server whose identity we refuse (its key
+  // will not change by trying again); MSG_BAD ("busy") and lost connections are tried again.
   auto final_refusal = [this] {
     return last_error_ == session::client_error::kIncompatible ||
+           last_error_ == session::client_error::kIdentity ||
            (last_error_ == session::client_error::kServer && !last_refusal_retryable_);
   };
   for (int attempt = 1;; ++attempt) {

@@ -158,4 +158,52 @@ std::string default_known_hosts_path() {
   return home + "/.config/ferry/known_hosts";
 }
 
+std::optional<std::string> check_pin(const std::string& path, const std::string& host,
+                                     std::uint16_t port,
+                                     const std::optional<std::string>& fingerprint,
+                                     const PinNotice& notice) {
+  auto pins = KnownHosts::load(path);
+  if (!pins) return "known hosts: " + pins.error();
+  std::optional<KnownHost> seen;
+  if (fingerprint) seen = KnownHost{host, port, "ed25519", *fingerprint};
+  const std::string where = host + " port " + std::to_string(port);
+  const std::string forget = "bbftp --forget-host " + host + ":" + std::to_string(port);
+  const KnownHost* pinned = pins->find(host, port);
+  switch (pins->check(host, port, seen)) {
+    case PinCheck::matches:
+      return std::nullopt;
+    case PinCheck::changed:
+      return "The host key of " + where + " has changed: pinned " + pinned->type + " " +
+             pinned->fingerprint + ", offered " + seen->type + " " + seen->fingerprint +
+             ". Someone may be impersonating the server; no credential was sent. If the key was "
+             "changed on purpose, clear the pin with: " +
+             forget;
+    case PinCheck::downgrade:
+      return "The server " + where + " no longer announces the bbftp extension, though its " +
+             pinned->type + " key " + pinned->fingerprint +
+             " is pinned (a downgrade, or a daemon that refuses connections); no credential was "
+             "sent. If the daemon was replaced on purpose, clear the pin with: " +
+             forget;
+    case PinCheck::first_use:
+      break;
+  }
+  if (!seen) return std::nullopt;  // a real bbftpd: nothing to pin
+  pins->pin(*seen);
+  if (auto saved = pins->save(path); !saved) {
+    // As ssh does: the connection goes on, unpinned, and the user is told.
+    if (notice) {
+      notice("Warning: the host key of " + where + " (" + seen->type + " " + seen->fingerprint +
+                 ") could not be pinned: " + saved.error(),
+             true);
+    }
+    return std::nullopt;
+  }
+  if (notice) {
+    notice("Pinned the host key of " + where + ": " + seen->type + " " + seen->fingerprint + " (" +
+               path + ")",
+           false);
+  }
+  return std::nullopt;
+}
+
 }  // namespace ferry::client

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,5 +60,17 @@ class KnownHosts {
 
 // ~/.config/ferry/known_hosts of the account running the client ($XDG_CONFIG_HOME first).
 std::string default_known_hosts_path();
+
+// What check_pin tells the user: the pin it made, or (`warning`) why it could not save it.
+using PinNotice = std::function<void(const std::string& text, bool warning)>;
+// The client's decision about a daemon at `host` and `port` that announced `fingerprint`
+// ("SHA256:...", verified by the caller) or nothing: pins it at first use (saving the file and
+// saying so through `notice`; a file that cannot be written is a warning, the connection goes
+// on), or refuses with the text to show (a changed key, a downgrade, an unreadable file),
+// naming the command that clears the pin.
+std::optional<std::string> check_pin(const std::string& path, const std::string& host,
+                                     std::uint16_t port,
+                                     const std::optional<std::string>& fingerprint,
+                                     const PinNotice& notice);
 
 }  // namespace ferry::client

@@ -130,4 +130,22 @@ std::optional<Credentials> decode_credentials(std::span<const std::uint8_t> p) {
   return c;
 }
 
+std::vector<std::uint8_t> encode(const ExtLoginOk& ok) {
+  std::vector<std::uint8_t> out;
+  put(out, ok.protocol_max, 1);
+  put(out, ok.features, 4);
+  for (char ch : ok.text) out.push_back(static_cast<std::uint8_t>(ch));
+  return out;
+}
+
+std::optional<ExtLoginOk> decode_ext_login_ok(std::span<const std::uint8_t> p) {
+  if (p.size() < 5) return std::nullopt;
+  ExtLoginOk ok;
+  ok.protocol_max = p[0];
+  if (ok.protocol_max < 1) return std::nullopt;
+  ok.features = static_cast<std::uint32_t>(get(p, 1, 4));
+  ok.text.assign(p.begin() + 5, p.end());
+  return ok;
+}
+
 }  // namespace ferry::bbftp::ext

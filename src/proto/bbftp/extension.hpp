@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -77,5 +78,16 @@ struct Credentials {
 };
 std::vector<std::uint8_t> encode(const Credentials& c);
 std::optional<Credentials> decode_credentials(std::span<const std::uint8_t> clear);
+
+// MSG_EXT_LOGIN_OK's payload (daemon to client, the first sealed record): the highest protocol
+// it serves, the features it accepted (within the asked), and the usual OK text.
+struct ExtLoginOk {
+  std::uint8_t protocol_max = 3;
+  std::uint32_t features = 0;
+  std::string text;
+  bool operator==(const ExtLoginOk&) const = default;
+};
+std::vector<std::uint8_t> encode(const ExtLoginOk& ok);
+std::optional<ExtLoginOk> decode_ext_login_ok(std::span<const std::uint8_t> payload);
 
 }  // namespace ferry::bbftp::ext

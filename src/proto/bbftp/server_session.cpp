@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/replies.hpp"
 
 namespace ferry::bbftp {
@@ -78,6 +79,12 @@ Step ServerSession::on_message(const Message& m) {
       if (const auto* login = std::get_if<Login>(&m)) {
         Step s;
         s.request = LoginRequest{*login, clear_text_};
+        return s;
+      }
+      if (const auto* raw = std::get_if<Raw>(&m);
+          raw && raw->code == ext::kMsgExtLogin && config_.extension && !clear_text_) {
+        Step s;
+        s.request = ExtLoginRequest{raw->payload};
         return s;
       }
       if (const auto* k = std::get_if<CryptKey>(&m); k && k->sec.crtype == kNoCrypt) {
@@ -335,6 +342,13 @@ Step ServerSession::login_result(bool accepted) {
   }
   state_ = ServerState::awaiting_protocol;
   return replies_only(replies::login_ok(config_.version));
+}
+
+Step ServerSession::ext_login_accepted(std::uint32_t features) {
+  state_ = ServerState::awaiting_protocol;
+  const ext::ExtLoginOk ok{static_cast<std::uint8_t>(config_.max_protocol), features,
+                           replies::login_ok(config_.version).text};
+  return replies_only(Raw{ext::kMsgExtLoginOk, ext::encode(ok)});
 }
 
 Step ServerSession::login_refused(Message reply) {

@@ -27,6 +27,8 @@ struct ServerConfig {
   int max_streams = 25;           // -m
   bool allow_clear_text = false;  // -u
   bool allow_status = false;      // MSG_SERVER_STATUS before login
+  // The bbftp extension was announced in MSG_CRYPT: MSG_EXT_LOGIN may replace MSG_LOG.
+  bool extension = false;
 };
 
 enum class ServerState {
@@ -47,6 +49,10 @@ const char* to_string(ServerState s) noexcept;
 struct LoginRequest {
   Login login;
   bool clear_text = false;  // user/pass are NUL-terminated text, not ciphertexts
+};
+// MSG_EXT_LOGIN (docs/protocol/bbftp-extended.md): its payload, for the host to open.
+struct ExtLoginRequest {
+  std::vector<std::uint8_t> payload;
 };
 struct StatusRequest {};
 // The directory commands, each its own value: the host's switch over them is checked by the
@@ -93,9 +99,9 @@ struct V1DirRequest {
   V1DirOp op{};
   std::string path;
 };
-using Request =
-    std::variant<LoginRequest, StatusRequest, DirRequest, UmaskRequest, TransferRequest,
-                 StartRequest, AbortRequest, V1TransferRequest, V1RetrieveStart, V1DirRequest>;
+using Request = std::variant<LoginRequest, ExtLoginRequest, StatusRequest, DirRequest, UmaskRequest,
+                             TransferRequest, StartRequest, AbortRequest, V1TransferRequest,
+                             V1RetrieveStart, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;
@@ -123,6 +129,8 @@ class ServerSession {
 
   // Outcomes of requests.
   Step login_result(bool accepted);
+  // An accepted MSG_EXT_LOGIN: MSG_EXT_LOGIN_OK, with the features accepted (the host seals it).
+  Step ext_login_accepted(std::uint32_t features);
   // The login is refused with `reply` instead of the usual one (busy: MSG_BAD, the client
   // retries later); the connection closes.
   Step login_refused(Message reply);

@@ -7,8 +7,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "crypto/bbftp_keys.hpp"
+#include "crypto/host_key.hpp"
 #include "crypto/rsa.hpp"
+#include "crypto/xftp_keys.hpp"
 #include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 #include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
@@ -41,6 +45,7 @@ double seconds_since(std::chrono::steady_clock::time_point started) {
 bool BbftpClient::send(const std::vector<Message>& messages) {
   std::vector<std::byte> out;
   for (const auto& m : messages) encode_to(m, out);
+  if (channel_) out = channel_->seal(out);
   return static_cast<bool>(io::write_all(fd_.get(), out, config_.control_timeout));
 }
 
@@ -56,6 +61,11 @@ std::optional<Message> BbftpClient::receive(io::Timeout timeout) {
     if (d.error() != Errc::need_more) return std::nullopt;
     auto n = io::read_some(fd_.get(), chunk, timeout);
     if (!n) return std::nullopt;
+    if (channel_) {
+      // A record that does not open: the connection is not our daemon's any more.
+      if (!channel_->open(Bytes(chunk.data(), *n), in_)) return std::nullopt;
+      continue;
+    }
     in_.insert(in_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(*n));
   }
 }
@@ -108,6 +118,8 @@ Outcome BbftpClient::connect() {
   fd_.reset();
   ssh_.stop();
   in_.clear();
+  channel_.reset();
+  transfers_ = 0;
   session_ = ClientSession(config_.min_protocol, config_.max_protocol);
   const bool ssh =
       config_.control_channel >= 0 ? config_.ssh_channel : !config_.ssh_command.empty();
@@ -135,6 +147,15 @@ Outcome BbftpClient::connect_tcp_login() {
   const auto* offered = std::get_if<KeyReceived>(&*hello);
   if (offered == nullptr) return outcome_of(*hello);
   const auto& key_msg = offered->key;
+  const auto announced = config_.extension && !key_msg.appended.empty()
+                             ? ext::decode_announcement(key_msg.appended)
+                             : std::nullopt;
+  if (config_.extension) {
+    std::optional<crypto::PublicKey> host_key;
+    if (announced) host_key = announced->host_key;
+    if (auto refused = check_identity(key_msg, host_key)) return *refused;
+  }
+  if (announced) return ext_login(key_msg);
   auto key = crypto::RsaPublicKey::from_mpi(key_msg.modulus_mpi, key_msg.exponent_mpi);
   if (!key) return broken("The server's key is unusable: " + key.error());
   auto user = key->encrypt(config_.user);
@@ -157,6 +178,74 @@ Outcome BbftpClient::connect_tcp_login() {
     return greeting;
   }
   return negotiate(std::move(greeting));
+}
+
+std::optional<Outcome> BbftpClient::check_identity(
+    const CryptKey& key, const std::optional<crypto::PublicKey>& host_key) {
+  auto refuse = [&](std::string why) {
+    fd_.reset();
+    return failure(Outcome::refused, client_error::kIdentity, std::move(why));
+  };
+  if (host_key) {
+    const auto a = ext::decode_announcement(key.appended);
+    if (!a || !crypto::ed25519_verify(*host_key, ext::signed_bytes(key), a->signature)) {
+      return refuse("The server " + config_.host + " port " + std::to_string(config_.port) +
+                    " announces the bbftp extension with a signature its host key did not "
+                    "make: refused before sending any credential");
+    }
+  }
+  if (!config_.check_identity) return std::nullopt;
+  if (auto why = config_.check_identity(host_key)) return refuse(std::move(*why));
+  return std::nullopt;
+}
+
+Outcome BbftpClient::ext_login(const CryptKey& key) {
+  const auto a = ext::decode_announcement(key.appended);  // checked by check_identity
+  auto secret = crypto::X25519Secret::generate();
+  if (!a || !secret) return broken("The extension's key exchange failed");
+  ext::ExtLogin l;
+  l.features = a->features & ext::feature::kStreamProofs;
+  crypto::random_bytes(l.nonce);
+  l.share = secret->share();
+  auto shared = secret->agree(a->share);
+  if (!shared) return broken("The server's X25519 share is unusable: " + shared.error());
+  const auto whole = encode(Message(key));
+  std::vector<std::uint8_t> crypt_payload;
+  for (std::size_t i = kHeaderSize; i < whole.size(); ++i) {
+    crypt_payload.push_back(static_cast<std::uint8_t>(whole[i]));
+  }
+  const auto th = crypto::bbftp_transcript_hash(crypt_payload, ext::transcript_part(l));
+  auto keys = crypto::derive_bbftp_keys(*shared, l.nonce, a->nonce, th);
+  std::fill(shared->begin(), shared->end(), 0);
+  if (!keys) return broken(keys.error());
+  crypto::RecordSealer c2s(keys->c2s, keys->c2s_iv);
+  auto creds = ext::encode(ext::Credentials{config_.user, config_.password});
+  l.sealed = c2s.seal(creds, th);
+  std::fill(creds.begin(), creds.end(), 0);
+  if (!send({Raw{ext::kMsgExtLogin, ext::encode(l)}})) {
+    return broken("Connection to the server lost during login");
+  }
+  session_.sent_login();
+  channel_.emplace(c2s, crypto::RecordSealer(keys->s2c, keys->s2c_iv), keys->data, l.features);
+  auto reply = receive(config_.control_timeout);
+  if (!reply) {
+    channel_.reset();
+    return broken("Connection to the server lost during login (or its answer did not open)");
+  }
+  if (const auto* raw = std::get_if<Raw>(&*reply); raw && raw->code == ext::kMsgExtLoginOk) {
+    auto ok = ext::decode_ext_login_ok(raw->payload);
+    if (!ok || (ok->features & ~l.features) != 0) {
+      return broken("A malformed MSG_EXT_LOGIN_OK from the server");
+    }
+    channel_.emplace(channel_->sealer(), channel_->opener(), keys->data, ok->features);
+    Outcome greeting = outcome_of(session_.on_message(Text{MsgCode::ok, ok->text}));
+    if (!greeting) return greeting;
+    return negotiate(std::move(greeting));
+  }
+  Outcome refused = outcome_of(session_.on_message(*reply));
+  fd_.reset();
+  channel_.reset();
+  return refused;
 }
 
 // ssh mode, as the real client: run the ssh command, read MSG_LOGGED_STDIN (the daemon's check
@@ -339,6 +428,7 @@ ferry::Result<TransferReady, Outcome> BbftpClient::request_transfer(MsgCode code
   if (!ev) return Unexpected(std::move(lost));
   auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) return Unexpected(outcome_of(*ev));
+  if (ready->params.filesize > 0) transfer_number_ = transfers_++;  // as the daemon counts
   return std::move(*ready);
 }
 
@@ -354,6 +444,13 @@ DataEndpoint BbftpClient::data_endpoint(const TransferSettings& s) const {
   }
   e.timeout = config_.data_timeout;
   e.on_stranger = ignore_stranger;
+  if (channel_ && (channel_->features() & ext::feature::kStreamProofs) != 0 &&
+      session_.version() >= 2) {
+    e.proof = StreamProof{channel_->data_key(), transfer_number_};
+    e.on_unproven = [](const io::SocketAddress& from, const std::string& why) {
+      spdlog::warn("data connection from {} refused: {}", from.to_string(), why);
+    };
+  }
   return e;
 }
 
@@ -371,13 +468,17 @@ ferry::Result<std::vector<UniqueFd>, Outcome> BbftpClient::start_data(
   const DataEndpoint at = data_endpoint(s);
   if (passive) {
     session_.started_transfer();
+    const TransStartV3 start{simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
+                             static_cast<std::uint32_t>(4 * n)};
+    // With proven streams, TRANS_START goes first: the daemon accepts (and vets) from then on,
+    // so strangers who filled its listeners' queues before us cannot keep us out. Without, the
+    // real client's order: connect, then TRANS_START.
+    if (at.proof && !send({start})) return Unexpected(broken("Connection to the server lost"));
     auto socks = connect_all(at, ports, plan);
     if (!socks) {
       return Unexpected(broken("Cannot connect data socket: " + socks.error().error.message()));
     }
-    const TransStartV3 start{simulate ? MsgCode::trans_simul_v3 : MsgCode::trans_start_v3,
-                             static_cast<std::uint32_t>(4 * n)};
-    if (!send({start})) return Unexpected(broken("Connection to the server lost"));
+    if (!at.proof && !send({start})) return Unexpected(broken("Connection to the server lost"));
     return std::move(*socks);
   }
   auto listeners = DataListeners::open(at, static_cast<int>(n));

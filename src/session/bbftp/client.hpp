@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "crypto/bbftp_channel.hpp"
+#include "crypto/host_key.hpp"
 #include "io/process.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
@@ -41,6 +43,9 @@ inline constexpr int kSshStart = 46;  // the ssh command could not be run
 inline constexpr int kSshCheck = 48;  // the check connection to the daemon failed
 inline constexpr int kSshHello = 61;  // no MSG_LOGGED_STDIN / MSG_IPADDR_OK
 inline constexpr int kServer = 100;   // the server refused, with its text
+// The bbftp extension: the server's identity could not be trusted (a changed host key, a
+// pinned server that no longer announces it, a bad signature); nothing secret was sent.
+inline constexpr int kIdentity = 102;
 }  // namespace client_error
 
 struct ClientConfig {
@@ -71,6 +76,12 @@ struct ClientConfig {
   // During a put or get: the bytes moved so far and the file's size, about ten times a second
   // and once at the end (for a progress display).
   ProgressFn on_progress;
+  // The bbftp extension (docs/protocol/bbftp-extended.md), used when the daemon announces it.
+  bool extension = true;
+  // Whether to trust the daemon, given its host key (it signed the announcement: checked
+  // before) or nothing (it announced no extension): the refusal's text, or nothing to go on.
+  // Unset: any daemon is trusted (tests; the client program pins keys in known_hosts).
+  std::function<std::optional<std::string>(const std::optional<crypto::PublicKey>&)> check_identity;
 };
 
 struct TransferSettings {
@@ -118,6 +129,8 @@ class BbftpClient {
   // Connects, logs in and negotiates the protocol. The server's greeting is in `text`.
   Outcome connect();
   bool connected() const noexcept { return fd_.valid(); }
+  // The extension's sealed channel is in use (our daemon announced it, we logged in through it).
+  bool extended() const noexcept { return channel_.has_value(); }
   // What the negotiated protocol allows.
   bbftp::Features features() const noexcept { return session_.features(); }
   // Sends MSG_CLOSE_CONN and closes.
@@ -192,6 +205,11 @@ class BbftpClient {
 
   Outcome v1_accept_failed(const DataOpenError& e);
   Outcome connect_tcp_login();
+  // The daemon's announcement checked (signature, pin): nothing, or the refusal to return.
+  std::optional<Outcome> check_identity(const bbftp::CryptKey& key,
+                                        const std::optional<crypto::PublicKey>& host_key);
+  // MSG_EXT_LOGIN instead of MSG_LOG, then the sealed MSG_EXT_LOGIN_OK.
+  Outcome ext_login(const bbftp::CryptKey& key);
   Outcome connect_ssh();
   // From MSG_LOGGED_STDIN to the negotiation, over the ssh channel in fd_.
   Outcome ssh_hello();
@@ -204,6 +222,9 @@ class BbftpClient {
   UniqueFd fd_;
   bbftp::ClientSession session_{2, 3};
   std::vector<std::byte> in_;
+  std::optional<crypto::BbftpChannel> channel_;  // the extension's sealed control channel
+  std::uint32_t transfers_ = 0;        // transfers with data so far (their streams' proofs)
+  std::uint32_t transfer_number_ = 0;  // the running transfer's
   io::SocketAddress server_;
   io::SocketAddress local_;
 };

@@ -1,5 +1,10 @@
 #include "session/bbftp/data_channel.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +19,89 @@ constexpr int kQbssTos = 0x20;
 void apply_options(int fd, const DataEndpoint& e, const bbftp::TransferPlan& plan) {
   io::set_buffer_sizes(fd, e.send_buffer_bytes, e.recv_buffer_bytes);
   if (plan.qbss) io::set_tos(fd, kQbssTos);
+}
+
+// A connection that has not yet shown its proof, and what it sent so far.
+struct Candidate {
+  UniqueFd fd;
+  io::SocketAddress from;
+  crypto::Digest32 got{};
+  std::size_t have = 0;
+  std::chrono::steady_clock::time_point since;
+};
+constexpr std::size_t kMaxCandidates = 16;
+
+void set_blocking(int fd, bool blocking) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+}
+
+// Accepts on `listener` until a connection from the peer's host shows stream `stream`'s proof.
+// The connections it accepts are vetted side by side (up to kMaxCandidates, each within
+// kProofTimeout), so that strangers who connect first, silent or not, delay nobody.
+io::Result<UniqueFd> accept_proven(int listener, const DataEndpoint& at, std::size_t stream) {
+  const auto want = crypto::bbftp_stream_proof(at.proof->key, at.proof->transfer,
+                                               static_cast<std::uint32_t>(stream));
+  const auto deadline = std::chrono::steady_clock::now() + at.timeout;
+  std::vector<Candidate> waiting;
+  auto refuse = [&](std::size_t k, const std::string& why) {
+    if (at.on_unproven) at.on_unproven(waiting[k].from, why);
+    waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(k));
+  };
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return Unexpected(io::Error{ETIMEDOUT, "accept"});
+    for (std::size_t k = waiting.size(); k-- > 0;) {
+      if (now - waiting[k].since >= kProofTimeout) refuse(k, "no proof within its time");
+    }
+    std::vector<pollfd> fds{{listener, POLLIN, 0}};
+    for (const auto& c : waiting) fds.push_back({c.fd.get(), POLLIN, 0});
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (!waiting.empty()) {
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                kProofTimeout - (now - waiting.front().since)));
+    }
+    const int ready =
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(wait.count(), 1)));
+    if (ready < 0 && errno != EINTR) return Unexpected(io::Error{errno, "poll"});
+    if (ready <= 0) continue;
+    // What the waiting connections sent (from the last, so that erasing keeps the indexes).
+    for (std::size_t k = waiting.size(); k-- > 0;) {
+      if (fds[k + 1].revents == 0) continue;
+      auto& c = waiting[k];
+      const ssize_t n = ::read(c.fd.get(), c.got.data() + c.have, c.got.size() - c.have);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) {
+        refuse(k, "closed before its proof");
+        continue;
+      }
+      c.have += static_cast<std::size_t>(n);
+      if (c.have < c.got.size()) continue;
+      if (!crypto::equal_digests(c.got, want)) {
+        refuse(k, "not this session's proof");
+        continue;
+      }
+      UniqueFd proven = std::move(c.fd);
+      set_blocking(proven.get(), true);
+      return proven;  // the others are closed unproven, unlogged: the stream has its connection
+    }
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    set_blocking(listener, false);  // closed after the accepts: nobody else waits on it
+    for (;;) {                      // everything queued on the listener
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      UniqueFd fd(::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len,
+                            SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!fd) break;
+      io::SocketAddress from(reinterpret_cast<sockaddr*>(&ss), len);
+      if (at.only_from_peer && !from.same_host(at.peer)) {
+        if (at.on_stranger) at.on_stranger(from);
+        continue;
+      }
+      if (waiting.size() >= kMaxCandidates) refuse(0, "too many connections waiting for proofs");
+      waiting.push_back({std::move(fd), from, {}, 0, std::chrono::steady_clock::now()});
+    }
+  }
 }
 
 }  // namespace
@@ -38,8 +126,9 @@ ferry::Result<DataListeners, io::Error> DataListeners::open(const DataEndpoint& 
 DataSockets DataListeners::accept_all(const DataEndpoint& at, const bbftp::TransferPlan& plan) {
   std::vector<UniqueFd> socks;
   for (std::size_t i = 0; i < sockets_.size(); ++i) {
-    auto s = io::accept_from(sockets_[i].get(), at.only_from_peer ? &at.peer : nullptr, at.timeout,
-                             at.on_stranger);
+    auto s = at.proof ? accept_proven(sockets_[i].get(), at, i)
+                      : io::accept_from(sockets_[i].get(), at.only_from_peer ? &at.peer : nullptr,
+                                        at.timeout, at.on_stranger);
     if (!s) {
       close();
       return Unexpected(DataOpenError{i, std::move(s).error()});
@@ -59,6 +148,13 @@ DataSockets connect_all(const DataEndpoint& to, const std::vector<std::uint32_t>
     where.set_port(static_cast<std::uint16_t>(ports[i]));
     auto s = io::connect_tcp(where, to.timeout);
     if (!s) return Unexpected(DataOpenError{i, std::move(s).error()});
+    if (to.proof) {
+      const auto proof = crypto::bbftp_stream_proof(to.proof->key, to.proof->transfer,
+                                                    static_cast<std::uint32_t>(i));
+      if (auto w = io::write_all(s->get(), std::as_bytes(std::span(proof)), to.timeout); !w) {
+        return Unexpected(DataOpenError{i, std::move(w).error()});
+      }
+    }
     apply_options(s->get(), to, plan);
     socks.push_back(std::move(*s));
   }

@@ -14,12 +14,22 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "crypto/bbftp_keys.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/file.hpp"
 
 namespace ferry::session {
+
+// The bbftp extension's proof a data connection opens with (docs/protocol/bbftp-extended.md,
+// section 5): the session's data key and the transfer's number; the stream's index is the
+// connection's place in the plan.
+struct StreamProof {
+  crypto::Digest32 key{};
+  std::uint32_t transfer = 0;
+};
+inline constexpr io::Timeout kProofTimeout{std::chrono::seconds(10)};
 
 // What one side knows of where its data connections go and come from.
 struct DataEndpoint {
@@ -36,6 +46,11 @@ struct DataEndpoint {
   io::Timeout timeout{std::chrono::seconds(300)};  // for each accept or connect
   // A connection from another host than the peer's, closed unread (for the log).
   std::function<void(const io::SocketAddress&)> on_stranger;
+  // With a proof: the side that connects sends it first; the side that accepts vets what it
+  // accepts side by side (each within kProofTimeout), closes what shows no proof (saying why
+  // through on_unproven) and takes the first that shows it.
+  std::optional<StreamProof> proof;
+  std::function<void(const io::SocketAddress&, const std::string& why)> on_unproven;
 };
 
 // Which stream failed to open, and why.

@@ -13,8 +13,11 @@
 
 #include "core/overloaded.hpp"
 #include "core/printable.hpp"
+#include "crypto/bbftp_keys.hpp"
+#include "crypto/host_key.hpp"
 #include "crypto/rsa.hpp"
 #include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/replies.hpp"
 #include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
@@ -37,8 +40,9 @@ struct PendingTransfer {
   std::string path;
   std::optional<storage::AtomicWriter> writer;
   std::optional<storage::File> reader;
-  bool qbss = false;        // mark the data sockets (the client asked; a store's echo drops it)
-  DataListeners listeners;  // protocol 3: ours, until the client has connected
+  bool qbss = false;         // mark the data sockets (the client asked; a store's echo drops it)
+  DataListeners listeners;   // protocol 3: ours, until the client has connected
+  std::uint32_t number = 0;  // of the session's transfers with data: the streams' proofs say it
   std::chrono::steady_clock::time_point started;
 };
 
@@ -48,7 +52,8 @@ class Connection {
       : fd_(std::move(control)), options_(options), session_(options.protocol) {}
 
   std::optional<HandedOver> run_prelogin(const AskLogin& check,
-                                         const std::function<bool()>& confine);
+                                         const std::function<bool()>& confine,
+                                         const SignAnnouncement& sign);
   void run_session(storage::Sandbox sandbox, std::string_view user, HandedOver state);
   void run_ssh_session(int out, storage::Sandbox sandbox, std::string_view user,
                        const SshPeer& peer);
@@ -61,6 +66,9 @@ class Connection {
   bool handle(Step step);
   Step execute(const Request& r);
   Step login(const LoginRequest& r);
+  Step ext_login(const ExtLoginRequest& r);
+  // The extension's announcement in `key`, signed by the monitor; false: the connection ends.
+  bool announce_extension(CryptKey& key, const SignAnnouncement& sign);
   Step dir_command(const DirRequest& r);
   Step list(const DirRequest& r);
   Step prepare(const TransferRequest& r);
@@ -82,12 +90,21 @@ class Connection {
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
   // A data connection from another host than the control connection's (it is closed).
   void stranger_on_data_port(const io::SocketAddress& from);
+  // A data connection from the client's host without the session's proof (it is closed).
+  void unproven_on_data_port(const io::SocketAddress& from, const std::string& why);
 
   UniqueFd fd_;
   int out_ = -1;  // where replies go when not to fd_ (ssh mode: standard output)
   const BbftpServerOptions& options_;
   ServerSession session_;
   std::optional<crypto::RsaPrivateKey> key_;
+  // The bbftp extension: our X25519 secret and nonce while the login is pending, MSG_CRYPT's
+  // payload for the transcript, then the sealed channel everything goes through.
+  std::optional<crypto::X25519Secret> share_;
+  std::array<std::uint8_t, 32> server_nonce_{};
+  std::vector<std::uint8_t> crypt_payload_;
+  std::optional<crypto::BbftpChannel> channel_;
+  std::uint32_t transfers_ = 0;  // transfers with data so far (their streams' proofs number them)
   std::optional<storage::Sandbox> sandbox_;
   std::optional<PendingTransfer> pending_;
   const AskLogin* check_ = nullptr;   // pre-login: asks the monitor
@@ -125,10 +142,18 @@ void Connection::stranger_on_data_port(const io::SocketAddress& from) {
                skipped > 0 ? fmt::format(" ({} more not logged)", skipped) : "");
 }
 
+void Connection::unproven_on_data_port(const io::SocketAddress& from, const std::string& why) {
+  if (!stranger_log_.allow(std::chrono::steady_clock::now())) return;
+  const auto skipped = stranger_log_.take_suppressed();
+  spdlog::warn("{}: data connection from {} port {} refused: {}{}", who(), from.host(), from.port(),
+               why, skipped > 0 ? fmt::format(" ({} more not logged)", skipped) : "");
+}
+
 bool Connection::send(const Step& step) {
   if (step.replies.empty()) return true;
   std::vector<std::byte> out;
   for (const auto& m : step.replies) encode_to(m, out);
+  if (channel_) out = channel_->seal(out);
   if (auto w = io::write_all(out_ >= 0 ? out_ : fd_.get(), out, options_.control); !w) {
     spdlog::warn("{}: cannot send reply: {}", who(), w.error().message());
     return false;
@@ -156,8 +181,38 @@ void Connection::learn_addresses() {
   }
 }
 
+bool Connection::announce_extension(CryptKey& key, const SignAnnouncement& sign) {
+  auto secret = crypto::X25519Secret::generate();
+  if (!secret) {
+    spdlog::error("{}: the extension's key exchange: {}", who(), secret.error());
+    return false;
+  }
+  const std::uint32_t features = bbftp::ext::feature::kStreamProofs;
+  auto signed_by_monitor = sign ? sign(features, secret->share(), key) : std::nullopt;
+  if (!signed_by_monitor) {
+    spdlog::error("{}: the monitor did not sign the extension's announcement: closed", who());
+    return false;
+  }
+  ext::Announcement a;
+  a.features = features;
+  a.nonce = signed_by_monitor->nonce;
+  a.share = secret->share();
+  a.host_key = signed_by_monitor->host_key;
+  a.signature = signed_by_monitor->signature;
+  key.appended = ext::encode(a);
+  const auto whole = encode(Message(key));
+  crypt_payload_.clear();
+  for (std::size_t i = kHeaderSize; i < whole.size(); ++i) {
+    crypt_payload_.push_back(static_cast<std::uint8_t>(whole[i]));
+  }
+  server_nonce_ = a.nonce;
+  share_ = std::move(*secret);
+  return true;
+}
+
 std::optional<HandedOver> Connection::run_prelogin(const AskLogin& check,
-                                                   const std::function<bool()>& confine) {
+                                                   const std::function<bool()>& confine,
+                                                   const SignAnnouncement& sign) {
   login_by_ = std::chrono::steady_clock::now() + options_.login_deadline;
   check_ = &check;
   learn_addresses();
@@ -167,10 +222,11 @@ std::optional<HandedOver> Connection::run_prelogin(const AskLogin& check,
     return std::nullopt;
   }
   key_ = std::move(*key);
-  if (confine && !confine()) return std::nullopt;
   CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi(), {}};
   announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
   announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
+  if (options_.protocol.extension && !announce_extension(announce, sign)) return std::nullopt;
+  if (confine && !confine()) return std::nullopt;
   if (!send(Step{{announce}, std::nullopt, false})) return std::nullopt;
   serve({});
   return std::move(handed_);
@@ -193,8 +249,23 @@ void Connection::run_session(storage::Sandbox sandbox, std::string_view user, Ha
                    *swept);
     }
   }
-  if (!handle(session_.login_result(true))) return;
-  serve(std::move(state.pending));
+  std::vector<std::byte> pending = std::move(state.pending);
+  if (state.channel) {
+    channel_ = std::move(state.channel);
+    std::vector<std::byte> clear;
+    if (!channel_->open(pending, clear)) {
+      spdlog::warn("{}: a control record that does not open: closed", who());
+      return;
+    }
+    pending = std::move(clear);
+    spdlog::info(
+        "{}: bbftp extension: sealed control channel{}", who(),
+        (channel_->features() & ext::feature::kStreamProofs) != 0 ? ", data streams proven" : "");
+    if (!handle(session_.ext_login_accepted(channel_->features()))) return;
+  } else if (!handle(session_.login_result(true))) {
+    return;
+  }
+  serve(std::move(pending));
 }
 
 void Connection::serve(std::vector<std::byte> buf) {
@@ -223,6 +294,16 @@ void Connection::serve(std::vector<std::byte> buf) {
       start = 0;
     }
     auto n = io::read_some(fd_.get(), chunk, read_timeout());
+    if (n && channel_) {
+      if (auto opened = channel_->open(Bytes(chunk.data(), *n), buf); !opened) {
+        spdlog::warn("{}: {}: closed", who(),
+                     opened.error() == crypto::BbftpChannel::Error::too_long
+                         ? "a control record longer than any we send"
+                         : "a control record that does not open (changed or forged)");
+        return;
+      }
+      continue;
+    }
     if (!n) {
       if (session_.state() == ServerState::awaiting_login && !n.error().eof()) {
         spdlog::warn(
@@ -244,6 +325,7 @@ Step Connection::execute(const Request& r) {
   return std::visit(
       Overloaded{
           [&](const LoginRequest& l) { return login(l); },
+          [&](const ExtLoginRequest& l) { return ext_login(l); },
           [&](const StatusRequest&) {
             Step s;
             s.replies.push_back(rp::ok(options_.status_text ? options_.status_text() : ""));
@@ -295,6 +377,56 @@ Step Connection::login(const LoginRequest& r) {
       handed_.emplace();
       handed_->clear_text = r.clear_text;
       return {};  // the session process answers MSG_OK
+    case LoginOutcome::busy:
+      return session_.login_refused(Message(rp::server_busy()));
+    case LoginOutcome::refused:
+    case LoginOutcome::not_served:
+      break;
+  }
+  return session_.login_result(false);
+}
+
+// MSG_EXT_LOGIN: the client's share and nonce give the channel's keys; its credentials open
+// under them, and are checked as MSG_LOG's are. Every answer from here is sealed.
+Step Connection::ext_login(const ExtLoginRequest& r) {
+  if (check_ == nullptr || !share_) return session_.login_result(false);
+  auto l = ext::decode_ext_login(r.payload);
+  if (!l || l->version != ext::kVersion) {
+    spdlog::warn("{}: a malformed MSG_EXT_LOGIN: closed", who());
+    return session_.login_result(false);
+  }
+  auto shared = share_->agree(l->share);
+  share_.reset();  // ephemeral: forgotten once used
+  if (!shared) {
+    spdlog::warn("{}: MSG_EXT_LOGIN: {}: closed", who(), shared.error());
+    return session_.login_result(false);
+  }
+  const auto th = crypto::bbftp_transcript_hash(crypt_payload_, ext::transcript_part(*l));
+  auto keys = crypto::derive_bbftp_keys(*shared, l->nonce, server_nonce_, th);
+  std::fill(shared->begin(), shared->end(), 0);
+  if (!keys) {
+    spdlog::error("{}: {}", who(), keys.error());
+    return session_.login_result(false);
+  }
+  crypto::RecordSealer c2s(keys->c2s, keys->c2s_iv);
+  crypto::RecordSealer s2c(keys->s2c, keys->s2c_iv);
+  auto clear = c2s.open(l->sealed, th);
+  std::optional<ext::Credentials> creds;
+  if (clear) {
+    creds = ext::decode_credentials(*clear);
+    std::fill(clear->begin(), clear->end(), 0);
+  }
+  const std::uint32_t accepted_features = l->features & ext::feature::kStreamProofs;
+  channel_.emplace(s2c, c2s, keys->data, accepted_features);
+  const LoginOutcome outcome =
+      creds ? (*check_)(creds->user, creds->password, false) : (*check_)("", "", true);
+  if (creds) std::fill(creds->password.begin(), creds->password.end(), '\0');
+  switch (outcome) {
+    case LoginOutcome::accepted:
+      handed_.emplace();
+      handed_->channel = std::move(channel_);
+      channel_.reset();
+      return {};  // the session process answers MSG_EXT_LOGIN_OK
     case LoginOutcome::busy:
       return session_.login_refused(Message(rp::server_busy()));
     case LoginOutcome::refused:
@@ -379,6 +511,14 @@ DataEndpoint Connection::data_endpoint() {
   e.send_buffer_bytes = e.recv_buffer_bytes = options_.socket_buffer_bytes;
   e.timeout = options_.data;
   e.on_stranger = [this](const io::SocketAddress& from) { stranger_on_data_port(from); };
+  if (channel_ && (channel_->features() & ext::feature::kStreamProofs) != 0 && pending_ &&
+      session_.version() >= 2) {
+    e.proof = StreamProof{channel_->data_key(), pending_->number};
+    e.backlog = 16;  // strangers queued before the client are vetted side by side
+    e.on_unproven = [this](const io::SocketAddress& from, const std::string& why) {
+      unproven_on_data_port(from, why);
+    };
+  }
   return e;
 }
 
@@ -400,6 +540,7 @@ Step Connection::prepare(const TransferRequest& r) {
 }
 
 Step Connection::accept_with_ports(const TransferParams& params) {
+  pending_->number = transfers_++;
   std::vector<std::uint32_t> ports;
   if (session_.features().passive) {
     auto opened = open_listeners(params.nbstream);
@@ -719,10 +860,11 @@ std::string ctime_text(std::int64_t t) {
 
 std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOptions& options,
                                                const AskLogin& check,
-                                               const std::function<bool()>& confine) {
+                                               const std::function<bool()>& confine,
+                                               const SignAnnouncement& sign) {
   UniqueFd mine(::dup(control));
   if (!mine) return std::nullopt;
-  return Connection(std::move(mine), options).run_prelogin(check, confine);
+  return Connection(std::move(mine), options).run_prelogin(check, confine, sign);
 }
 
 ferry::Result<SshPeer, std::string> bbftp_ssh_check(int out, const BbftpServerOptions& options,

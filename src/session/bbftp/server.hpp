@@ -4,6 +4,7 @@
 // the user. Blocking.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "crypto/bbftp_channel.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/server_session.hpp"
 #include "storage/sandbox.hpp"
@@ -30,10 +32,25 @@ enum class LoginOutcome {
 using AskLogin = std::function<LoginOutcome(std::string_view user, std::string_view password,
                                             bool undecryptable)>;
 
+// The bbftp extension's announcement, completed and signed by the monitor (it holds the host
+// key; docs/protocol/bbftp-extended.md, section 4).
+struct SignedAnnouncement {
+  std::array<std::uint8_t, 32> nonce{};
+  std::array<std::uint8_t, 32> host_key{};
+  std::array<std::uint8_t, 64> signature{};
+};
+// Asks the monitor to sign the announcement of `features` and the X25519 `share` for the
+// connection's RSA `key`; nothing when it cannot (the connection then ends: a client that
+// pinned the daemon would take a missing announcement for a downgrade).
+using SignAnnouncement = std::function<std::optional<SignedAnnouncement>(
+    std::uint32_t features, const std::array<std::uint8_t, 32>& share, const bbftp::CryptKey& key)>;
+
 // The state of an accepted connection, from the pre-login process to the session's.
 struct HandedOver {
   bool clear_text = false;
-  std::vector<std::byte> pending;  // read past the login, not served yet
+  // Read past the login, not served yet (with a channel: records not yet opened).
+  std::vector<std::byte> pending;
+  std::optional<crypto::BbftpChannel> channel;  // the extension's sealed control channel
 };
 
 struct BbftpServerOptions {
@@ -60,9 +77,11 @@ struct BbftpServerOptions {
 // exists, before the first byte from the client is read (false: give up). Returns the state to
 // hand over when the login is accepted (nothing is sent for it: the session sends MSG_OK), or
 // nothing when the connection ended here (refused, closed, late, malformed). Never throws.
+// With `options.protocol.extension`, `sign` completes the announcement MSG_CRYPT carries.
 std::optional<HandedOver> serve_bbftp_prelogin(int control, const BbftpServerOptions& options,
                                                const AskLogin& check,
-                                               const std::function<bool()>& confine);
+                                               const std::function<bool()>& confine,
+                                               const SignAnnouncement& sign = {});
 // Serves an accepted connection to its end: MSG_OK for the login, then what was handed over,
 // then everything else, within `sandbox`. Never throws.
 void serve_bbftp_session(UniqueFd control, const BbftpServerOptions& options,

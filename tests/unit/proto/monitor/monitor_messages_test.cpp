@@ -23,7 +23,7 @@ TEST(MonitorMessages, CheckLoginGoldenBytes) {
 }
 
 TEST(MonitorMessages, HandOverAndVerdictGoldenBytes) {
-  EXPECT_EQ(encode(HandOver{true, bytes({0xab, 0xcd})}),
+  EXPECT_EQ(encode(HandOver{true, bytes({0xab, 0xcd}), {}}),
             bytes({0, 0, 0, 8, 2, 1, 0, 0, 0, 2, 0xab, 0xcd}));
   EXPECT_EQ(encode(Verdict{Outcome::accepted}), bytes({0, 0, 0, 2, 0x81, 1}));
   EXPECT_EQ(encode(Verdict{Outcome::busy}), bytes({0, 0, 0, 2, 0x81, 3}));
@@ -32,8 +32,8 @@ TEST(MonitorMessages, HandOverAndVerdictGoldenBytes) {
 TEST(MonitorMessages, RoundTrips) {
   const Request requests[] = {CheckLogin{"alice", "secret", false},
                               CheckLogin{"", "", true},
-                              HandOver{false, {}},
-                              HandOver{true, bytes({1, 2, 3})},
+                              HandOver{false, {}, {}},
+                              HandOver{true, bytes({1, 2, 3}), {}},
                               LogLine{0, ""},
                               LogLine{3, "message too long"}};
   for (const auto& r : requests) {
@@ -61,7 +61,7 @@ TEST(MonitorMessages, PartialFramesNeedMore) {
 
 TEST(MonitorMessages, TwoFramesDecodeOneAtATime) {
   auto stream = encode(CheckLogin{"a", "b", false});
-  const auto second = encode(HandOver{false, bytes({9})});
+  const auto second = encode(HandOver{false, bytes({9}), {}});
   stream.insert(stream.end(), second.begin(), second.end());
   auto first = decode_request(stream);
   ASSERT_TRUE(first);
@@ -105,10 +105,71 @@ TEST(MonitorMessages, HostileVerdictsAreRefused) {
 TEST(MonitorMessages, EncoderRefusesWhatTheDecoderWouldRefuse) {
   EXPECT_TRUE(encode(CheckLogin{std::string(kMaxUser + 1, 'u'), "p", false}).empty());
   EXPECT_TRUE(encode(CheckLogin{"u", std::string(kMaxPassword + 1, 'p'), false}).empty());
-  EXPECT_TRUE(encode(HandOver{false, std::vector<std::byte>(kMaxPending + 1)}).empty());
+  EXPECT_TRUE(encode(HandOver{false, std::vector<std::byte>(kMaxPending + 1), {}}).empty());
   EXPECT_TRUE(encode(LogLine{1, std::string(kMaxLogText + 1, 'x')}).empty());
   EXPECT_TRUE(encode(LogLine{4, "x"}).empty());
-  EXPECT_FALSE(encode(HandOver{false, std::vector<std::byte>(kMaxPending)}).empty());
+  EXPECT_FALSE(encode(HandOver{false, std::vector<std::byte>(kMaxPending), {}}).empty());
+}
+
+TEST(MonitorMessages, SignAndSignedGoldenBytes) {
+  Sign sign;
+  sign.features = 0x04;
+  sign.share.fill(0x11);
+  sign.modulus_mpi = {0xaa, 0xbb};
+  sign.exponent_mpi = {0x01};
+  auto want = bytes({0, 0, 0, 4 + 1 + 32 + 2 + 2 + 2 + 1 + 1 - 1, 4, 0, 0, 0, 4});
+  for (int i = 0; i < 32; ++i) want.push_back(std::byte(0x11));
+  for (int b : {0, 2, 0xaa, 0xbb, 0, 1, 1}) want.push_back(std::byte(b));
+  EXPECT_EQ(encode(sign), want);
+  auto d = decode_request(want);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(std::get<Sign>(d->message), sign);
+  // An MPI beyond the limit is refused both ways; a frame cut short is malformed.
+  Sign big = sign;
+  big.modulus_mpi.assign(kMaxMpi + 1, 1);
+  EXPECT_TRUE(encode(big).empty());
+  auto cut = want;
+  cut.pop_back();
+  cut[3] = std::byte(std::to_integer<int>(cut[3]) - 1);
+  EXPECT_EQ(decode_request(cut).error(), Errc::malformed);
+
+  Signed answer;
+  answer.nonce.fill(1);
+  answer.host_key.fill(2);
+  answer.signature.fill(3);
+  const auto frame = encode(answer);
+  ASSERT_EQ(frame.size(), 4U + 1 + 32 + 32 + 64);
+  EXPECT_EQ(frame[4], std::byte(0x82));
+  auto s = decode_signed(frame);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->message, answer);
+  EXPECT_FALSE(decode_signed(encode(Verdict{Outcome::accepted})));
+  EXPECT_FALSE(decode_verdict(frame));
+}
+
+TEST(MonitorMessages, HandOverCarriesTheSealedChannel) {
+  Channel c;
+  c.features = 4;
+  c.c2s_key.fill(1);
+  c.c2s_iv.fill(2);
+  c.c2s_next = 1;
+  c.s2c_key.fill(3);
+  c.s2c_iv.fill(4);
+  c.s2c_next = 0x0102030405060708ULL;
+  c.data_key.fill(5);
+  const HandOver h{false, bytes({7, 8}), c};
+  const auto frame = encode(h);
+  EXPECT_EQ(frame.size(), 4U + 1 + 1 + 4 + 2 + kChannelSize);
+  EXPECT_EQ(frame[5], std::byte(2));  // the channel's flag
+  auto d = decode_request(frame);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(std::get<HandOver>(d->message), h);
+  // The flag without the channel's bytes, or with one byte missing.
+  auto cut = frame;
+  cut.pop_back();
+  cut[3] = std::byte(std::to_integer<int>(cut[3]) - 1);
+  EXPECT_EQ(decode_request(cut).error(), Errc::malformed);
+  EXPECT_EQ(decode_request(bytes({0, 0, 0, 6, 2, 4, 0, 0, 0, 0})).error(), Errc::malformed);
 }
 
 TEST(MonitorMessages, LogLineGoldenBytesAndLimits) {

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# The bbftp extension between our bbftp and our bbftpd (docs/protocol/bbftp-extended.md), on
+# loopback, one scenario per run:
+#   sealed          the host key is pinned at first use (-V shows its fingerprint, the daemon's
+#                   log names the same), the login and commands go through the sealed channel,
+#                   data streams are proven; transfers in 1 and 4 streams arrive identical; the
+#                   key file is the monitor's alone
+#   changed_key     a pin that does not match the daemon's key: refused before any credential
+#                   (the daemon sees no login), with the command that clears the pin; after it,
+#                   the new key is pinned and the transfer goes through
+#   downgrade       a pinned daemon that stops announcing the extension: refused the same way
+#   unproven_stream strangers on the client's host race it to the daemon's data ports with
+#                   bytes that are not the session's proof: refused and logged, every transfer
+#                   completes identical
+#   extension_off   bbftp --extension off speaks plain protocol 3 to the same daemon
+# Usage: bbftp_extension.sh BBFTP BBFTPD SCENARIO
+set -euo pipefail
+bbftp=$1
+bbftpd=$2
+scenario=$3
+. "$(dirname "$0")/../interop/common.sh"
+
+known=$work/known_hosts
+client() {
+  BBFTP_PASSWORD=$password timeout 120 "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
+    --retry-wait 0 "$@" 127.0.0.1
+}
+# The daemon's fingerprint, as its log says it at start.
+daemon_fingerprint() { grep -o 'host key SHA256:[^ ]*' "$1" | head -1 | cut -d' ' -f3; }
+
+mkdir -p "$work/local"
+head -c $((8 << 20)) /dev/urandom >"$work/local/f8m"
+
+sealed() {
+  start_ferry_daemon "$bbftpd"
+  out=$(client -V -p 4 -e "put $work/local/f8m a; get a $work/local/a.back" 2>&1) ||
+    fail "transfer: $out"
+  fp=$(daemon_fingerprint "$work/daemon.log")
+  [ -n "$fp" ] || fail "the daemon logs no host key: $(cat "$work/daemon.log")"
+  echo "$out" | grep -qF "Pinned the host key of 127.0.0.1 port $port: ed25519 $fp" ||
+    fail "-V shows no pin of $fp: $out"
+  grep -qxF "127.0.0.1 $port ed25519 $fp" "$known" || fail "known_hosts: $(cat "$known")"
+  grep -q 'bbftp extension: sealed control channel, data streams proven' "$work/daemon.log" ||
+    fail "the session is not sealed: $(cat "$work/daemon.log")"
+  cmp "$work/local/f8m" "$work/root/a" || fail "stored file differs"
+  cmp "$work/local/f8m" "$work/local/a.back" || fail "file got back differs"
+  # The second connection matches the pin: nothing to say, nothing changed.
+  out=$(client -V -p 1 -e "get a $work/local/b.back" 2>&1) || fail "second transfer: $out"
+  echo "$out" | grep -q "Pinned" && fail "pinned twice: $out"
+  cmp "$work/local/f8m" "$work/local/b.back" || fail "second file differs"
+  [ "$(wc -l <"$known")" -eq 1 ] || fail "known_hosts: $(cat "$known")"
+  # The key is readable by its owner only, in a directory only its owner enters.
+  [ "$(stat -c %a "$work/state")" = 700 ] || fail "state directory mode $(stat -c %a "$work/state")"
+  [ "$(stat -c %a "$work/state/host_ed25519")" = 600 ] || fail "host key mode"
+  ok "pinned $fp at first use; sealed channel, proven streams; 8 MiB in 4 and 1 streams identical"
+}
+
+# A second daemon, with a state directory (a host key) of its own: sets port2, log2.
+start_second_daemon() {
+  log2=$work/daemon2.log
+  "$bbftpd" --foreground --listen 127.0.0.1 -w 0 --password-file "$work/pw" \
+    --state-dir "$work/state2" "${bbftpd_account_options[@]}" "$@" >"$log2" 2>&1 &
+  daemon2_pid=$!
+  port2=$(wait_for_port "$log2") || { cat "$log2" >&2; fail "second daemon did not start"; }
+}
+stop_second_daemon() { kill "$daemon2_pid" 2>/dev/null || true; wait "$daemon2_pid" 2>/dev/null || true; }
+
+# Pins daemon 1's key for daemon 2's port: to the client, daemon 2 is daemon 1 with a changed key
+# (or, without the extension, a downgrade).
+pin_first_key_on_second_port() {
+  client -e "dir ." >/dev/null 2>&1 || fail "first connection"
+  fp1=$(daemon_fingerprint "$work/daemon.log")
+  echo "127.0.0.1 $port2 ed25519 $fp1" >"$known"
+}
+
+changed_key() {
+  start_ferry_daemon "$bbftpd"
+  start_second_daemon
+  pin_first_key_on_second_port
+  fp2=$(daemon_fingerprint "$log2")
+  set +e
+  out=$(port=$port2 client -e "put $work/local/f8m changed" 2>&1)
+  rc=$?
+  set -e
+  [ "$rc" -eq 102 ] || fail "changed key: exit $rc: $out"
+  echo "$out" | grep -qF "The host key of 127.0.0.1 port $port2 has changed: pinned ed25519 $fp1, offered ed25519 $fp2" ||
+    fail "changed key: $out"
+  echo "$out" | grep -qF "bbftp --forget-host 127.0.0.1:$port2" || fail "no command to clear the pin: $out"
+  grep -Eq 'login (of|refused)' "$log2" && fail "the daemon saw a login: $(cat "$log2")"
+  [ ! -e "$work/root/changed" ] || fail "the refused put stored a file"
+  "$bbftp" --known-hosts "$known" --forget-host "127.0.0.1:$port2" | grep -qF "Removed the pin" ||
+    fail "--forget-host"
+  out=$(port=$port2 client -V -e "put $work/local/f8m changed" 2>&1) || fail "after forgetting: $out"
+  echo "$out" | grep -qF "Pinned the host key of 127.0.0.1 port $port2: ed25519 $fp2" || fail "not re-pinned: $out"
+  cmp "$work/local/f8m" "$work/root/changed" || fail "file differs"
+  stop_second_daemon
+  ok "changed key refused before the login (exit 102, both fingerprints, --forget-host); re-pinned after it"
+}
+
+downgrade() {
+  start_ferry_daemon "$bbftpd"
+  start_second_daemon --extension off
+  pin_first_key_on_second_port
+  set +e
+  out=$(port=$port2 client -e "put $work/local/f8m down" 2>&1)
+  rc=$?
+  set -e
+  [ "$rc" -eq 102 ] || fail "downgrade: exit $rc: $out"
+  echo "$out" | grep -qF "The server 127.0.0.1 port $port2 no longer announces the bbftp extension" ||
+    fail "downgrade: $out"
+  echo "$out" | grep -qF "bbftp --forget-host 127.0.0.1:$port2" || fail "no command to clear the pin: $out"
+  grep -Eq 'login (of|refused)' "$log2" && fail "the daemon saw a login: $(cat "$log2")"
+  # Never pinned: a daemon without the extension is served as any real bbftpd.
+  rm -f "$known"
+  out=$(port=$port2 client -e "put $work/local/f8m down" 2>&1) || fail "unpinned, plain: $out"
+  cmp "$work/local/f8m" "$work/root/down" || fail "file differs"
+  [ ! -s "$known" ] || fail "a daemon without a key got pinned: $(cat "$known")"
+  stop_second_daemon
+  ok "a pinned daemon without the extension refused before the login (exit 102); unpinned, served plainly"
+}
+
+unproven_stream() {
+  # Two data ports, one per stream, so that strangers know where to knock. The client's control
+  # connection goes through a proxy that holds the daemon's replies back 300 ms (it cannot read
+  # them: they are sealed): each transfer's listeners are open that long before the client
+  # hears of them, and the strangers, knocking all the time, always come first.
+  local first=$((20000 + ($$ % 20000)))
+  start_ferry_daemon "$bbftpd" -e "$first:$((first + 1))"
+  cat >"$work/race.py" <<'PY'
+import os, socket, sys, threading, time
+daemon_port, first, count, stop, port_file = (int(sys.argv[1]), int(sys.argv[2]),
+                                              int(sys.argv[3]), sys.argv[4], sys.argv[5])
+deadline = time.time() + 120
+
+def knock():
+    # Every 2 ms on each port: hundreds of strangers in the 300 ms each transfer's listeners
+    # wait for the client, not a flood (a flood keeps anyone out of any TCP listener).
+    while not os.path.exists(stop) and time.time() < deadline:
+        for p in range(first, first + count):
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", p))
+                s.sendall(b"\x00" * 32)  # the size of a proof, not the proof
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.002)
+
+def pump(src, dst, delay):
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            time.sleep(delay)
+            dst.sendall(b)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(1)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(lst.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+if os.fork() == 0:  # the strangers in a process of their own: the proxy never waits for them
+    knock()
+    os._exit(0)
+lst.settimeout(60)
+client, _ = lst.accept()
+upstream = socket.create_connection(("127.0.0.1", daemon_port), timeout=60)
+client.settimeout(None)
+upstream.settimeout(None)
+t = threading.Thread(target=pump, args=(client, upstream, 0), daemon=True)
+t.start()
+pump(upstream, client, 0.3)
+t.join(5)
+PY
+  python3 "$work/race.py" "$port" "$first" 2 "$work/stop" "$work/proxy_port" &
+  racer=$!
+  for _ in $(seq 1 100); do [ -s "$work/proxy_port" ] && break; sleep 0.1; done
+  [ -s "$work/proxy_port" ] || fail "the proxy did not start"
+  head -c $((1 << 20)) /dev/urandom >"$work/local/f1m"
+  cmds=
+  for i in $(seq 1 5); do cmds="$cmds; put $work/local/f1m r$i"; done
+  out=$(port=$(cat "$work/proxy_port") client -p 2 -e "${cmds#; }" 2>&1) ||
+    { rc=$?; touch "$work/stop"; tail -5 "$work/daemon.log"; fail "transfers: exit $rc: $out"; }
+  touch "$work/stop"
+  wait "$racer" || true
+  for i in $(seq 1 5); do cmp "$work/local/f1m" "$work/root/r$i" || fail "r$i differs"; done
+  grep -q "refused: not this session's proof" "$work/daemon.log" ||
+    fail "no stranger was refused: $(tail -20 "$work/daemon.log")"
+  n=$(grep -c "refused: not this session's proof" "$work/daemon.log")
+  ok "strangers first on the data ports refused for their proof ($n logged); 5 puts in 2 streams identical"
+}
+
+extension_off() {
+  start_ferry_daemon "$bbftpd"
+  out=$(client --extension off -p 2 -e "put $work/local/f8m plain; get plain $work/local/p.back" 2>&1) ||
+    fail "plain: $out"
+  cmp "$work/local/f8m" "$work/local/p.back" || fail "file differs"
+  grep -q 'sealed control channel' "$work/daemon.log" && fail "sealed though off"
+  [ ! -e "$known" ] || fail "pinned though off"
+  ok "--extension off: plain protocol 3 with the same daemon"
+}
+
+passed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+"$scenario"
+[ "$passed" -gt 0 ] || fail "scenario $scenario checked nothing"
