@@ -1,6 +1,7 @@
 // The bbftp extension's messages on any bytes (the announcement comes from whatever answers the
 // client; MSG_EXT_LOGIN and the credentials from whoever connects to the daemon): what decodes
-// re-encodes to the same bytes (the announcement: when it has version 1's length).
+// (and MSG_EXT_LOGIN_OK from the daemon) re-encodes to the same bytes (the announcement: when it
+// has version 1's length).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -19,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto again = encode(*l);
     FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));
     FUZZ_CHECK(l->sealed.size() <= kMaxSealedCredentials);
+  }
+  if (auto ok = decode_ext_login_ok(in)) {
+    const auto again = encode(*ok);
+    FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));
+    FUZZ_CHECK(ok->protocol_max >= 1);
   }
   if (auto c = decode_credentials(in)) {
     const auto again = encode(*c);

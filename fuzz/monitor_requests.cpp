@@ -29,5 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto v = ferry::monitor::decode_verdict(all)) {
     FUZZ_CHECK(ferry::monitor::encode(v->message).size() == v->consumed);
   }
+  // And of signed announcements (a compromised monitor is not in the threat model, but the
+  // reader must hold anyway).
+  if (auto s = ferry::monitor::decode_signed(all)) {
+    const auto again = ferry::monitor::encode(s->message);
+    FUZZ_CHECK(again.size() == s->consumed && std::equal(again.begin(), again.end(), all.begin()));
+  }
   return 0;
 }

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string_view>
 
+#include "crypto/bbftp_channel.hpp"
 #include "support/hex.hpp"
 
 namespace ferry::test {
@@ -80,6 +82,98 @@ TEST(BbftpKeys, StreamProofs) {
   EXPECT_TRUE(crypto::equal_digests(p, crypto::bbftp_stream_proof(k->data, 7, 2)));
   EXPECT_FALSE(crypto::equal_digests(p, crypto::bbftp_stream_proof(k->data, 7, 3)));
   EXPECT_FALSE(crypto::equal_digests(p, crypto::bbftp_stream_proof(k->data, 8, 2)));
+}
+
+// The control channel's framing over the records above: u32 length | record, a write cut into
+// records of at most kMaxClear bytes, reassembled from any split of the byte stream.
+TEST(BbftpChannel, RecordsFramedCutAndReassembled) {
+  Fixture f;
+  auto k = crypto::derive_bbftp_keys(f.shared, f.client_nonce, f.server_nonce, f.th);
+  ASSERT_TRUE(k);
+  // Record 1 of c2s ("hello", after the credentials' record 0): the vector above, framed.
+  crypto::BbftpChannel client(crypto::RecordSealer(k->c2s, k->c2s_iv, 1),
+                              crypto::RecordSealer(k->s2c, k->s2c_iv), k->data, 4);
+  const auto hello = bytes("hello");
+  const auto framed = client.seal(std::as_bytes(std::span(hello)));
+  auto want =
+      hex("00000015"
+          "9e7d1d64206eb8288c7ac12c8d3f9633f9684a0e76");
+  ASSERT_EQ(framed.size(), want.size());
+  EXPECT_TRUE(std::equal(framed.begin(), framed.end(), want.begin(),
+                         [](std::byte a, std::uint8_t b) { return std::to_integer<int>(a) == b; }));
+
+  crypto::BbftpChannel daemon(crypto::RecordSealer(k->s2c, k->s2c_iv),
+                              crypto::RecordSealer(k->c2s, k->c2s_iv, 1), k->data, 4);
+  std::vector<std::byte> big(crypto::BbftpChannel::kMaxClear * 2 + 1000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = std::byte(i * 7 % 251);
+  auto stream = client.seal(std::as_bytes(std::span(hello)));  // record 2
+  const auto more = client.seal(big);                          // records 3, 4, 5
+  stream.insert(stream.end(), more.begin(), more.end());
+  EXPECT_EQ(client.sealer().next(), 6U);
+  // The framed "hello" above was record 1: the daemon opens it first.
+  std::vector<std::byte> clear;
+  ASSERT_TRUE(daemon.open(framed, clear));
+  // Then the rest, 997 bytes at a time (records cut anywhere).
+  for (std::size_t at = 0; at < stream.size(); at += 997) {
+    const std::size_t n = std::min<std::size_t>(997, stream.size() - at);
+    ASSERT_TRUE(daemon.open(Bytes(stream.data() + at, n), clear)) << at;
+  }
+  EXPECT_EQ(daemon.pending(), 0U);
+  ASSERT_EQ(clear.size(), 5 + 5 + big.size());
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), clear.begin() + 10));
+  EXPECT_EQ(daemon.opener().next(), 6U);
+}
+
+TEST(BbftpChannel, ForgedOrOversizedRecordsEndTheChannel) {
+  Fixture f;
+  auto k = crypto::derive_bbftp_keys(f.shared, f.client_nonce, f.server_nonce, f.th);
+  ASSERT_TRUE(k);
+  auto make = [&] {
+    return std::pair{crypto::BbftpChannel(crypto::RecordSealer(k->c2s, k->c2s_iv),
+                                          crypto::RecordSealer(k->s2c, k->s2c_iv), k->data, 0),
+                     crypto::BbftpChannel(crypto::RecordSealer(k->s2c, k->s2c_iv),
+                                          crypto::RecordSealer(k->c2s, k->c2s_iv), k->data, 0)};
+  };
+  const auto msg = bytes("MSG_LIST_V2 and so on");
+  {
+    auto [a, b] = make();
+    auto rec = a.seal(std::as_bytes(std::span(msg)));
+    rec.back() ^= std::byte{1};
+    std::vector<std::byte> clear;
+    auto r = b.open(rec, clear);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), crypto::BbftpChannel::Error::forged);
+    EXPECT_TRUE(clear.empty());
+  }
+  {
+    auto [a, b] = make();
+    const auto r0 = a.seal(std::as_bytes(std::span(msg)));
+    const auto r1 = a.seal(std::as_bytes(std::span(msg)));
+    std::vector<std::byte> clear;
+    auto swapped = b.open(r1, clear);  // out of order (or a replay of another record)
+    ASSERT_FALSE(swapped);
+    EXPECT_EQ(swapped.error(), crypto::BbftpChannel::Error::forged);
+  }
+  {
+    auto [a, b] = make();
+    std::vector<std::byte> clear;
+    const std::vector<std::byte> huge{std::byte{0x7f}, std::byte{0xff}, std::byte{0xff},
+                                      std::byte{0xff}};
+    auto r = b.open(huge, clear);  // refused on its length, before anything else arrives
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), crypto::BbftpChannel::Error::too_long);
+    auto [c, d] = make();
+    const std::vector<std::byte> tiny{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{15}};
+    EXPECT_FALSE(d.open(tiny, clear));  // shorter than a tag
+  }
+  {
+    auto [a, b] = make();
+    const auto empty = a.seal({});  // one record with no clear bytes: opens to nothing
+    EXPECT_EQ(empty.size(), 4 + crypto::kGcmTag);
+    std::vector<std::byte> clear;
+    EXPECT_TRUE(b.open(empty, clear));
+    EXPECT_TRUE(clear.empty());
+  }
 }
 
 }  // namespace

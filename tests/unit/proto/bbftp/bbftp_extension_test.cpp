@@ -4,6 +4,7 @@
 
 #include "crypto/host_key.hpp"
 #include "proto/bbftp/extension.hpp"
+#include "proto/bbftp/server_session.hpp"
 #include "support/hex.hpp"
 
 namespace ferry::test {
@@ -108,6 +109,54 @@ TEST(BbftpExtension, LoginAndCredentials) {
       decode_credentials(hex("0000"
                              "0001"
                              "78")));  // no user
+}
+
+TEST(BbftpExtension, LoginOkGoldenBytes) {
+  const ExtLoginOk ok{3, feature::kStreamProofs, "bbftpd version 1.0 : OK"};
+  const auto b = encode(ok);
+  std::vector<std::uint8_t> want = {3, 0, 0, 0, 4};
+  for (char c : ok.text) want.push_back(static_cast<std::uint8_t>(c));
+  EXPECT_EQ(b, want);
+  EXPECT_EQ(decode_ext_login_ok(b), ok);
+  EXPECT_FALSE(decode_ext_login_ok(std::vector<std::uint8_t>{3, 0, 0, 0}));     // short
+  EXPECT_FALSE(decode_ext_login_ok(std::vector<std::uint8_t>{0, 0, 0, 0, 4}));  // protocol 0
+}
+
+// The daemon's state machine takes MSG_EXT_LOGIN only where it announced the extension, and only
+// instead of a login (not after a clear-text MSG_CRYPT).
+TEST(BbftpExtension, ServerSessionTakesExtLoginOnlyWhenAnnounced) {
+  const Raw ext_login{kMsgExtLogin, std::vector<std::uint8_t>(kExtLoginFixed + 20, 1)};
+  {
+    ServerConfig c;
+    ServerSession plain(c);  // a daemon without the extension: an unknown message, closed
+    auto s = plain.on_message(ext_login);
+    EXPECT_FALSE(s.request);
+    EXPECT_TRUE(s.close);
+  }
+  ServerConfig c;
+  c.extension = true;
+  ServerSession ours(c);
+  auto s = ours.on_message(ext_login);
+  ASSERT_TRUE(s.request);
+  const auto* r = std::get_if<ExtLoginRequest>(&*s.request);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->payload, ext_login.payload);
+  EXPECT_TRUE(s.replies.empty());
+  auto accepted = ours.ext_login_accepted(feature::kStreamProofs);
+  ASSERT_EQ(accepted.replies.size(), 1U);
+  const auto* reply = std::get_if<Raw>(&accepted.replies.front());
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->code, kMsgExtLoginOk);
+  auto ok = decode_ext_login_ok(reply->payload);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->protocol_max, 3);
+  EXPECT_EQ(ok->features, feature::kStreamProofs);
+  EXPECT_EQ(ok->text, "bbftpd version 3.3.0 : OK");
+  EXPECT_EQ(ours.state(), ServerState::awaiting_protocol);
+  // The usual negotiation follows, inside the channel.
+  auto prot = ours.on_message(Empty{MsgCode::prot});
+  ASSERT_EQ(prot.replies.size(), 1U);
+  EXPECT_TRUE(std::holds_alternative<ProtRange>(prot.replies.front()));
 }
 
 }  // namespace
