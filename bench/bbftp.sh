@@ -3,7 +3,9 @@
 # the real bbftp 3.x pair:
 #   - iperf3 over loopback (TCP ceiling) and cp of the file tmpfs -> tmpfs (copy ceiling);
 #   - a 1 GiB file in /dev/shm put to and got from /dev/shm, with -p 1 and -p 4, wall clock of the
-#     whole client run including login, our pair and the real pair alternated, best of RUNS.
+#     whole client run including login, best of RUNS, alternating: our pair with the extension
+#     (sealed channel, proven streams, end-to-end checksums: the default), our pair in plain
+#     protocol 3 (--extension off), and the real pair.
 # Both daemons serve the same throw-away system account (so both need root) in the same way.
 # Usage: sudo bench/bbftp.sh [BUILD_DIR]   with FERRY_REAL_BBFTP and FERRY_REAL_BBFTPD set to the
 # real client and daemon (built outside this repository); without them only our pair is measured.
@@ -54,7 +56,8 @@ done
 
 # Daemons: ours in the foreground; the real one behind a minimal inetd, as its docs describe.
 make_bbftpd_accounts "ferry-b$$"
-"$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 -l info "${bbftpd_account_options[@]}" \
+"$build/apps/bbftpd" --foreground --listen 127.0.0.1 -w 0 -l info --state-dir "$work/state" \
+  "${bbftpd_account_options[@]}" \
   >"$work/ours.log" 2>&1 &
 pids+=($!)
 our_port=$(wait_for_port "$work/ours.log") || our_port=
@@ -71,8 +74,10 @@ if [ -n "${FERRY_REAL_BBFTP:-}" ] && [ -n "${FERRY_REAL_BBFTPD:-}" ]; then
 fi
 
 ours_client() {
-  BBFTP_PASSWORD=$password "$build/apps/bbftp" -u "$user" -w "$our_port" -r 1 "$@" 127.0.0.1 >/dev/null
+  BBFTP_PASSWORD=$password "$build/apps/bbftp" --known-hosts "$work/known_hosts" -u "$user" \
+    -w "$our_port" -r 1 "$@" 127.0.0.1 >/dev/null
 }
+plain_client() { ours_client --extension off "$@"; }
 real_client() {
   BBFTP_PASSWORD=$password LD_PRELOAD=$work/shim.so "$FERRY_REAL_BBFTP" -u "$user" -w "$real_port" \
     -r 1 "$@" 127.0.0.1 >/dev/null
@@ -85,10 +90,12 @@ timed() {
   elapsed "$t0" "$t1"
 }
 
-printf '\n%-22s %10s %10s %8s\n' "1 GiB /dev/shm" "ours (s)" "real (s)" "speedup"
+printf '\n%-14s %10s %10s %9s %10s %8s\n' "1 GiB /dev/shm" "ext (s)" "p3 (s)" "ext/p3" \
+  "real (s)" "speedup"
 for streams in 1 4; do
   for dir in put get; do
     best_ours=
+    best_plain=
     best_real=
     for _ in $(seq 1 "$runs"); do
       rm -f "$work/dst.bin" "$work/back.bin"
@@ -99,17 +106,22 @@ for streams in 1 4; do
         cmd=(-p "$streams" -e "get $work/dst.bin $work/back.bin")
       fi
       best_ours=$(min "$best_ours" "$(timed ours_client "${cmd[@]}")")
+      rm -f "$work/back.bin"
+      [ "$dir" = put ] && rm -f "$work/dst.bin"
+      best_plain=$(min "$best_plain" "$(timed plain_client "${cmd[@]}")")
       if [ "$have_real" = 1 ]; then
         rm -f "$work/back.bin"
         [ "$dir" = put ] && rm -f "$work/dst.bin"
         best_real=$(min "$best_real" "$(timed real_client "${cmd[@]}")")
       fi
     done
+    ratio=$(echo "$best_ours / $best_plain" | bc -l)
     if [ "$have_real" = 1 ]; then
-      printf '%-22s %10.3f %10.3f %7.2fx\n' "$dir -p $streams" "$best_ours" "$best_real" \
-        "$(echo "$best_real / $best_ours" | bc -l)"
+      printf '%-14s %10.3f %10.3f %9.3f %10.3f %7.2fx\n' "$dir -p $streams" "$best_ours" \
+        "$best_plain" "$ratio" "$best_real" "$(echo "$best_real / $best_ours" | bc -l)"
     else
-      printf '%-22s %10.3f %10s %8s\n' "$dir -p $streams" "$best_ours" "-" "-"
+      printf '%-14s %10.3f %10.3f %9.3f %10s %8s\n' "$dir -p $streams" "$best_ours" \
+        "$best_plain" "$ratio" "-" "-"
     fi
   done
 done

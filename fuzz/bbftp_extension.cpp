@@ -26,6 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));
     FUZZ_CHECK(ok->protocol_max >= 1);
   }
+  if (auto sum = decode_ext_sum(in)) {
+    const auto again = encode(*sum);
+    FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));
+  }
   if (auto c = decode_credentials(in)) {
     const auto again = encode(*c);
     FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));

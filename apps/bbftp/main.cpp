@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   app.add_option("-I", ssh_identity, "ssh mode: the ssh identity file");
   app.add_option("-L", ssh_cmd, "ssh mode: the ssh command (default 'ssh -q')");
   std::string known_hosts = ferry::client::default_known_hosts_path(), forget_host;
-  std::string extension = "on";
+  std::string extension = "on", checksum = "xxh3";
   app.add_option("--known-hosts", known_hosts,
                  "The pins of our daemons' host keys (the bbftp extension)")
       ->capture_default_str();
@@ -204,6 +204,11 @@ int main(int argc, char** argv) {
                  "Use the bbftp extension when our daemon announces it (host key pinned, sealed "
                  "login and control channel, proven data streams)")
       ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--checksum", checksum,
+                 "With our daemon: the end-to-end checksum (block sums with repair, and the whole "
+                 "file's compared before it takes its name)")
+      ->check(CLI::IsMember({"xxh3", "sha256", "off"}))
       ->capture_default_str();
   std::string host;
   app.add_option("host", host, "Server");
@@ -258,6 +263,9 @@ int main(int argc, char** argv) {
   }
   cfg.connection.host = host;
   cfg.connection.extension = extension == "on";
+  cfg.connection.checksum = checksum == "sha256" ? ferry::session::ClientConfig::Checksum::sha256
+                            : checksum == "off"  ? ferry::session::ClientConfig::Checksum::off
+                                                 : ferry::session::ClientConfig::Checksum::xxh3;
   if (cfg.connection.extension && !known_hosts.empty()) {
     cfg.connection.check_identity = [&known_hosts,
                                      &cfg](const std::optional<ferry::crypto::PublicKey>& key) {

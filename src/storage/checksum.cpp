@@ -18,9 +18,13 @@ struct Hasher::State {
   }
   void reset(Digest d) {
     // Allocation failures here are programmer-visible resource exhaustion, not bad input.
-    if (d == Digest::xxh3_128) {
+    if (d == Digest::xxh3_128 || d == Digest::xxh3_64) {
       if (xxh == nullptr && (xxh = XXH3_createState()) == nullptr) throw std::bad_alloc();
-      XXH3_128bits_reset(xxh);
+      if (d == Digest::xxh3_128) {
+        XXH3_128bits_reset(xxh);
+      } else {
+        XXH3_64bits_reset(xxh);
+      }
     } else {
       if (evp == nullptr && (evp = EVP_MD_CTX_new()) == nullptr) throw std::bad_alloc();
       if (EVP_DigestInit_ex(evp, EVP_sha256(), nullptr) != 1) {
@@ -43,7 +47,7 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 }  // namespace
 
 std::string_view to_string(Digest d) noexcept {
-  return d == Digest::sha256 ? "sha256" : "xxh3-128";
+  return d == Digest::sha256 ? "sha256" : d == Digest::xxh3_64 ? "xxh3-64" : "xxh3-128";
 }
 
 std::optional<Digest> parse_digest(std::string_view name) noexcept {
@@ -62,25 +66,36 @@ Hasher::~Hasher() = default;
 void Hasher::update(Bytes data) {
   if (digest_ == Digest::xxh3_128) {
     XXH3_128bits_update(state_->xxh, data.data(), data.size());
+  } else if (digest_ == Digest::xxh3_64) {
+    XXH3_64bits_update(state_->xxh, data.data(), data.size());
   } else {
     EVP_DigestUpdate(state_->evp, data.data(), data.size());
   }
 }
 
-std::string Hasher::finish_hex() {
-  std::string hex;
+std::vector<std::uint8_t> Hasher::finish() {
+  std::vector<std::uint8_t> out;
   if (digest_ == Digest::xxh3_128) {
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(state_->xxh));
-    hex = to_hex(canon.digest, sizeof canon.digest);
+    out.assign(canon.digest, canon.digest + sizeof canon.digest);
+  } else if (digest_ == Digest::xxh3_64) {
+    XXH64_canonical_t canon;
+    XXH64_canonicalFromHash(&canon, XXH3_64bits_digest(state_->xxh));
+    out.assign(canon.digest, canon.digest + sizeof canon.digest);
   } else {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(state_->evp, md, &len);
-    hex = to_hex(md, len);
+    out.assign(md, md + len);
   }
   state_->reset(digest_);
-  return hex;
+  return out;
+}
+
+std::string Hasher::finish_hex() {
+  const auto d = finish();
+  return to_hex(d.data(), d.size());
 }
 
 Result<std::string> checksum_file(const File& file, Digest d) {

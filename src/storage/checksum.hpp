@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "storage/error.hpp"
@@ -13,7 +14,8 @@
 
 namespace ferry::storage {
 
-enum class Digest { xxh3_128, sha256 };
+// xxh3_64: the bbftp extension's per-block sums (8 bytes); the others are whole-file digests.
+enum class Digest { xxh3_128, sha256, xxh3_64 };
 
 std::string_view to_string(Digest d) noexcept;
 std::optional<Digest> parse_digest(std::string_view name) noexcept;
@@ -29,6 +31,11 @@ class Hasher {
   void update(Bytes data);
   // Lowercase hex of the digest; the hasher starts over afterwards.
   std::string finish_hex();
+  // The digest's bytes (XXH3 in its canonical big-endian form); starts over afterwards.
+  std::vector<std::uint8_t> finish();
+  static std::size_t size_of(Digest d) noexcept {
+    return d == Digest::xxh3_64 ? 8 : d == Digest::xxh3_128 ? 16 : 32;
+  }
 
  private:
   struct State;

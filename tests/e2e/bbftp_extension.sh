@@ -13,6 +13,14 @@
 #                   bytes that are not the session's proof: refused and logged, every transfer
 #                   completes identical
 #   extension_off   bbftp --extension off speaks plain protocol 3 to the same daemon
+#   checksums       -V shows the whole-file checksum, the same for the put and the get, and the
+#                   daemon logs it; with --checksum sha256 it is the value computed here
+#                   independently (SHA-256 over the size, the block size and each 1 MiB block's
+#                   SHA-256); --checksum off moves the file without
+#   changed_file    a file rewritten while it is being sent (put, then get): the transfer fails
+#                   with "changed while being sent", nothing takes the target's name
+#   corrupt_in_flight a proxy on the path flips one byte of a data stream (put, then get): the
+#                   bad block is detected, sent again, and the file arrives identical
 # Usage: bbftp_extension.sh BBFTP BBFTPD SCENARIO
 set -euo pipefail
 bbftp=$1
@@ -208,6 +216,181 @@ extension_off() {
   grep -q 'sealed control channel' "$work/daemon.log" && fail "sealed though off"
   [ ! -e "$known" ] || fail "pinned though off"
   ok "--extension off: plain protocol 3 with the same daemon"
+}
+
+checksums() {
+  start_ferry_daemon "$bbftpd"
+  out=$(client -V -p 3 -e "put $work/local/f8m c; get c $work/local/c.back" 2>&1) ||
+    fail "transfer: $out"
+  sums=$(echo "$out" | grep -o '^checksum xxh3-128 [0-9a-f]*$' | sort -u)
+  [ "$(echo "$out" | grep -c '^checksum xxh3-128 ')" -eq 2 ] && [ "$(echo "$sums" | wc -l)" -eq 1 ] ||
+    fail "-V: no single xxh3-128 checksum for the put and the get: $out"
+  hex=${sums##* }
+  grep -q "put /c (8388608 bytes, 3 streams) in .* xxh3-128 $hex, 0 blocks sent again" "$work/daemon.log" ||
+    fail "the daemon logs another checksum: $(grep 'put /c' "$work/daemon.log")"
+  cmp "$work/local/f8m" "$work/local/c.back" || fail "file differs"
+  # SHA-256, computed here from the file alone.
+  head -c $(((5 << 20) + 12345)) /dev/urandom >"$work/local/odd"
+  want=$(python3 - "$work/local/odd" <<'PY'
+import hashlib, struct, sys
+data = open(sys.argv[1], "rb").read()
+B = 1 << 20
+h = hashlib.sha256(struct.pack(">QI", len(data), B))
+for i in range(0, len(data), B):
+    h.update(hashlib.sha256(data[i:i + B]).digest())
+print(h.hexdigest())
+PY
+)
+  out=$(client -V -p 2 --checksum sha256 -e "put $work/local/odd odd; get odd $work/local/odd.back" 2>&1) ||
+    fail "sha256 transfer: $out"
+  [ "$(echo "$out" | grep -cxF "checksum sha256 $want")" -eq 2 ] ||
+    fail "sha256: expected $want twice: $out"
+  cmp "$work/local/odd" "$work/local/odd.back" || fail "sha256: file differs"
+  out=$(client -V --checksum off -e "put $work/local/odd plain" 2>&1) || fail "checksum off: $out"
+  echo "$out" | grep -q '^checksum' && fail "checksum off still checks: $out"
+  cmp "$work/local/odd" "$work/root/plain" || fail "checksum off: file differs"
+  ok "xxh3-128 $hex the same both ways and in the log; sha256 as computed independently; off: none"
+}
+
+# Rewrites a few bytes of $1 every millisecond until $2 exists (at most 60 s).
+keep_rewriting() {
+  python3 - "$1" "$2" <<'PY' &
+import os, sys, time
+path, stop = sys.argv[1], sys.argv[2]
+deadline = time.time() + 60
+fd = os.open(path, os.O_WRONLY)
+i = 0
+while not os.path.exists(stop) and time.time() < deadline:
+    os.pwrite(fd, bytes([i % 256]) * 16, (i * 7919 * 4096) % (100 << 20))
+    if i == 0:
+        open(stop + ".started", "w").close()
+    i += 1
+    time.sleep(0.001)
+PY
+  rewriter=$!
+  for _ in $(seq 1 100); do [ -e "$2.started" ] && return 0; sleep 0.05; done
+  fail "the rewriter did not start"
+}
+
+changed_file() {
+  start_ferry_daemon "$bbftpd"
+  head -c $((128 << 20)) /dev/urandom >"$work/local/moving"
+  keep_rewriting "$work/local/moving" "$work/stop1"
+  set +e
+  out=$(client -p 2 -e "put $work/local/moving moved" 2>&1)
+  rc=$?
+  set -e
+  touch "$work/stop1"
+  wait "$rewriter" || true
+  [ "$rc" -ne 0 ] || fail "a put of a file rewritten meanwhile succeeded: $out"
+  echo "$out" | grep -qF "$work/local/moving changed while being sent: nothing was put in place" ||
+    fail "put: $out"
+  [ ! -e "$work/root/moved" ] || fail "the changed put took its name"
+  cp "$work/local/f8m" "$work/root/still"
+  head -c $((128 << 20)) /dev/urandom >"$work/root/moving2"
+  keep_rewriting "$work/root/moving2" "$work/stop2"
+  set +e
+  out=$(client -p 2 -e "get moving2 $work/local/got2" 2>&1)
+  rc=$?
+  set -e
+  touch "$work/stop2"
+  wait "$rewriter" || true
+  [ "$rc" -ne 0 ] || fail "a get of a file rewritten meanwhile succeeded: $out"
+  echo "$out" | grep -qF "changed while being sent: nothing was put in place" || fail "get: $out"
+  [ ! -e "$work/local/got2" ] || fail "the changed get took its name"
+  ok "a file rewritten while sent fails (put and get) with a clear message; nothing took its name"
+}
+
+corrupt_in_flight() {
+  # The daemon on 127.0.0.1; the client goes through 127.0.0.2, where a proxy relays the control
+  # connection as it is and each data port (the same numbers) to the daemon's, flipping one byte
+  # of the first data stream it sees in the direction the data goes, once.
+  local first=$((20000 + ($$ % 20000)))
+  start_ferry_daemon "$bbftpd" -e "$first:$((first + 3))"
+  cat >"$work/flip.py" <<'PY'
+import os, socket, sys, threading, time
+daemon_port, first, count, direction, port_file, stop = (
+    int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
+FLIP_AT = 32 + (3 << 20) + 4321   # past the 32-byte proof, inside the fourth block
+flipped = threading.Lock()
+done = [False]
+
+def pump(src, dst, flip):
+    seen = 0
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            if flip and not done[0] and seen <= FLIP_AT < seen + len(b):
+                with flipped:
+                    if not done[0]:
+                        b = bytearray(b)
+                        b[FLIP_AT - seen] ^= 0x40
+                        b = bytes(b)
+                        done[0] = True
+            seen += len(b)
+            dst.sendall(b)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+def relay(listener, target_port, data):
+    while True:
+        try:
+            c, _ = listener.accept()
+        except OSError:
+            return
+        u = socket.create_connection(("127.0.0.1", target_port))
+        threading.Thread(target=pump, args=(c, u, data and direction == "up"), daemon=True).start()
+        threading.Thread(target=pump, args=(u, c, data and direction == "down"), daemon=True).start()
+
+def listen(port):
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.2", port))
+    l.listen(8)
+    return l
+
+control = listen(0)
+for p in range(first, first + count):
+    threading.Thread(target=relay, args=(listen(p), p, True), daemon=True).start()
+threading.Thread(target=relay, args=(control, daemon_port, False), daemon=True).start()
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(control.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+deadline = time.time() + 120
+while not os.path.exists(stop) and time.time() < deadline:
+    time.sleep(0.05)
+print("flipped" if done[0] else "not flipped")
+PY
+  for dir in up down; do
+    rm -f "$work/proxy_port"
+    python3 "$work/flip.py" "$port" "$first" 4 "$dir" "$work/proxy_port" "$work/stop.$dir" >"$work/flip.$dir" &
+    proxy=$!
+    for _ in $(seq 1 100); do [ -s "$work/proxy_port" ] && break; sleep 0.1; done
+    [ -s "$work/proxy_port" ] || fail "the proxy did not start"
+    if [ "$dir" = up ]; then cmd="put $work/local/f8m flipped"; else cmd="get flipped $work/local/flipped.back"; fi
+    set +e
+    out=$(BBFTP_PASSWORD=$password timeout 120 "$bbftp" --known-hosts "$known" -u alice \
+      -w "$(cat "$work/proxy_port")" -r 1 -V -p 2 -e "$cmd" 127.0.0.2 2>&1)
+    rc=$?
+    set -e
+    touch "$work/stop.$dir"
+    wait "$proxy" || true
+    [ "$(cat "$work/flip.$dir")" = flipped ] || fail "$dir: the proxy flipped nothing: $out"
+    [ "$rc" -eq 0 ] || fail "$dir: transfer failed: $out"
+    echo "$out" | grep -q "(1 blocks arrived bad and came again)" || fail "$dir: no block came again: $out"
+  done
+  cmp "$work/local/f8m" "$work/root/flipped" || fail "put through the proxy: stored file differs"
+  cmp "$work/local/f8m" "$work/local/flipped.back" || fail "get through the proxy: file differs"
+  grep -q "put /flipped (8388608 bytes, 2 streams) in .*, 1 blocks sent again" "$work/daemon.log" ||
+    fail "the daemon logs no block sent again: $(grep flipped "$work/daemon.log")"
+  ok "a byte flipped in flight (put, then get): one block sent again, the file identical"
 }
 
 passed=0

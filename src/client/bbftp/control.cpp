@@ -480,6 +480,13 @@ int Runner::execute(const Command& c, std::string& failure) {
         say(std::to_string(o.bytes) + (put ? " bytes send in " : " bytes got in ") + g3(s) +
             " secs (" + g3(static_cast<double>(o.bytes) / 1024 / s) + " Kbytes/sec or " +
             g3(static_cast<double>(o.bytes) * 8 / 1048576 / s) + " Mbits/s)");
+        // The extension's end-to-end checksum, as both sides computed it.
+        if (!o.checksum.empty()) {
+          say("checksum " + o.checksum +
+              (o.blocks_resent > 0
+                   ? " (" + std::to_string(o.blocks_resent) + " blocks arrived bad and came again)"
+                   : ""));
+        }
       }
       if (config_.output.machine) {
         char line[256];

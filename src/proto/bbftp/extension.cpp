@@ -130,6 +130,26 @@ std::optional<Credentials> decode_credentials(std::span<const std::uint8_t> p) {
   return c;
 }
 
+std::vector<std::uint8_t> encode(const ExtSum& s) {
+  std::vector<std::uint8_t> out;
+  out.reserve(2 + s.sum.size());
+  put(out, s.flags, 1);
+  put(out, s.digest, 1);
+  for (auto b : s.sum) out.push_back(b);
+  return out;
+}
+
+std::optional<ExtSum> decode_ext_sum(std::span<const std::uint8_t> p) {
+  if (p.size() < 2) return std::nullopt;
+  ExtSum s;
+  s.flags = p[0];
+  s.digest = p[1];
+  const std::size_t want = s.digest == 1 ? 16 : s.digest == 2 ? 32 : 0;
+  if (want == 0 || p.size() != 2 + want || (s.flags & ~3U) != 0) return std::nullopt;
+  s.sum.assign(p.begin() + 2, p.end());
+  return s;
+}
+
 std::vector<std::uint8_t> encode(const ExtLoginOk& ok) {
   std::vector<std::uint8_t> out;
   put(out, ok.protocol_max, 1);

@@ -22,10 +22,19 @@ namespace feature {
 inline constexpr std::uint32_t kResume = 1U << 0;
 inline constexpr std::uint32_t kChecksums = 1U << 1;
 inline constexpr std::uint32_t kStreamProofs = 1U << 2;
+inline constexpr std::uint32_t kSha256 = 1U << 3;  // with kChecksums: SHA-256 instead of XXH3
 }  // namespace feature
 // The messages only our peers exchange, inside the login.
 inline constexpr std::uint32_t kMsgExtLogin = 0xF1;
 inline constexpr std::uint32_t kMsgExtLoginOk = 0xF2;
+// On a data stream, receiver to sender, instead of MSG_ACK: these blocks again (u32 indexes
+// within the segment).
+inline constexpr std::uint32_t kMsgExtResend = 0xF3;
+// On the control channel, from the side that sent the data: its whole-file checksum.
+inline constexpr std::uint32_t kMsgExtSum = 0xF4;
+// The integrity block: what one block sum covers (section 7); data segments start on it.
+inline constexpr std::uint64_t kIntegrityBlock = 1 << 20;
+inline constexpr int kMaxResendRounds = 3;
 
 using Bytes32 = std::array<std::uint8_t, 32>;
 using Bytes64 = std::array<std::uint8_t, 64>;
@@ -78,6 +87,18 @@ struct Credentials {
 };
 std::vector<std::uint8_t> encode(const Credentials& c);
 std::optional<Credentials> decode_credentials(std::span<const std::uint8_t> clear);
+
+// MSG_EXT_SUM's payload: u8 flags | u8 digest (1 XXH3-128, 2 SHA-256) | the digest.
+struct ExtSum {
+  static constexpr std::uint8_t kChanged = 1;        // the file changed while being sent
+  static constexpr std::uint8_t kStreamsFailed = 2;  // the sender's own streams failed
+  std::uint8_t flags = 0;
+  std::uint8_t digest = 1;
+  std::vector<std::uint8_t> sum;
+  bool operator==(const ExtSum&) const = default;
+};
+std::vector<std::uint8_t> encode(const ExtSum& s);
+std::optional<ExtSum> decode_ext_sum(std::span<const std::uint8_t> payload);
 
 // MSG_EXT_LOGIN_OK's payload (daemon to client, the first sealed record): the highest protocol
 // it serves, the features it accepted (within the asked), and the usual OK text.

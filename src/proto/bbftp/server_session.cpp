@@ -42,6 +42,8 @@ const char* to_string(ServerState s) noexcept {
       return "awaiting_retr_start";
     case ServerState::transferring:
       return "transferring";
+    case ServerState::awaiting_sum:
+      return "awaiting_sum";
     case ServerState::closed:
       return "closed";
   }
@@ -225,6 +227,17 @@ Step ServerSession::on_message(const Message& m) {
       }
       state_ = ServerState::closed;  // the real daemon exits on anything else
       return {{}, std::nullopt, true};
+    }
+
+    case ServerState::awaiting_sum: {
+      if (const auto* raw = std::get_if<Raw>(&m); raw && raw->code == ext::kMsgExtSum) {
+        state_ = ServerState::transferring;
+        Step s;
+        s.request = SumRequest{raw->payload};
+        return s;
+      }
+      state_ = ServerState::closed;  // anything else breaks the protocol: drop the file
+      return {{}, AbortRequest{}, true};
     }
 
     case ServerState::deciding:

@@ -41,6 +41,7 @@ enum class ServerState {
   awaiting_create_zero,
   awaiting_retr_start,  // protocol 1: RETR_OK sent; RETR_START (or CREATE_ZERO / ABR) next
   transferring,
+  awaiting_sum,  // the extension: a store's data has arrived; the client's MSG_EXT_SUM next
   closed,
 };
 const char* to_string(ServerState s) noexcept;
@@ -80,6 +81,10 @@ struct StartRequest {  // TRANS_START: move the data now
   TransferParams params;                    // as accepted (accept_transfer's echo)
 };
 struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
+// The extension: the client's MSG_EXT_SUM after a store's data (its payload, for the host).
+struct SumRequest {
+  std::vector<std::uint8_t> payload;
+};
 // Protocol 1: the client listens; the daemon connects to `ports` (at the control peer's address).
 struct V1TransferRequest {
   bool store = true;
@@ -100,8 +105,8 @@ struct V1DirRequest {
   std::string path;
 };
 using Request = std::variant<LoginRequest, ExtLoginRequest, StatusRequest, DirRequest, UmaskRequest,
-                             TransferRequest, StartRequest, AbortRequest, V1TransferRequest,
-                             V1RetrieveStart, V1DirRequest>;
+                             TransferRequest, StartRequest, AbortRequest, SumRequest,
+                             V1TransferRequest, V1RetrieveStart, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;
@@ -142,6 +147,8 @@ class ServerSession {
   // (or closes when `close`).
   Step reply(Message reply, bool close = false);
   Step transfer_finished(Message final_reply);
+  // The extension: a store's streams are done; its final reply waits for the client's sum.
+  void await_sum() noexcept { state_ = ServerState::awaiting_sum; }
   // Protocol 1 retrieve: the file is there; RETR_OK goes out and RETR_START is awaited.
   Step accept_v1_retrieve(std::int64_t filesize);
   // Protocol 1 store: the data phase begins at once (no reply precedes the data).

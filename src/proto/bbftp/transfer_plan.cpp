@@ -31,4 +31,16 @@ TransferPlan plan_transfer(std::uint64_t size, int streams, int buffer_kb,
   return p;
 }
 
+void align_segments(TransferPlan& plan, std::uint64_t align) {
+  const auto n = static_cast<std::uint64_t>(plan.segments.size());
+  if (n == 0 || align == 0) return;
+  std::uint64_t per = (plan.size / n + align - 1) / align * align;
+  if (per == 0) per = align;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t first = std::min(i * per, plan.size);
+    const std::uint64_t end = i + 1 == n ? plan.size : std::min((i + 1) * per, plan.size);
+    plan.segments[i] = {first, end - first};
+  }
+}
+
 }  // namespace ferry::bbftp

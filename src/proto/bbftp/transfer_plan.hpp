@@ -39,5 +39,9 @@ struct TransferPlan {
 // is the buffer size it agreed (KB), or `block_bytes` when given (protocol 1's fixed one).
 TransferPlan plan_transfer(std::uint64_t size, int streams, int buffer_kb,
                            std::uint32_t transferoption, std::size_t block_bytes = 0);
+// The bbftp extension's plan (our peers only): each segment starts on a multiple of `align`
+// (the integrity block), so that every block sum covers one stream's bytes; segments past the
+// end are empty (their streams open and close with nothing to move).
+void align_segments(TransferPlan& plan, std::uint64_t align);
 
 }  // namespace ferry::bbftp

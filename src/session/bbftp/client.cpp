@@ -204,7 +204,13 @@ Outcome BbftpClient::ext_login(const CryptKey& key) {
   auto secret = crypto::X25519Secret::generate();
   if (!a || !secret) return broken("The extension's key exchange failed");
   ext::ExtLogin l;
-  l.features = a->features & ext::feature::kStreamProofs;
+  std::uint32_t wanted = ext::feature::kStreamProofs;
+  if (config_.checksum != ClientConfig::Checksum::off) wanted |= ext::feature::kChecksums;
+  if (config_.checksum == ClientConfig::Checksum::sha256) wanted |= ext::feature::kSha256;
+  l.features = a->features & wanted;
+  if ((l.features & ext::feature::kSha256) != 0 && (l.features & ext::feature::kChecksums) == 0) {
+    l.features &= ~ext::feature::kSha256;
+  }
   crypto::random_bytes(l.nonce);
   l.share = secret->share();
   auto shared = secret->agree(a->share);
@@ -629,10 +635,14 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   if (!sane_streams(accepted, p.nbstream)) {
     return broken("The server accepted an impossible number of streams");
   }
-  const TransferPlan plan = plan_for(st->size, accepted, s);
+  TransferPlan plan = plan_for(st->size, accepted, s);
+  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
   auto opened = start_data(plan, ready->ports, s, s.simulate);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
+  if (checksums() && !s.simulate) {
+    return put_checked(*file, local_path, plan, socks, accepted.nbstream, started);
+  }
   std::optional<StreamError> failed;
   if (!s.simulate) {
     failed = move_streams(socks, *file, plan, DataDirection::send, stream_timeouts(),
@@ -682,14 +692,108 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   if (!sane_streams(accepted, p.nbstream)) {
     return broken("The server accepted an impossible number of streams");
   }
-  const TransferPlan plan = plan_for(size, accepted, s);
+  TransferPlan plan = plan_for(size, accepted, s);
+  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
   auto opened = start_data(plan, ports, s, false);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
+  if (checksums()) return get_checked(*writer, plan, socks, accepted.nbstream, started);
   auto failed = move_streams(socks, writer->file(), plan, DataDirection::receive, stream_timeouts(),
                              config_.on_progress);
   socks.clear();
   return finish_get(failed, *writer, size, accepted.nbstream, started);
+}
+
+namespace {
+std::string hex_of(const std::vector<std::uint8_t>& v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (auto b : v) {
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 0xf]);
+  }
+  return s;
+}
+}  // namespace
+
+// The extension's put: block sums on the streams, then our whole-file sum in MSG_EXT_SUM (or
+// why there is none: the file changed, the streams failed); the daemon commits only on a match.
+Outcome BbftpClient::put_checked(const storage::File& file, const std::string& local_path,
+                                 const TransferPlan& plan, std::vector<UniqueFd>& socks,
+                                 int streams, TimePoint started) {
+  const auto before = file_version(file);
+  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  auto failed = move_streams(socks, file, plan, DataDirection::send, stream_timeouts(),
+                             config_.on_progress, &sums);
+  socks.clear();
+  const auto after = file_version(file);
+  const bool changed =
+      !before || !after || *before != *after || (failed && failed->sys_errno == ESTALE);
+  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  ext::ExtSum sum;
+  sum.digest = sha256() ? 2 : 1;
+  if (changed) {
+    sum.flags |= ext::ExtSum::kChanged;
+  } else if (failed) {
+    sum.flags |= ext::ExtSum::kStreamsFailed;
+  }
+  const auto whole = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  sum.sum = sum.flags == 0 ? whole : std::vector<std::uint8_t>(sum.digest == 2 ? 32 : 16);
+  if (!send({Raw{ext::kMsgExtSum, ext::encode(sum)}})) {
+    return broken("Connection to the server lost");
+  }
+  Outcome o = final_reply();
+  if (changed) {
+    return failure(Outcome::local_failure, client_error::kLocal,
+                   local_path + " changed while being sent: nothing was put in place");
+  }
+  if (o && failed) return broken(failed->message);
+  if (!o) return o;
+  o.bytes = plan.size;
+  o.streams = streams;
+  o.seconds = seconds_since(started);
+  o.checksum = std::string(storage::to_string(whole_digest)) + " " + hex_of(whole);
+  o.blocks_resent = sums.resent;
+  return o;
+}
+
+// The extension's get: block sums on the streams, the daemon's whole-file sum in MSG_EXT_SUM
+// before its final reply, and the file takes its name only when ours matches it.
+Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPlan& plan,
+                                 std::vector<UniqueFd>& socks, int streams, TimePoint started) {
+  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  auto failed = move_streams(socks, writer.file(), plan, DataDirection::receive, stream_timeouts(),
+                             config_.on_progress, &sums);
+  socks.clear();
+  auto m = receive(config_.control_timeout);
+  if (!m) return broken("Connection to the server lost");
+  const auto* raw = std::get_if<Raw>(&*m);
+  const auto theirs = raw != nullptr && raw->code == ext::kMsgExtSum
+                          ? ext::decode_ext_sum(raw->payload)
+                          : std::nullopt;
+  if (!theirs || theirs->digest != (sha256() ? 2 : 1)) {
+    return broken("The server sent no checksum after the data");
+  }
+  Outcome o = final_reply();
+  if (!o) return o;  // the writer is dropped uncommitted: no partial file
+  if (failed) return broken(failed->message);
+  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto mine = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  if (theirs->flags != 0 || theirs->sum != mine) {
+    return failure(Outcome::broken, client_error::kLocal,
+                   "Checksum mismatch (" + std::string(storage::to_string(whole_digest)) +
+                       " ours " + hex_of(mine) + ", the server's " + hex_of(theirs->sum) +
+                       "): nothing was put in place");
+  }
+  if (auto c = writer.commit(); !c) {
+    return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
+  }
+  o.bytes = plan.size;
+  o.streams = streams;
+  o.seconds = seconds_since(started);
+  o.checksum = std::string(storage::to_string(whole_digest)) + " " + hex_of(mine);
+  o.blocks_resent = sums.resent;
+  return o;
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include "io/process.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/client_session.hpp"
+#include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/messages.hpp"
 #include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/streams.hpp"
@@ -78,6 +79,10 @@ struct ClientConfig {
   ProgressFn on_progress;
   // The bbftp extension (docs/protocol/bbftp-extended.md), used when the daemon announces it.
   bool extension = true;
+  // The extension's end-to-end checksums (docs/protocol/bbftp-extended.md, section 7): block
+  // sums with repair and a whole-file checksum compared before the final rename.
+  enum class Checksum { xxh3, sha256, off };
+  Checksum checksum = Checksum::xxh3;
   // Whether to trust the daemon, given its host key (it signed the announcement: checked
   // before) or nothing (it announced no extension): the refusal's text, or nothing to go on.
   // Unset: any daemon is trusted (tests; the client program pins keys in known_hosts).
@@ -113,6 +118,8 @@ struct Outcome {
   std::uint64_t bytes = 0;
   double seconds = 0;
   int streams = 0;
+  std::string checksum;             // the extension: "xxh3-128 HEX" (or "sha256 HEX") of the file
+  std::uint64_t blocks_resent = 0;  // the extension: blocks that arrived bad and came again
   explicit operator bool() const noexcept { return kind == ok; }
 };
 
@@ -188,6 +195,19 @@ class BbftpClient {
                                                                 const bbftp::TransferParams& p,
                                                                 const std::string& remote);
   DataEndpoint data_endpoint(const TransferSettings& s) const;
+  // The extension's checksums are on for this session's transfers.
+  bool checksums() const noexcept {
+    return channel_ && (channel_->features() & bbftp::ext::feature::kChecksums) != 0 &&
+           session_.version() >= 2;
+  }
+  bool sha256() const noexcept {
+    return channel_ && (channel_->features() & bbftp::ext::feature::kSha256) != 0;
+  }
+  Outcome put_checked(const storage::File& file, const std::string& local_path,
+                      const bbftp::TransferPlan& plan, std::vector<UniqueFd>& socks, int streams,
+                      TimePoint started);
+  Outcome get_checked(storage::AtomicWriter& writer, const bbftp::TransferPlan& plan,
+                      std::vector<UniqueFd>& socks, int streams, TimePoint started);
   StreamTimeouts stream_timeouts() const { return {config_.data_timeout, config_.ack_timeout}; }
   // The plan of an accepted transfer; the QBSS marking is what this client was asked for (-q),
   // whatever the server echoed.

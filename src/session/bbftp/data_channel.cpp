@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "proto/bbftp/extension.hpp"
+
 namespace ferry::session {
 namespace {
 
@@ -163,7 +165,8 @@ DataSockets connect_all(const DataEndpoint& to, const std::vector<std::uint32_t>
 
 std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                         const bbftp::TransferPlan& plan, DataDirection direction,
-                                        StreamTimeouts timeouts, const ProgressFn& progress) {
+                                        StreamTimeouts timeouts, const ProgressFn& progress,
+                                        TransferSums* sums) {
   if (socks.size() != plan.segments.size()) {
     return StreamError{EPROTO, "data streams: " + std::to_string(socks.size()) +
                                    " connections for " + std::to_string(plan.segments.size()) +
@@ -171,6 +174,8 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
   }
   const std::size_t n = socks.size();
   std::vector<StreamResult<void>> results(n);
+  std::vector<std::vector<std::vector<std::uint8_t>>> stream_sums(n);
+  std::vector<std::uint64_t> stream_resent(n, 0);
   std::atomic<std::uint64_t> moved{0};
   std::mutex mu;
   std::condition_variable ended;
@@ -178,13 +183,18 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
   {
     std::vector<std::jthread> workers;
     for (std::size_t i = 0; i < n; ++i) {
-      const StreamSpec spec{plan.segments[i].offset,
-                            plan.segments[i].length,
-                            plan.block_bytes,
-                            plan.compressed,
-                            timeouts.data,
-                            timeouts.ack,
-                            progress ? &moved : nullptr};
+      StreamSpec spec{plan.segments[i].offset,
+                      plan.segments[i].length,
+                      plan.block_bytes,
+                      plan.compressed,
+                      timeouts.data,
+                      timeouts.ack,
+                      progress ? &moved : nullptr,
+                      std::nullopt};
+      if (sums != nullptr) {
+        spec.check = StreamSpec::Check{sums->block_digest, bbftp::ext::kIntegrityBlock,
+                                       &stream_sums[i], &stream_resent[i]};
+      }
       workers.emplace_back([&, i, spec] {
         const int sock = socks[i].get();
         results[i] = direction == DataDirection::send ? send_segment(sock, file, spec)
@@ -205,6 +215,14 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
   if (progress) progress(moved.load(), plan.size);
   for (auto& r : results) {
     if (!r) return r.error();
+  }
+  if (sums != nullptr) {
+    sums->sums.clear();
+    sums->resent = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (auto& s : stream_sums[i]) sums->sums.push_back(std::move(s));
+      sums->resent += stream_resent[i];
+    }
   }
   return std::nullopt;
 }

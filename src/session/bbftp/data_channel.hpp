@@ -91,8 +91,16 @@ struct StreamTimeouts {
 };
 // Moves `plan` over `socks` (one segment each, on its own thread; the calling thread reports
 // progress when asked). The first failure, or nothing when every stream completed.
+// The extension's checksums over a transfer: each stream's block sums, gathered in file order
+// (the plan's segments start on integrity blocks), and how many blocks came again.
+struct TransferSums {
+  storage::Digest block_digest = storage::Digest::xxh3_64;
+  std::vector<std::vector<std::uint8_t>> sums;  // out
+  std::uint64_t resent = 0;                     // out
+};
 std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                         const bbftp::TransferPlan& plan, DataDirection direction,
-                                        StreamTimeouts timeouts, const ProgressFn& progress = {});
+                                        StreamTimeouts timeouts, const ProgressFn& progress = {},
+                                        TransferSums* sums = nullptr);
 
 }  // namespace ferry::session

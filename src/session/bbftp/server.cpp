@@ -44,7 +44,24 @@ struct PendingTransfer {
   DataListeners listeners;   // protocol 3: ours, until the client has connected
   std::uint32_t number = 0;  // of the session's transfers with data: the streams' proofs say it
   std::chrono::steady_clock::time_point started;
+  // The extension's checksums: the file as opened (a retrieve), and a store's outcome while it
+  // waits for the client's sum.
+  std::optional<FileVersion> version;
+  std::optional<StreamError> failed;
+  std::vector<std::uint8_t> whole;
+  std::uint64_t resent = 0;
+  TransferPlan plan;
 };
+
+std::string hex_of(const std::vector<std::uint8_t>& v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (auto b : v) {
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 0xf]);
+  }
+  return s;
+}
 
 class Connection {
  public:
@@ -81,6 +98,15 @@ class Connection {
   // Moves the data of the pending transfer over `socks` (one segment each) and sends the final
   // reply: commit (store) and MSG_OK "OK", or the failure.
   Step move_data(std::vector<UniqueFd> socks, const TransferPlan& plan);
+  // The extension's end-to-end checksums (section 7): on for this session's transfers?
+  bool checksums() const {
+    return channel_ && (channel_->features() & ext::feature::kChecksums) != 0 &&
+           session_.version() >= 2;
+  }
+  bool sha256() const { return (channel_->features() & ext::feature::kSha256) != 0; }
+  Step move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan);
+  // The client's MSG_EXT_SUM after a store: commit when it matches ours, or say why not.
+  Step finish_store(const SumRequest& r);
   // Where data connections go and come from: the control connection's hosts.
   DataEndpoint data_endpoint();
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
@@ -129,6 +155,8 @@ io::Timeout Connection::read_timeout() const {
           std::chrono::duration_cast<io::Timeout>(login_by_ - std::chrono::steady_clock::now());
       return std::clamp(left, io::Timeout(0), options_.control);
     }
+    case ServerState::awaiting_sum:  // the client sends it once its streams are done
+      return pending_ && pending_->failed ? options_.step : options_.control;
     default:
       return options_.idle;
   }
@@ -187,7 +215,8 @@ bool Connection::announce_extension(CryptKey& key, const SignAnnouncement& sign)
     spdlog::error("{}: the extension's key exchange: {}", who(), secret.error());
     return false;
   }
-  const std::uint32_t features = bbftp::ext::feature::kStreamProofs;
+  const std::uint32_t features = bbftp::ext::feature::kStreamProofs |
+                                 bbftp::ext::feature::kChecksums | bbftp::ext::feature::kSha256;
   auto signed_by_monitor = sign ? sign(features, secret->share(), key) : std::nullopt;
   if (!signed_by_monitor) {
     spdlog::error("{}: the monitor did not sign the extension's announcement: closed", who());
@@ -339,6 +368,7 @@ Step Connection::execute(const Request& r) {
           },
           [&](const TransferRequest& t) { return prepare(t); },
           [&](const StartRequest& s) { return start(s); },
+          [&](const SumRequest& sum) { return finish_store(sum); },
           [&](const AbortRequest&) {
             pending_.reset();  // an uncommitted writer leaves nothing behind
             return Step{};
@@ -416,7 +446,9 @@ Step Connection::ext_login(const ExtLoginRequest& r) {
     creds = ext::decode_credentials(*clear);
     std::fill(clear->begin(), clear->end(), 0);
   }
-  const std::uint32_t accepted_features = l->features & ext::feature::kStreamProofs;
+  const std::uint32_t accepted_features =
+      l->features &
+      (ext::feature::kStreamProofs | ext::feature::kChecksums | ext::feature::kSha256);
   channel_.emplace(s2c, c2s, keys->data, accepted_features);
   const LoginOutcome outcome =
       creds ? (*check_)(creds->user, creds->password, false) : (*check_)("", "", true);
@@ -635,6 +667,7 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
   echo.nbstream = streams_for(echo.filesize, r.params.nbstream, r.params.buffersize,
                               options_.protocol.max_streams);
   pending_->reader.emplace(std::move(*f));
+  pending_->version = file_version(*pending_->reader);
   if (echo.filesize == 0) {
     spdlog::info("{}: get {} (0 bytes)", who(), printable(sb.display(r.path)));
     pending_.reset();
@@ -653,6 +686,7 @@ Step Connection::start(const StartRequest& r) {
       plan_transfer(static_cast<std::uint64_t>(std::max<std::int64_t>(r.params.filesize, 0)),
                     r.params.nbstream, r.params.buffersize, r.params.transferoption);
   plan.qbss = t.qbss;
+  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
   const DataEndpoint at = data_endpoint();
   auto socks = session_.features().passive ? t.listeners.accept_all(at, plan)
                                            : connect_all(at, r.client_ports, plan);
@@ -672,7 +706,107 @@ Step Connection::start(const StartRequest& r) {
   return move_data(std::move(*socks), plan);
 }
 
+Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan) {
+  PendingTransfer& t = *pending_;
+  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  const storage::File& file = t.store ? t.writer->file() : *t.reader;
+  t.failed = move_streams(socks, file, plan, t.store ? DataDirection::receive : DataDirection::send,
+                          {options_.data, options_.ack}, {}, &sums);
+  t.resent = sums.resent;
+  t.plan = plan;
+  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  if (!t.failed) t.whole = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  if (t.store) {     // the client's sum decides
+    if (t.failed) {  // said and dropped now; the reply waits for the client's word, briefly
+      spdlog::warn("{}: put {} failed: {}", who(), printable(sandbox_->display(t.path)),
+                   printable(t.failed->message, 400));
+      t.writer.reset();
+    }
+    session_.await_sum();
+    return {};
+  }
+  // A retrieve: our sum, then the final reply. A file that changed under us is refused here.
+  ext::ExtSum sum;
+  sum.digest = sha256() ? 2 : 1;
+  const auto now = file_version(*t.reader);
+  const bool changed = !t.version || !now || *now != *t.version;
+  if (t.failed) {
+    sum.flags |= ext::ExtSum::kStreamsFailed;
+  } else if (changed) {
+    sum.flags |= ext::ExtSum::kChanged;
+  }
+  sum.sum = t.whole.empty() ? std::vector<std::uint8_t>(sum.digest == 2 ? 32 : 16) : t.whole;
+  const std::string name = printable(sandbox_->display(t.path));
+  Message final_reply = rp::transfer_ok();
+  if (t.failed) {
+    spdlog::warn("{}: get {} failed: {}", who(), name, printable(t.failed->message, 400));
+    final_reply = rp::transfer_failed(t.failed->message);
+  } else if (changed) {
+    spdlog::warn("{}: get {} failed: it changed while being sent", who(), name);
+    final_reply = rp::bad_no_retry(t.path + " changed while being sent: nothing was put in place");
+  } else {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
+    spdlog::info("{}: get {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
+                 who(), name, plan.size, socks.size(), plan.compressed ? ", gzip" : "", secs,
+                 storage::to_string(whole_digest), hex_of(t.whole), t.resent);
+  }
+  pending_.reset();
+  Step s = session_.transfer_finished(std::move(final_reply));
+  s.replies.insert(s.replies.begin(), Message(Raw{ext::kMsgExtSum, ext::encode(sum)}));
+  return s;
+}
+
+Step Connection::finish_store(const SumRequest& r) {
+  if (!pending_) return session_.transfer_finished(rp::transfer_failed("no transfer pending"));
+  PendingTransfer& t = *pending_;
+  const std::string name = printable(sandbox_->display(t.path));
+  const auto sum = ext::decode_ext_sum(r.payload);
+  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  auto refuse = [&](const std::string& why, Message reply) {
+    spdlog::warn("{}: put {} failed: {}", who(), name, printable(why, 400));
+    pending_.reset();  // the writer is dropped uncommitted: nothing under the name
+    return session_.transfer_finished(std::move(reply));
+  };
+  if (t.failed) {  // logged when the streams ended
+    const bool no_space = t.failed->no_space();
+    Message reply = no_space ? Message(rp::transfer_no_space())
+                             : Message(rp::transfer_failed(t.failed->message));
+    pending_.reset();
+    return session_.transfer_finished(std::move(reply));
+  }
+  if (!sum || sum->digest != (sha256() ? 2 : 1)) {
+    return refuse("a malformed MSG_EXT_SUM", rp::transfer_failed("malformed checksum message"));
+  }
+  if ((sum->flags & ext::ExtSum::kChanged) != 0) {
+    return refuse("it changed while being sent",
+                  rp::bad_no_retry(t.path + " changed while being sent: nothing was put in place"));
+  }
+  if ((sum->flags & ext::ExtSum::kStreamsFailed) != 0) {
+    return refuse("the client's streams failed",
+                  rp::transfer_failed("the client's streams failed"));
+  }
+  if (sum->sum != t.whole) {
+    return refuse("checksum mismatch (" + std::string(storage::to_string(whole_digest)) + " ours " +
+                      hex_of(t.whole) + ", the client's " + hex_of(sum->sum) + ")",
+                  rp::transfer_failed("checksum mismatch: nothing was put in place"));
+  }
+  if (auto c = t.writer->commit(); !c) {
+    const bool no_space = c.error().code == storage::Errc::no_space;
+    return refuse(c.error().reason(), no_space ? Message(rp::transfer_no_space())
+                                               : Message(rp::transfer_failed(c.error().reason())));
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
+  spdlog::info("{}: put {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
+               who(), name, t.plan.size, t.plan.segments.size(), t.plan.compressed ? ", gzip" : "",
+               secs, storage::to_string(whole_digest), hex_of(t.whole), t.resent);
+  pending_.reset();
+  return session_.transfer_finished(rp::transfer_ok());
+}
+
 Step Connection::move_data(std::vector<UniqueFd> socks, const TransferPlan& plan) {
+  if (checksums()) return move_checked(std::move(socks), plan);
   PendingTransfer& t = *pending_;
   const int n = static_cast<int>(socks.size());
   const auto size = plan.size;

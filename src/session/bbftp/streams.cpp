@@ -2,13 +2,16 @@
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
 #include "proto/bbftp/codec.hpp"
+#include "proto/bbftp/extension.hpp"
 
 namespace ferry::session {
 namespace {
@@ -155,15 +158,240 @@ StreamResult<void> receive_compressed(int sock, const storage::File& file, const
   return {};
 }
 
+// --- the extension's checked segments --------------------------------------------------
+
+struct BlockSpan {
+  std::uint64_t offset = 0;  // in the file
+  std::size_t length = 0;
+};
+BlockSpan block_span(const StreamSpec& spec, std::uint64_t j) {
+  const std::uint64_t b = spec.check->block;
+  return {spec.offset + j * b, static_cast<std::size_t>(std::min(b, spec.length - j * b))};
+}
+std::uint64_t block_count(const StreamSpec& spec) {
+  return (spec.length + spec.check->block - 1) / spec.check->block;
+}
+
+// One block's bytes on the wire: raw, or zlib blocks of at most the transfer's block size.
+StreamResult<void> write_block_data(int sock, std::span<const std::byte> data,
+                                    const StreamSpec& spec, std::vector<std::byte>& packed) {
+  if (!spec.compressed) {
+    if (auto r = io::write_all(sock, data, spec.data_timeout); !r) return from_io(r.error());
+    return {};
+  }
+  for (std::size_t at = 0; at < data.size(); at += spec.block_size) {
+    const std::size_t n = std::min(spec.block_size, data.size() - at);
+    uLongf out_len = static_cast<uLongf>(packed.size());
+    const int zr =
+        compress(reinterpret_cast<Bytef*>(packed.data()), &out_len,
+                 reinterpret_cast<const Bytef*>(data.data() + at), static_cast<uLong>(n));
+    bbftp::BlockHeader h{bbftp::kDataRaw, static_cast<std::uint32_t>(n)};
+    std::span<const std::byte> body = data.subspan(at, n);
+    if (zr == Z_OK && out_len < n) {
+      h = {bbftp::kDataCompressed, static_cast<std::uint32_t>(out_len)};
+      body = {packed.data(), out_len};
+    }
+    std::byte head[bbftp::kHeaderSize];
+    bbftp::encode_block_header(h, head);
+    if (auto r = io::write_all(sock, head, spec.data_timeout); !r) return from_io(r.error());
+    if (auto r = io::write_all(sock, body, spec.data_timeout); !r) return from_io(r.error());
+  }
+  return {};
+}
+
+// Reads one block's bytes (raw, or zlib blocks that fill it exactly) into `out`.
+StreamResult<void> read_block_data(int sock, std::span<std::byte> out, const StreamSpec& spec,
+                                   std::vector<std::byte>& packed) {
+  if (!spec.compressed) {
+    if (auto r = io::read_exact(sock, out, spec.data_timeout); !r) return from_io(r.error());
+    return {};
+  }
+  std::size_t got = 0;
+  while (got < out.size()) {
+    std::byte head[bbftp::kHeaderSize];
+    if (auto r = io::read_exact(sock, head, spec.data_timeout); !r) return from_io(r.error());
+    const auto h = bbftp::decode_block_header(head);
+    if (h.datalen == 0 || h.datalen > packed.size()) {
+      return Unexpected(StreamError{EILSEQ, "data stream: bad block length"});
+    }
+    if (auto r = io::read_exact(sock, {packed.data(), h.datalen}, spec.data_timeout); !r) {
+      return from_io(r.error());
+    }
+    const std::size_t room = out.size() - got;
+    if (h.code == bbftp::kDataCompressed) {
+      uLongf out_len = static_cast<uLongf>(room);
+      if (uncompress(reinterpret_cast<Bytef*>(out.data() + got), &out_len,
+                     reinterpret_cast<const Bytef*>(packed.data()), h.datalen) != Z_OK) {
+        return Unexpected(StreamError{EILSEQ, "data stream: corrupt compressed block"});
+      }
+      got += out_len;
+    } else {
+      if (h.datalen > room) {
+        return Unexpected(StreamError{EILSEQ, "data stream: more data than the block holds"});
+      }
+      std::copy_n(packed.data(), h.datalen, out.data() + got);
+      got += h.datalen;
+    }
+  }
+  return {};
+}
+
+std::vector<std::byte> packed_buffer(const StreamSpec& spec) {
+  return spec.compressed
+             ? std::vector<std::byte>(compressBound(static_cast<uLong>(spec.block_size)))
+             : std::vector<std::byte>();
+}
+
+StreamResult<void> send_checked(int sock, const storage::File& file, const StreamSpec& spec) {
+  const auto& c = *spec.check;
+  const std::uint64_t n = block_count(spec);
+  std::vector<std::vector<std::uint8_t>> sums(n);
+  std::vector<std::byte> buf(
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))));
+  auto packed = packed_buffer(spec);
+  storage::Hasher hasher(c.digest);
+  auto send_block = [&](std::uint64_t j, bool again) -> StreamResult<void> {
+    const auto b = block_span(spec, j);
+    if (auto r = file.pread_exact({buf.data(), b.length}, b.offset); !r) {
+      return Unexpected(StreamError{
+          r.error().sys_errno,
+          file.path() + " changed while being sent (it shrank): " + r.error().message()});
+    }
+    hasher.update(Bytes(buf.data(), b.length));
+    auto sum = hasher.finish();
+    if (again && sum != sums[j]) {
+      return Unexpected(StreamError{ESTALE, file.path() + " changed while being sent"});
+    }
+    if (auto w = write_block_data(sock, {buf.data(), b.length}, spec, packed); !w) return w;
+    if (auto w = io::write_all(sock, as_bytes(sum), spec.data_timeout); !w)
+      return from_io(w.error());
+    if (!again) count(spec, b.length);
+    sums[j] = std::move(sum);
+    return {};
+  };
+  for (std::uint64_t j = 0; j < n; ++j) {
+    if (auto r = send_block(j, false); !r) return r;
+  }
+  for (int round = 0; round <= bbftp::ext::kMaxResendRounds; ++round) {
+    std::byte head[bbftp::kHeaderSize];
+    if (auto r = io::read_exact(sock, head, spec.ack_timeout); !r) return from_io(r.error());
+    const auto h = bbftp::decode_header(head);
+    if (h.code == static_cast<std::uint32_t>(bbftp::MsgCode::ack) && h.msglen == 0) {
+      if (c.sums != nullptr) *c.sums = std::move(sums);
+      return {};
+    }
+    if (h.code != bbftp::ext::kMsgExtResend || h.msglen % 4 != 0 || h.msglen / 4 > n ||
+        h.msglen == 0) {
+      return Unexpected(StreamError{EPROTO, "data stream: expected MSG_ACK or MSG_EXT_RESEND"});
+    }
+    std::vector<std::byte> list(h.msglen);
+    if (auto r = io::read_exact(sock, list, spec.ack_timeout); !r) return from_io(r.error());
+    for (std::size_t i = 0; i < list.size(); i += 4) {
+      const std::uint64_t j = load_be32(std::span<const std::byte, 4>(list.data() + i, 4));
+      if (j >= n)
+        return Unexpected(StreamError{EPROTO, "data stream: resend of a block past the segment"});
+      if (auto r = send_block(j, true); !r) return r;
+      if (c.resent != nullptr) ++*c.resent;
+    }
+  }
+  return Unexpected(StreamError{EPROTO, "data stream: too many rounds of blocks sent again"});
+}
+
+StreamResult<void> receive_checked(int sock, const storage::File& file, const StreamSpec& spec) {
+  const auto& c = *spec.check;
+  const std::uint64_t n = block_count(spec);
+  const std::size_t sum_size = storage::Hasher::size_of(c.digest);
+  std::vector<std::vector<std::uint8_t>> sums(n);
+  std::vector<std::byte> buf(
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))));
+  auto packed = packed_buffer(spec);
+  storage::Hasher hasher(c.digest);
+  std::vector<std::uint8_t> theirs(sum_size);
+  // Receives block j; false when its bytes do not match the sum that follows them.
+  auto receive_block = [&](std::uint64_t j) -> StreamResult<bool> {
+    const auto b = block_span(spec, j);
+    if (auto r = read_block_data(sock, {buf.data(), b.length}, spec, packed); !r) {
+      return Unexpected(r.error());
+    }
+    if (auto r = io::read_exact(sock, std::as_writable_bytes(std::span(theirs)), spec.data_timeout);
+        !r) {
+      return from_io(r.error());
+    }
+    hasher.update(Bytes(buf.data(), b.length));
+    auto mine = hasher.finish();
+    if (auto w = file.pwrite_all({buf.data(), b.length}, b.offset); !w)
+      return from_storage(w.error());
+    if (mine != theirs) return false;
+    sums[j] = std::move(mine);
+    return true;
+  };
+  std::vector<std::uint32_t> bad;
+  for (std::uint64_t j = 0; j < n; ++j) {
+    auto good = receive_block(j);
+    if (!good) return Unexpected(good.error());
+    if (!*good) bad.push_back(static_cast<std::uint32_t>(j));
+    count(spec, block_span(spec, j).length);
+  }
+  for (int round = 0;; ++round) {
+    if (bad.empty()) {
+      if (c.sums != nullptr) *c.sums = std::move(sums);
+      return send_ack(sock, spec.data_timeout);
+    }
+    if (round == bbftp::ext::kMaxResendRounds) {
+      return Unexpected(
+          StreamError{EILSEQ, "data stream: the block at offset " +
+                                  std::to_string(block_span(spec, bad.front()).offset) +
+                                  " arrived corrupt " + std::to_string(round + 1) + " times"});
+    }
+    std::vector<std::byte> ask(bbftp::kHeaderSize + 4 * bad.size());
+    bbftp::encode_header({bbftp::ext::kMsgExtResend, static_cast<std::uint32_t>(4 * bad.size())},
+                         std::span<std::byte, bbftp::kHeaderSize>(ask.data(), bbftp::kHeaderSize));
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+      store_be32(std::span<std::byte, 4>(ask.data() + bbftp::kHeaderSize + 4 * i, 4), bad[i]);
+    }
+    if (auto w = io::write_all(sock, ask, spec.data_timeout); !w) return from_io(w.error());
+    if (c.resent != nullptr) *c.resent += bad.size();
+    std::vector<std::uint32_t> still;
+    for (auto j : bad) {
+      auto good = receive_block(j);
+      if (!good) return Unexpected(good.error());
+      if (!*good) still.push_back(j);
+    }
+    bad = std::move(still);
+  }
+}
+
 }  // namespace
 
+std::optional<FileVersion> file_version(const storage::File& file) {
+  struct stat st {};
+  if (::fstat(file.fd(), &st) != 0) return std::nullopt;
+  return FileVersion{static_cast<std::uint64_t>(st.st_size),
+                     st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                     st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
+std::vector<std::uint8_t> whole_file_sum(storage::Digest whole, std::uint64_t size,
+                                         std::uint64_t block,
+                                         const std::vector<std::vector<std::uint8_t>>& sums) {
+  storage::Hasher h(whole);
+  std::byte head[12];
+  store_be64(std::span<std::byte, 8>(head, 8), size);
+  store_be32(std::span<std::byte, 4>(head + 8, 4), static_cast<std::uint32_t>(block));
+  h.update(Bytes(head, sizeof head));
+  for (const auto& s : sums) h.update(as_bytes(s));
+  return h.finish();
+}
+
 StreamResult<void> send_segment(int sock, const storage::File& file, const StreamSpec& spec) {
+  if (spec.check) return send_checked(sock, file, spec);
   auto sent = spec.compressed ? send_compressed(sock, file, spec) : send_raw(sock, file, spec);
   if (!sent) return sent;
   return wait_ack(sock, spec.ack_timeout);
 }
 
 StreamResult<void> receive_segment(int sock, const storage::File& file, const StreamSpec& spec) {
+  if (spec.check) return receive_checked(sock, file, spec);
   auto got = spec.compressed ? receive_compressed(sock, file, spec) : receive_raw(sock, file, spec);
   if (!got) return got;
   return send_ack(sock, spec.data_timeout);

@@ -2,14 +2,23 @@
 // TROPT_GZIP) as blocks of mess_compress{code, datalen} + zlib compress() output. The receiver
 // acknowledges its complete segment with MSG_ACK on the same socket; the sender waits for it.
 // Shared by bbftpd and the bbftp client, in both directions.
+//
+// With the bbftp extension's checksums (our peers only; docs/protocol/bbftp-extended.md,
+// section 7) the segment moves in integrity blocks (1 MiB), each followed by its sum; the
+// receiver answers MSG_ACK when every block matched, or MSG_EXT_RESEND with the blocks that did
+// not, which come again (at most kMaxResendRounds times); a block read again that differs from
+// its first read means the file changed while being sent.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "io/socket.hpp"
+#include "storage/checksum.hpp"
 #include "storage/file.hpp"
 
 namespace ferry::session {
@@ -32,7 +41,32 @@ struct StreamSpec {
   // When set, the bytes of the file moved so far are added to it as they go (for a progress
   // display; shared by every stream of a transfer).
   std::atomic<std::uint64_t>* moved = nullptr;
+  // The extension's block sums (digest xxh3_64 or sha256): when set, the segment's sums are
+  // left in `sums` (one per block) and the blocks sent again counted in `resent`.
+  struct Check {
+    storage::Digest digest = storage::Digest::xxh3_64;
+    std::uint64_t block = 1 << 20;
+    std::vector<std::vector<std::uint8_t>>* sums = nullptr;
+    std::uint64_t* resent = nullptr;
+  };
+  std::optional<Check> check;
 };
+
+// What says a file is the one that was opened: its size and its modification and change times,
+// to the nanosecond.
+struct FileVersion {
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool operator==(const FileVersion&) const = default;
+};
+std::optional<FileVersion> file_version(const storage::File& file);
+
+// The extension's whole-file checksum: `whole` (xxh3_128 or sha256) over the size (u64), the
+// block size (u32) and every block's sum in file order.
+std::vector<std::uint8_t> whole_file_sum(storage::Digest whole, std::uint64_t size,
+                                         std::uint64_t block,
+                                         const std::vector<std::vector<std::uint8_t>>& sums);
 
 // Sends [offset, offset+length) of `file` on `sock`, then waits for the receiver's MSG_ACK.
 StreamResult<void> send_segment(int sock, const storage::File& file, const StreamSpec& spec);

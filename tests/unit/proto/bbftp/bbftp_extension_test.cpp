@@ -5,6 +5,7 @@
 #include "crypto/host_key.hpp"
 #include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/server_session.hpp"
+#include "proto/bbftp/transfer_plan.hpp"
 #include "support/hex.hpp"
 
 namespace ferry::test {
@@ -157,6 +158,71 @@ TEST(BbftpExtension, ServerSessionTakesExtLoginOnlyWhenAnnounced) {
   auto prot = ours.on_message(Empty{MsgCode::prot});
   ASSERT_EQ(prot.replies.size(), 1U);
   EXPECT_TRUE(std::holds_alternative<ProtRange>(prot.replies.front()));
+}
+
+TEST(BbftpExtension, SumGoldenBytesAndRefusals) {
+  ExtSum sum;
+  sum.flags = 0;
+  sum.digest = 1;
+  sum.sum.assign(16, 0xab);
+  const auto b = encode(sum);
+  ASSERT_EQ(b.size(), 18U);
+  EXPECT_EQ(b[0], 0);
+  EXPECT_EQ(b[1], 1);
+  EXPECT_EQ(decode_ext_sum(b), sum);
+  auto sha = sum;
+  sha.digest = 2;
+  sha.sum.assign(32, 1);
+  sha.flags = ExtSum::kChanged;
+  EXPECT_EQ(decode_ext_sum(encode(sha)), sha);
+  auto wrong_length = b;
+  wrong_length.pop_back();
+  EXPECT_FALSE(decode_ext_sum(wrong_length));
+  auto unknown_digest = b;
+  unknown_digest[1] = 3;
+  EXPECT_FALSE(decode_ext_sum(unknown_digest));
+  auto unknown_flag = b;
+  unknown_flag[0] = 4;
+  EXPECT_FALSE(decode_ext_sum(unknown_flag));
+}
+
+// With checksums, segments start on integrity blocks: every block sum covers one stream's bytes.
+TEST(BbftpExtension, AlignedPlanStartsSegmentsOnBlocks) {
+  auto plan = plan_transfer((10 << 20) + 5, 4, 256, 0);
+  align_segments(plan, kIntegrityBlock);
+  ASSERT_EQ(plan.segments.size(), 4U);
+  EXPECT_EQ(plan.segments[0], (Segment{0, 3 << 20}));
+  EXPECT_EQ(plan.segments[1], (Segment{3 << 20, 3 << 20}));
+  EXPECT_EQ(plan.segments[2], (Segment{6 << 20, 3 << 20}));
+  EXPECT_EQ(plan.segments[3], (Segment{9 << 20, (1 << 20) + 5}));
+  // Smaller than the streams' blocks: the streams past the end move nothing.
+  auto small = plan_transfer((1 << 20) + (1 << 19), 4, 64, 0);
+  align_segments(small, kIntegrityBlock);
+  EXPECT_EQ(small.segments[0], (Segment{0, 1 << 20}));
+  EXPECT_EQ(small.segments[1], (Segment{1 << 20, 1 << 19}));
+  EXPECT_EQ(small.segments[2].length, 0U);
+  EXPECT_EQ(small.segments[3].length, 0U);
+  std::uint64_t total = 0;
+  for (const auto& seg : small.segments) total += seg.length;
+  EXPECT_EQ(total, small.size);
+}
+
+// A store's data done, the daemon waits for the client's MSG_EXT_SUM, and nothing else.
+TEST(BbftpExtension, ServerSessionWaitsForTheSumAfterAStore) {
+  ServerConfig c;
+  c.extension = true;
+  ServerSession s(c);
+  s.await_sum();
+  EXPECT_EQ(s.state(), ServerState::awaiting_sum);
+  auto step = s.on_message(Raw{kMsgExtSum, {0, 1}});
+  ASSERT_TRUE(step.request);
+  EXPECT_TRUE(std::holds_alternative<SumRequest>(*step.request));
+  ServerSession other(c);
+  other.await_sum();
+  auto wrong = other.on_message(Empty{MsgCode::prot});
+  EXPECT_TRUE(wrong.close);
+  ASSERT_TRUE(wrong.request);
+  EXPECT_TRUE(std::holds_alternative<AbortRequest>(*wrong.request));
 }
 
 }  // namespace
