@@ -14,7 +14,8 @@
 #                   completes identical
 #   extension_off   bbftp --extension off speaks plain protocol 3 to the same daemon
 #   checksums       -V shows the whole-file checksum, the same for the put and the get, and the
-#                   daemon logs it; with --checksum sha256 it is the value computed here
+#                   daemon logs it; "checksum FILE" reads the stored file's (the same value);
+#                   with --checksum sha256 it is the value computed here
 #                   independently (SHA-256 over the size, the block size and each 1 MiB block's
 #                   SHA-256); --checksum off moves the file without
 #   changed_file    a file rewritten while it is being sent (put, then get): the transfer fails
@@ -229,6 +230,13 @@ checksums() {
   grep -q "put /c (8388608 bytes, 3 streams) in .* xxh3-128 $hex, 0 blocks sent again" "$work/daemon.log" ||
     fail "the daemon logs another checksum: $(grep 'put /c' "$work/daemon.log")"
   cmp "$work/local/f8m" "$work/local/c.back" || fail "file differs"
+  # The daemon reads a stored file for its checksum: the transfer's.
+  out=$(client -e "checksum c" 2>&1) || fail "checksum c: $out"
+  echo "$out" | grep -qxF "checksum c xxh3-128 $hex" || fail "checksum c: $out (want $hex)"
+  set +e
+  out=$(client -e "checksum missing" 2>&1)
+  set -e
+  echo "$out" | grep -q "checksum missing FAILED" || fail "checksum of a missing file: $out"
   # SHA-256, computed here from the file alone.
   head -c $(((5 << 20) + 12345)) /dev/urandom >"$work/local/odd"
   want=$(python3 - "$work/local/odd" <<'PY'
@@ -245,6 +253,8 @@ PY
     fail "sha256 transfer: $out"
   [ "$(echo "$out" | grep -cxF "checksum sha256 $want")" -eq 2 ] ||
     fail "sha256: expected $want twice: $out"
+  out=$(client --checksum sha256 -e "checksum odd" 2>&1) || fail "checksum odd: $out"
+  echo "$out" | grep -qxF "checksum odd sha256 $want" || fail "checksum odd (sha256): $out"
   cmp "$work/local/odd" "$work/local/odd.back" || fail "sha256: file differs"
   out=$(client -V --checksum off -e "put $work/local/odd plain" 2>&1) || fail "checksum off: $out"
   echo "$out" | grep -q '^checksum' && fail "checksum off still checks: $out"

@@ -40,6 +40,7 @@ constexpr Verb kVerbs[] = {
     {"rm", 1, 1},
     {"stat", 1, 1},
     {"df", 1, 1},
+    {"checksum", 1, 1},
     {"dir", 1, 1},
     {"setnbstream", 1, 1},
     {"setbuffersize", 1, 1},
@@ -433,6 +434,12 @@ int Runner::execute(const Command& c, std::string& failure) {
     if (o && config_.output.machine && (c.verb == "stat" || c.verb == "df")) {
       result(c.verb + " " + o.text);
     }
+    return finish(o);
+  }
+  if (c.verb == "checksum") {  // the extension: a stored file's checksum, as the daemon reads it
+    auto o = with_retries(shown, [&] { return client_->checksum(a[0]); });
+    verbose_reply(o);
+    if (o) result("checksum " + a[0] + " " + o.text);
     return finish(o);
   }
   if (c.verb == "setremoteumask" || c.verb == "setremotecos") {

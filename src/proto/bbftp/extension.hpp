@@ -32,6 +32,9 @@ inline constexpr std::uint32_t kMsgExtLoginOk = 0xF2;
 inline constexpr std::uint32_t kMsgExtResend = 0xF3;
 // On the control channel, from the side that sent the data: its whole-file checksum.
 inline constexpr std::uint32_t kMsgExtSum = 0xF4;
+// On the control channel, client to daemon: a stored file's whole-file checksum, please (the
+// payload is its path); the answer is MSG_OK "xxh3-128 HEX" (or "sha256 HEX").
+inline constexpr std::uint32_t kMsgExtChecksum = 0xF5;
 // The integrity block: what one block sum covers (section 7); data segments start on it.
 inline constexpr std::uint64_t kIntegrityBlock = 1 << 20;
 inline constexpr int kMaxResendRounds = 3;

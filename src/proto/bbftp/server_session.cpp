@@ -298,6 +298,12 @@ Step ServerSession::accept_v1_retrieve(std::int64_t filesize) {
 
 Step ServerSession::on_logged(const Message& m) {
   if (version_ == 1) return on_logged_v1(m);
+  if (const auto* raw = std::get_if<Raw>(&m);
+      raw && raw->code == ext::kMsgExtChecksum && config_.extension && !raw->payload.empty()) {
+    Step s;
+    s.request = ChecksumRequest{std::string(raw->payload.begin(), raw->payload.end())};
+    return s;
+  }
   if (const auto* d = std::get_if<DirCommand>(&m); d && version_ >= 2) {
     if ((d->transferoption & tropt::kRfio) != 0) return replies_only(replies::rfio_not_supported());
     std::optional<DirOp> op;

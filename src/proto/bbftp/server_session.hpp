@@ -85,6 +85,10 @@ struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
 struct SumRequest {
   std::vector<std::uint8_t> payload;
 };
+// The extension's MSG_EXT_CHECKSUM: a stored file's checksum, computed by reading it.
+struct ChecksumRequest {
+  std::string path;
+};
 // Protocol 1: the client listens; the daemon connects to `ports` (at the control peer's address).
 struct V1TransferRequest {
   bool store = true;
@@ -106,7 +110,7 @@ struct V1DirRequest {
 };
 using Request = std::variant<LoginRequest, ExtLoginRequest, StatusRequest, DirRequest, UmaskRequest,
                              TransferRequest, StartRequest, AbortRequest, SumRequest,
-                             V1TransferRequest, V1RetrieveStart, V1DirRequest>;
+                             ChecksumRequest, V1TransferRequest, V1RetrieveStart, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;

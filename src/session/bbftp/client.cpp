@@ -404,6 +404,16 @@ Outcome BbftpClient::set_cos(std::int32_t cos) {
   return simple(IntCommand{MsgCode::chcos, cos});
 }
 
+Outcome BbftpClient::checksum(const std::string& path) {
+  if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
+  if (!channel_) {
+    return failure(
+        Outcome::refused, client_error::kServer,
+        "checksum needs our bbftpd (the bbftp extension); this server does not announce it");
+  }
+  return simple(Raw{ext::kMsgExtChecksum, std::vector<std::uint8_t>(path.begin(), path.end())});
+}
+
 Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   if (!fd_) return failure(Outcome::broken, client_error::kBroken, "Not connected");
   const Message request = !session_.features().v2_messages

@@ -151,6 +151,8 @@ class BbftpClient {
   Outcome df(const std::string& path, std::uint32_t options);
   Outcome set_umask(std::uint32_t mask);
   Outcome set_cos(std::int32_t cos);
+  // The extension: a stored file's checksum ("xxh3-128 HEX" in `text`), as the daemon reads it.
+  Outcome checksum(const std::string& path);
 
   Outcome put(const storage::Sandbox& local, const std::string& local_path,
               const std::string& remote_path, const TransferSettings& s);

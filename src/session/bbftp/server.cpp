@@ -107,6 +107,8 @@ class Connection {
   Step move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan);
   // The client's MSG_EXT_SUM after a store: commit when it matches ours, or say why not.
   Step finish_store(const SumRequest& r);
+  // MSG_EXT_CHECKSUM: a stored file's checksum, as a transfer of it would compute it.
+  Step stored_checksum(const ChecksumRequest& r);
   // Where data connections go and come from: the control connection's hosts.
   DataEndpoint data_endpoint();
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
@@ -369,6 +371,7 @@ Step Connection::execute(const Request& r) {
           [&](const TransferRequest& t) { return prepare(t); },
           [&](const StartRequest& s) { return start(s); },
           [&](const SumRequest& sum) { return finish_store(sum); },
+          [&](const ChecksumRequest& c) { return stored_checksum(c); },
           [&](const AbortRequest&) {
             pending_.reset();  // an uncommitted writer leaves nothing behind
             return Step{};
@@ -803,6 +806,43 @@ Step Connection::finish_store(const SumRequest& r) {
                secs, storage::to_string(whole_digest), hex_of(t.whole), t.resent);
   pending_.reset();
   return session_.transfer_finished(rp::transfer_ok());
+}
+
+Step Connection::stored_checksum(const ChecksumRequest& r) {
+  // Only inside the extension's channel: to anyone else this is an unknown message.
+  if (!channel_) return session_.reply(rp::unknown_message());
+  auto f = sandbox_->open_read(r.path);
+  if (!f) {
+    return session_.reply(
+        rp::bad_no_retry("Error opening local file " + r.path + " : " + f.error().reason() + " "));
+  }
+  const bool sha = channel_->features() & ext::feature::kSha256;
+  storage::Hasher block(sha ? storage::Digest::sha256 : storage::Digest::xxh3_64);
+  std::vector<std::vector<std::uint8_t>> sums;
+  std::vector<std::byte> buf(ext::kIntegrityBlock);
+  std::uint64_t size = 0;
+  for (;;) {
+    std::size_t got = 0;
+    while (got < buf.size()) {  // a whole block, unless the file ends
+      auto n = f->pread_some({buf.data() + got, buf.size() - got}, size + got);
+      if (!n) {
+        return session_.reply(
+            rp::bad_no_retry("Error reading " + r.path + " : " + n.error().reason() + " "));
+      }
+      if (*n == 0) break;
+      got += *n;
+    }
+    if (got == 0) break;
+    block.update(Bytes(buf.data(), got));
+    sums.push_back(block.finish());
+    size += got;
+    if (got < buf.size()) break;
+  }
+  const auto digest = sha ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto whole = whole_file_sum(digest, size, ext::kIntegrityBlock, sums);
+  spdlog::info("{}: checksum {} ({} bytes): {} {}", who(), printable(sandbox_->display(r.path)),
+               size, storage::to_string(digest), hex_of(whole));
+  return session_.reply(rp::ok(std::string(storage::to_string(digest)) + " " + hex_of(whole)));
 }
 
 Step Connection::move_data(std::vector<UniqueFd> socks, const TransferPlan& plan) {
