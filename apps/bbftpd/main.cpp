@@ -18,8 +18,8 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "core/version.hpp"
-#include "crypto/host_key.hpp"
 #include "daemon/auth.hpp"
+#include "daemon/host_key_process.hpp"
 #include "daemon/listener.hpp"
 #include "daemon/login_policy.hpp"
 #include "daemon/monitor.hpp"
@@ -72,12 +72,13 @@ std::optional<std::string> prepare_host_key(const Settings& s) {
     return std::nullopt;
   }
   const std::string path = s.state_dir + "/host_ed25519";
-  auto key = ferry::crypto::HostKey::load_or_create(path);
-  if (!key) {
-    std::cerr << "bbftpd: host key: " << key.error() << '\n';
+  // Made or read in a child process: this one forks every connection's processes.
+  auto fingerprint = ferry::daemon::prepare_host_key(path);
+  if (!fingerprint) {
+    std::cerr << "bbftpd: host key: " << fingerprint.error() << '\n';
     return std::nullopt;
   }
-  spdlog::info("host key {} ({})", ferry::crypto::fingerprint(key->public_key()), path);
+  spdlog::info("host key {} ({})", *fingerprint, path);
   return path;
 }
 

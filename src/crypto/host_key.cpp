@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -84,7 +85,7 @@ std::string HostKey::to_pem() const {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
-ferry::Result<HostKey, std::string> HostKey::load_or_create(const std::string& path) {
+ferry::Result<HostKey, std::string> HostKey::load_or_create(const std::string& path, bool create) {
   const int existing = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (existing >= 0) {
     struct stat st {};
@@ -104,19 +105,21 @@ ferry::Result<HostKey, std::string> HostKey::load_or_create(const std::string& p
     ::close(existing);
     if (!read_ok) return Unexpected(path + ": cannot read the host key");
     auto k = from_pem(pem);
+    OPENSSL_cleanse(pem.data(), pem.size());
     if (!k) return Unexpected(path + ": " + k.error());
     return k;
   }
-  if (errno != ENOENT) return Unexpected(path + ": " + std::strerror(errno));
+  if (errno != ENOENT || !create) return Unexpected(path + ": " + std::strerror(errno));
   auto k = generate();
   if (!k) return k;
-  const std::string pem = k->to_pem();
+  std::string pem = k->to_pem();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return load_or_create(path);  // another process made it meanwhile
+    if (errno == EEXIST) return load_or_create(path, create);  // made meanwhile by another
     return Unexpected(path + ": " + std::strerror(errno));
   }
   const ssize_t w = ::write(fd, pem.data(), pem.size());
+  OPENSSL_cleanse(pem.data(), pem.size());
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   if (w != static_cast<ssize_t>(pem.size()) || !synced) {

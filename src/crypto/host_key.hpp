@@ -28,8 +28,10 @@ class HostKey {
   // From its 32-byte seed (tests, vectors), or from PKCS#8 PEM (the key file).
   static ferry::Result<HostKey, std::string> from_seed(std::span<const std::uint8_t> seed);
   static ferry::Result<HostKey, std::string> from_pem(std::string_view pem);
-  // Loads the key file, or creates it (mode 0600, exclusively) when it does not exist.
-  static ferry::Result<HostKey, std::string> load_or_create(const std::string& path);
+  // Loads the key file, or creates it (mode 0600, exclusively) when it does not exist and
+  // `create` says so. The file's text is wiped from memory once read.
+  static ferry::Result<HostKey, std::string> load_or_create(const std::string& path,
+                                                            bool create = true);
 
   std::string to_pem() const;
   const PublicKey& public_key() const noexcept { return public_; }

@@ -19,6 +19,7 @@
 #include "core/printable.hpp"
 #include "crypto/host_key.hpp"
 #include "crypto/xftp_keys.hpp"
+#include "daemon/host_key_process.hpp"
 #include "io/socket.hpp"
 #include "proto/bbftp/extension.hpp"
 #include "proto/monitor/messages.hpp"
@@ -160,7 +161,7 @@ int run_prelogin(int conn, UniqueFd to_monitor, pid_t monitor_pid, const Monitor
         monitor::encode(monitor::Sign{features, share, key.modulus_mpi, key.exponent_mpi});
     if (frame.empty() || !io::write_all(fd, frame, kFrameTimeout)) return std::nullopt;
     auto s = read_frame(fd, buf, kFrameTimeout, monitor::decode_signed);
-    if (!s) return std::nullopt;
+    if (!s || s->message.host_key == monitor::Key32{}) return std::nullopt;
     return session::SignedAnnouncement{s->message.nonce, s->message.host_key, s->message.signature};
   };
   auto confine = [&] {
@@ -232,9 +233,10 @@ class Monitor {
       if (auto* sign = std::get_if<monitor::Sign>(&d->message)) {
         if (signed_ || asked) return violation("a second or late announcement to sign");
         signed_ = true;
-        auto answer = sign_announcement(*sign);
-        if (!answer) return std::nullopt;
-        if (!io::write_all(fd, monitor::encode(*answer), kFrameTimeout)) return std::nullopt;
+        // No signature (the key unreadable): an all-zero answer, and the connection is served
+        // without the extension.
+        const auto answer = sign_announcement(*sign).value_or(monitor::Signed{});
+        if (!io::write_all(fd, monitor::encode(answer), kFrameTimeout)) return std::nullopt;
         continue;
       }
       if (auto* c = std::get_if<monitor::CheckLogin>(&d->message)) {
@@ -283,25 +285,29 @@ class Monitor {
       violation("an announcement to sign, and the extension is off");
       return std::nullopt;
     }
-    auto key = crypto::HostKey::load_or_create(o_.host_key_path);
-    if (!key) {
-      spdlog::error("connection from {} port {}: the host key: {}", host_, port_, key.error());
-      return std::nullopt;
-    }
     bbftp::ext::Announcement a;
     a.features = r.features;
     crypto::random_bytes(a.nonce);
     a.share = r.share;
-    a.host_key = key->public_key();
-    bbftp::CryptKey ck{{bbftp::kCryptRsaOaep, static_cast<std::int32_t>(r.modulus_mpi.size()),
-                        static_cast<std::int32_t>(r.exponent_mpi.size())},
-                       r.modulus_mpi,
-                       r.exponent_mpi,
-                       bbftp::ext::encode(a)};
+    // The signature is made in a child of ours, which alone reads the key (host_key_process).
+    auto signature = sign_with_host_key(o_.host_key_path, [&](const crypto::PublicKey& key) {
+      a.host_key = key;
+      bbftp::CryptKey ck{{bbftp::kCryptRsaOaep, static_cast<std::int32_t>(r.modulus_mpi.size()),
+                          static_cast<std::int32_t>(r.exponent_mpi.size())},
+                         r.modulus_mpi,
+                         r.exponent_mpi,
+                         bbftp::ext::encode(a)};
+      return bbftp::ext::signed_bytes(ck);
+    });
+    if (!signature) {
+      spdlog::error("connection from {} port {}: the host key: {}", host_, port_,
+                    signature.error());
+      return std::nullopt;
+    }
     monitor::Signed out;
     out.nonce = a.nonce;
-    out.host_key = a.host_key;
-    out.signature = key->sign(bbftp::ext::signed_bytes(ck));
+    out.host_key = signature->public_key;
+    out.signature = signature->signature;
     return out;
   }
 

@@ -147,9 +147,13 @@ Outcome BbftpClient::connect_tcp_login() {
   const auto* offered = std::get_if<KeyReceived>(&*hello);
   if (offered == nullptr) return outcome_of(*hello);
   const auto& key_msg = offered->key;
-  const auto announced = config_.extension && !key_msg.appended.empty()
-                             ? ext::decode_announcement(key_msg.appended)
-                             : std::nullopt;
+  auto announced = config_.extension && !key_msg.appended.empty()
+                       ? ext::decode_announcement(key_msg.appended)
+                       : std::nullopt;
+  // A version or key type we do not know is no announcement we can use.
+  if (announced && (announced->version != ext::kVersion || announced->key_type != ext::kEd25519)) {
+    announced.reset();
+  }
   if (config_.extension) {
     std::optional<crypto::PublicKey> host_key;
     if (announced) host_key = announced->host_key;
@@ -195,8 +199,24 @@ std::optional<Outcome> BbftpClient::check_identity(
     }
   }
   if (!config_.check_identity) return std::nullopt;
-  if (auto why = config_.check_identity(host_key)) return refuse(std::move(*why));
-  return std::nullopt;
+  auto why = config_.check_identity(host_key);
+  if (!why) return std::nullopt;
+  if (!host_key) {
+    // No announcement from a daemon we pinned: a downgrade, or our listener refusing the
+    // connection (busy, banned), whose greeting cannot be signed. One byte (nothing secret)
+    // makes a refusing listener answer within a second or so; a refusal to try again later is
+    // then what it is, and anything else stays a downgrade.
+    const std::byte nothing[1] = {std::byte{0}};
+    if (io::write_all(fd_.get(), nothing, config_.control_timeout)) {
+      auto reply = receive(std::chrono::seconds(3));
+      if (const auto* t = reply ? std::get_if<Text>(&*reply) : nullptr;
+          t && t->code == MsgCode::bad) {
+        fd_.reset();
+        return failure(Outcome::retry, client_error::kServer, t->text);
+      }
+    }
+  }
+  return refuse(std::move(*why));
 }
 
 Outcome BbftpClient::ext_login(const CryptKey& key) {
@@ -243,7 +263,9 @@ Outcome BbftpClient::ext_login(const CryptKey& key) {
     if (!ok || (ok->features & ~l.features) != 0) {
       return broken("A malformed MSG_EXT_LOGIN_OK from the server");
     }
-    channel_.emplace(channel_->sealer(), channel_->opener(), keys->data, ok->features);
+    const auto sealer = channel_->sealer();
+    const auto opener = channel_->opener();
+    channel_.emplace(sealer, opener, keys->data, ok->features);
     Outcome greeting = outcome_of(session_.on_message(Text{MsgCode::ok, ok->text}));
     if (!greeting) return greeting;
     return negotiate(std::move(greeting));

@@ -94,13 +94,33 @@ io::Result<UniqueFd> accept_proven(int listener, const DataEndpoint& at, std::si
       socklen_t len = sizeof ss;
       UniqueFd fd(::accept4(listener, reinterpret_cast<sockaddr*>(&ss), &len,
                             SOCK_CLOEXEC | SOCK_NONBLOCK));
-      if (!fd) break;
+      if (!fd) {
+        // Out of descriptors (or another lasting error): the listener stays readable, so wait
+        // a little instead of spinning; the candidates' timeouts still run.
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+          ::poll(nullptr, 0, 50);
+        }
+        break;
+      }
       io::SocketAddress from(reinterpret_cast<sockaddr*>(&ss), len);
       if (at.only_from_peer && !from.same_host(at.peer)) {
         if (at.on_stranger) at.on_stranger(from);
         continue;
       }
-      if (waiting.size() >= kMaxCandidates) refuse(0, "too many connections waiting for proofs");
+      if (waiting.size() >= kMaxCandidates) {
+        // Full: the oldest that has sent nothing makes room (the client sends its proof as it
+        // connects, so it is never silent for long); when all have sent something, the
+        // newcomer waits outside.
+        std::size_t silent = waiting.size();
+        for (std::size_t k = 0; k < waiting.size() && silent == waiting.size(); ++k) {
+          if (waiting[k].have == 0) silent = k;
+        }
+        if (silent == waiting.size()) {
+          if (at.on_unproven) at.on_unproven(from, "too many connections waiting for proofs");
+          continue;
+        }
+        refuse(silent, "silent while others waited for their proofs");
+      }
       waiting.push_back({std::move(fd), from, {}, 0, std::chrono::steady_clock::now()});
     }
   }

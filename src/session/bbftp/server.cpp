@@ -221,7 +221,8 @@ bool Connection::announce_extension(CryptKey& key, const SignAnnouncement& sign)
                                  bbftp::ext::feature::kChecksums | bbftp::ext::feature::kSha256;
   auto signed_by_monitor = sign ? sign(features, secret->share(), key) : std::nullopt;
   if (!signed_by_monitor) {
-    spdlog::error("{}: the monitor did not sign the extension's announcement: closed", who());
+    spdlog::error("{}: the monitor did not sign the extension's announcement: served without it",
+                  who());
     return false;
   }
   ext::Announcement a;
@@ -256,7 +257,9 @@ std::optional<HandedOver> Connection::run_prelogin(const AskLogin& check,
   CryptKey announce{{kCryptRsaOaep, 0, 0}, key_->modulus_mpi(), key_->exponent_mpi(), {}};
   announce.sec.pubkeylen = static_cast<std::int32_t>(announce.modulus_mpi.size());
   announce.sec.expolen = static_cast<std::int32_t>(announce.exponent_mpi.size());
-  if (options_.protocol.extension && !announce_extension(announce, sign)) return std::nullopt;
+  // Without the signature, no announcement: real clients are served as ever, and ours refuse
+  // a pinned daemon that stops announcing (they say so).
+  if (options_.protocol.extension && !announce_extension(announce, sign)) announce.appended.clear();
   if (confine && !confine()) return std::nullopt;
   if (!send(Step{{announce}, std::nullopt, false})) return std::nullopt;
   serve({});
@@ -575,7 +578,8 @@ Step Connection::prepare(const TransferRequest& r) {
 }
 
 Step Connection::accept_with_ports(const TransferParams& params) {
-  pending_->number = transfers_++;
+  // Numbered as the client numbers it: only a TRANS_OK that goes out counts.
+  pending_->number = transfers_;
   std::vector<std::uint32_t> ports;
   if (session_.features().passive) {
     auto opened = open_listeners(params.nbstream);
@@ -585,6 +589,7 @@ Step Connection::accept_with_ports(const TransferParams& params) {
     }
     ports = std::move(*opened);
   }
+  ++transfers_;
   return session_.accept_transfer(params, std::move(ports));
 }
 
@@ -699,6 +704,24 @@ Step Connection::start(const StartRequest& r) {
                                 std::to_string(socks.error().stream) + " : " +
                                 socks.error().error.message();
     spdlog::warn("{}: {}", who(), printable(failure, 400));
+    if (checksums() && !r.simulate) {
+      // The client may have connected all the same (into our listeners' queues) and sends its
+      // sum after its streams: a store waits for it, a retrieve sends ours first, as always.
+      t.failed = StreamError{EIO, failure};
+      if (t.store) {
+        t.writer.reset();
+        session_.await_sum();
+        return {};
+      }
+      ext::ExtSum sum;
+      sum.digest = sha256() ? 2 : 1;
+      sum.flags = ext::ExtSum::kStreamsFailed;
+      sum.sum.assign(sum.digest == 2 ? 32 : 16, 0);
+      pending_.reset();
+      Step s = session_.transfer_finished(rp::bad(failure));
+      s.replies.insert(s.replies.begin(), Message(Raw{ext::kMsgExtSum, ext::encode(sum)}));
+      return s;
+    }
     pending_.reset();
     return session_.transfer_finished(rp::bad(failure));
   }
@@ -733,18 +756,19 @@ Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& p
   sum.digest = sha256() ? 2 : 1;
   const auto now = file_version(*t.reader);
   const bool changed = !t.version || !now || *now != *t.version;
-  if (t.failed) {
-    sum.flags |= ext::ExtSum::kStreamsFailed;
-  } else if (changed) {
+  const bool reread_differs = t.failed && t.failed->sys_errno == ESTALE;
+  if (changed || reread_differs) {
     sum.flags |= ext::ExtSum::kChanged;
+  } else if (t.failed) {
+    sum.flags |= ext::ExtSum::kStreamsFailed;
   }
   sum.sum = t.whole.empty() ? std::vector<std::uint8_t>(sum.digest == 2 ? 32 : 16) : t.whole;
   const std::string name = printable(sandbox_->display(t.path));
   Message final_reply = rp::transfer_ok();
-  if (t.failed) {
+  if (t.failed && !reread_differs) {
     spdlog::warn("{}: get {} failed: {}", who(), name, printable(t.failed->message, 400));
     final_reply = rp::transfer_failed(t.failed->message);
-  } else if (changed) {
+  } else if (changed || reread_differs) {
     spdlog::warn("{}: get {} failed: it changed while being sent", who(), name);
     final_reply = rp::bad_no_retry(t.path + " changed while being sent: nothing was put in place");
   } else {
@@ -820,11 +844,16 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
   storage::Hasher block(sha ? storage::Digest::sha256 : storage::Digest::xxh3_64);
   std::vector<std::vector<std::uint8_t>> sums;
   std::vector<std::byte> buf(ext::kIntegrityBlock);
+  // The file as it is now: what is appended meanwhile is not read (nor waited for).
+  const auto version = file_version(*f);
+  const std::uint64_t limit = version ? version->size : 0;
   std::uint64_t size = 0;
-  for (;;) {
+  while (size < limit) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit - size));
     std::size_t got = 0;
-    while (got < buf.size()) {  // a whole block, unless the file ends
-      auto n = f->pread_some({buf.data() + got, buf.size() - got}, size + got);
+    while (got < want) {  // a whole block, unless the file ends
+      auto n = f->pread_some({buf.data() + got, want - got}, size + got);
       if (!n) {
         return session_.reply(
             rp::bad_no_retry("Error reading " + r.path + " : " + n.error().reason() + " "));
@@ -836,7 +865,7 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
     block.update(Bytes(buf.data(), got));
     sums.push_back(block.finish());
     size += got;
-    if (got < buf.size()) break;
+    if (got < want) break;
   }
   const auto digest = sha ? storage::Digest::sha256 : storage::Digest::xxh3_128;
   const auto whole = whole_file_sum(digest, size, ext::kIntegrityBlock, sums);
