@@ -13,6 +13,9 @@
 #                   bytes that are not the session's proof: refused and logged, every transfer
 #                   completes identical
 #   extension_off   bbftp --extension off speaks plain protocol 3 to the same daemon
+#   busy_pinned     our listener refusing a pinned client (its pre-login slots taken): the
+#                   client hears "busy" and tries again (exit 33 after its tries), it does not
+#                   call it a downgrade
 #   checksums       -V shows the whole-file checksum, the same for the put and the get, and the
 #                   daemon logs it; "checksum FILE" reads the stored file's (the same value);
 #                   with --checksum sha256 it is the value computed here
@@ -401,6 +404,25 @@ PY
   grep -q "put /flipped (8388608 bytes, 2 streams) in .*, 1 blocks sent again" "$work/daemon.log" ||
     fail "the daemon logs no block sent again: $(grep flipped "$work/daemon.log")"
   ok "a byte flipped in flight (put, then get): one block sent again, the file identical"
+}
+
+busy_pinned() {
+  start_ferry_daemon "$bbftpd" --max-prelogin-per-source 1
+  client -e "dir ." >/dev/null 2>&1 || fail "first connection (pinning)"
+  grep -q "127.0.0.1 $port ed25519" "$known" || fail "not pinned"
+  # Someone from the same address holds the only pre-login slot, saying nothing.
+  python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(15)' "$port" &
+  holder=$!
+  sleep 0.5
+  set +e
+  out=$(client -e "dir ." 2>&1)
+  rc=$?
+  set -e
+  kill "$holder" 2>/dev/null || true
+  wait "$holder" 2>/dev/null || true
+  [ "$rc" -ne 102 ] || fail "a busy listener taken for a downgrade: $out"
+  echo "$out" | grep -qi "busy\|try again" || fail "busy: exit $rc: $out"
+  ok "a pinned client refused by a busy listener hears busy (exit $rc), not a downgrade"
 }
 
 passed=0
