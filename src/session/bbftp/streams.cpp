@@ -247,7 +247,7 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
   const std::uint64_t n = block_count(spec);
   std::vector<std::vector<std::uint8_t>> sums(n);
   std::vector<std::byte> buf(
-      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))));
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))) + 32);
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);
   auto send_block = [&](std::uint64_t j, bool again) -> StreamResult<void> {
@@ -262,9 +262,19 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
     if (again && sum != sums[j]) {
       return Unexpected(StreamError{ESTALE, file.path() + " changed while being sent"});
     }
-    if (auto w = write_block_data(sock, {buf.data(), b.length}, spec, packed); !w) return w;
-    if (auto w = io::write_all(sock, as_bytes(sum), spec.data_timeout); !w)
-      return from_io(w.error());
+    if (spec.compressed) {
+      if (auto w = write_block_data(sock, {buf.data(), b.length}, spec, packed); !w) return w;
+      if (auto w = io::write_all(sock, as_bytes(sum), spec.data_timeout); !w) {
+        return from_io(w.error());
+      }
+    } else {
+      // Raw: the block and its sum in one write (the buffer has room for the sum).
+      std::copy(sum.begin(), sum.end(), reinterpret_cast<std::uint8_t*>(buf.data()) + b.length);
+      if (auto w = io::write_all(sock, {buf.data(), b.length + sum.size()}, spec.data_timeout);
+          !w) {
+        return from_io(w.error());
+      }
+    }
     if (!again) count(spec, b.length);
     sums[j] = std::move(sum);
     return {};
