@@ -98,6 +98,10 @@ std::vector<std::uint8_t> Hasher::finish() {
   return out;
 }
 
+std::string to_hex(const std::vector<std::uint8_t>& digest) {
+  return to_hex(digest.data(), digest.size());
+}
+
 std::string Hasher::finish_hex() {
   const auto d = finish();
   return to_hex(d.data(), d.size());

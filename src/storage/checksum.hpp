@@ -43,6 +43,9 @@ class Hasher {
   std::unique_ptr<State> state_;
 };
 
+// Lowercase hex of a digest's bytes.
+std::string to_hex(const std::vector<std::uint8_t>& digest);
+
 // Reads the whole file with pread (its offset is untouched).
 Result<std::string> checksum_file(const File& file, Digest d = Digest::xxh3_128);
 

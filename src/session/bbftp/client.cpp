@@ -736,34 +736,22 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   return finish_get(failed, *writer, size, accepted.nbstream, started);
 }
 
-namespace {
-std::string hex_of(const std::vector<std::uint8_t>& v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (auto b : v) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 0xf]);
-  }
-  return s;
-}
-}  // namespace
-
 // The extension's put: block sums on the streams, then our whole-file sum in MSG_EXT_SUM (or
 // why there is none: the file changed, the streams failed); the daemon commits only on a match.
 Outcome BbftpClient::put_checked(const storage::File& file, const std::string& local_path,
                                  const TransferPlan& plan, std::vector<UniqueFd>& socks,
                                  int streams, TimePoint started) {
   const auto before = file_version(file);
-  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  TransferSums sums{checksum_kind().block, {}, 0};
   auto failed = move_streams(socks, file, plan, DataDirection::send, stream_timeouts(),
                              config_.on_progress, &sums);
   socks.clear();
   const auto after = file_version(file);
   const bool changed =
       !before || !after || *before != *after || (failed && failed->sys_errno == ESTALE);
-  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto whole_digest = checksum_kind().whole;
   ext::ExtSum sum;
-  sum.digest = sha256() ? 2 : 1;
+  sum.digest = checksum_kind().code;
   if (changed) {
     sum.flags |= ext::ExtSum::kChanged;
   } else if (failed) {
@@ -784,7 +772,7 @@ Outcome BbftpClient::put_checked(const storage::File& file, const std::string& l
   o.bytes = plan.size;
   o.streams = streams;
   o.seconds = seconds_since(started);
-  o.checksum = std::string(storage::to_string(whole_digest)) + " " + hex_of(whole);
+  o.checksum = std::string(storage::to_string(whole_digest)) + " " + storage::to_hex(whole);
   o.blocks_resent = sums.resent;
   return o;
 }
@@ -793,7 +781,7 @@ Outcome BbftpClient::put_checked(const storage::File& file, const std::string& l
 // before its final reply, and the file takes its name only when ours matches it.
 Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPlan& plan,
                                  std::vector<UniqueFd>& socks, int streams, TimePoint started) {
-  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  TransferSums sums{checksum_kind().block, {}, 0};
   auto failed = move_streams(socks, writer.file(), plan, DataDirection::receive, stream_timeouts(),
                              config_.on_progress, &sums);
   socks.clear();
@@ -803,19 +791,19 @@ Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPl
   const auto theirs = raw != nullptr && raw->code == ext::kMsgExtSum
                           ? ext::decode_ext_sum(raw->payload)
                           : std::nullopt;
-  if (!theirs || theirs->digest != (sha256() ? 2 : 1)) {
+  if (!theirs || theirs->digest != checksum_kind().code) {
     return broken("The server sent no checksum after the data");
   }
   Outcome o = final_reply();
   if (!o) return o;  // the writer is dropped uncommitted: no partial file
   if (failed) return broken(failed->message);
-  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto whole_digest = checksum_kind().whole;
   const auto mine = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
   if (theirs->flags != 0 || theirs->sum != mine) {
     return failure(Outcome::broken, client_error::kLocal,
                    "Checksum mismatch (" + std::string(storage::to_string(whole_digest)) +
-                       " ours " + hex_of(mine) + ", the server's " + hex_of(theirs->sum) +
-                       "): nothing was put in place");
+                       " ours " + storage::to_hex(mine) + ", the server's " +
+                       storage::to_hex(theirs->sum) + "): nothing was put in place");
   }
   if (auto c = writer.commit(); !c) {
     return failure(Outcome::local_failure, client_error::kLocal, c.error().message());
@@ -823,7 +811,7 @@ Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPl
   o.bytes = plan.size;
   o.streams = streams;
   o.seconds = seconds_since(started);
-  o.checksum = std::string(storage::to_string(whole_digest)) + " " + hex_of(mine);
+  o.checksum = std::string(storage::to_string(whole_digest)) + " " + storage::to_hex(mine);
   o.blocks_resent = sums.resent;
   return o;
 }

@@ -205,6 +205,7 @@ class BbftpClient {
   bool sha256() const noexcept {
     return channel_ && (channel_->features() & bbftp::ext::feature::kSha256) != 0;
   }
+  ChecksumKind checksum_kind() const noexcept { return ChecksumKind::of(sha256()); }
   Outcome put_checked(const storage::File& file, const std::string& local_path,
                       const bbftp::TransferPlan& plan, std::vector<UniqueFd>& socks, int streams,
                       TimePoint started);

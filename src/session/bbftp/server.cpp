@@ -53,16 +53,6 @@ struct PendingTransfer {
   TransferPlan plan;
 };
 
-std::string hex_of(const std::vector<std::uint8_t>& v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (auto b : v) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 0xf]);
-  }
-  return s;
-}
-
 class Connection {
  public:
   Connection(UniqueFd control, const BbftpServerOptions& options)
@@ -84,6 +74,9 @@ class Connection {
   Step execute(const Request& r);
   Step login(const LoginRequest& r);
   Step ext_login(const ExtLoginRequest& r);
+  // The monitor's verdict as the client hears it: nothing for an accepted login (the caller
+  // hands it over; the session process answers), else the refusal.
+  std::optional<Step> refusal_for(LoginOutcome outcome);
   // The extension's announcement in `key`, signed by the monitor; false: the connection ends.
   bool announce_extension(CryptKey& key, const SignAnnouncement& sign);
   Step dir_command(const DirRequest& r);
@@ -104,6 +97,7 @@ class Connection {
            session_.version() >= 2;
   }
   bool sha256() const { return (channel_->features() & ext::feature::kSha256) != 0; }
+  ChecksumKind checksum_kind() const { return ChecksumKind::of(sha256()); }
   Step move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan);
   // The client's MSG_EXT_SUM after a store: commit when it matches ours, or say why not.
   Step finish_store(const SumRequest& r);
@@ -408,11 +402,16 @@ Step Connection::login(const LoginRequest& r) {
   }
   const LoginOutcome outcome = (*check_)(user, pass, undecryptable);
   std::fill(pass.begin(), pass.end(), '\0');
+  if (auto refused = refusal_for(outcome)) return std::move(*refused);
+  handed_.emplace();
+  handed_->clear_text = r.clear_text;
+  return {};  // the session process answers MSG_OK
+}
+
+std::optional<Step> Connection::refusal_for(LoginOutcome outcome) {
   switch (outcome) {
     case LoginOutcome::accepted:
-      handed_.emplace();
-      handed_->clear_text = r.clear_text;
-      return {};  // the session process answers MSG_OK
+      return std::nullopt;
     case LoginOutcome::busy:
       return session_.login_refused(Message(rp::server_busy()));
     case LoginOutcome::refused:
@@ -459,19 +458,11 @@ Step Connection::ext_login(const ExtLoginRequest& r) {
   const LoginOutcome outcome =
       creds ? (*check_)(creds->user, creds->password, false) : (*check_)("", "", true);
   if (creds) std::fill(creds->password.begin(), creds->password.end(), '\0');
-  switch (outcome) {
-    case LoginOutcome::accepted:
-      handed_.emplace();
-      handed_->channel = std::move(channel_);
-      channel_.reset();
-      return {};  // the session process answers MSG_EXT_LOGIN_OK
-    case LoginOutcome::busy:
-      return session_.login_refused(Message(rp::server_busy()));
-    case LoginOutcome::refused:
-    case LoginOutcome::not_served:
-      break;
-  }
-  return session_.login_result(false);
+  if (auto refused = refusal_for(outcome)) return std::move(*refused);  // sealed: channel_ stays
+  handed_.emplace();
+  handed_->channel = std::move(channel_);
+  channel_.reset();
+  return {};  // the session process answers MSG_EXT_LOGIN_OK
 }
 
 Step Connection::dir_command(const DirRequest& r) {
@@ -714,7 +705,7 @@ Step Connection::start(const StartRequest& r) {
         return {};
       }
       ext::ExtSum sum;
-      sum.digest = sha256() ? 2 : 1;
+      sum.digest = checksum_kind().code;
       sum.flags = ext::ExtSum::kStreamsFailed;
       sum.sum.assign(sum.digest == 2 ? 32 : 16, 0);
       pending_.reset();
@@ -734,13 +725,13 @@ Step Connection::start(const StartRequest& r) {
 
 Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan) {
   PendingTransfer& t = *pending_;
-  TransferSums sums{sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_64, {}, 0};
+  TransferSums sums{checksum_kind().block, {}, 0};
   const storage::File& file = t.store ? t.writer->file() : *t.reader;
   t.failed = move_streams(socks, file, plan, t.store ? DataDirection::receive : DataDirection::send,
                           {options_.data, options_.ack}, {}, &sums);
   t.resent = sums.resent;
   t.plan = plan;
-  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto whole_digest = checksum_kind().whole;
   if (!t.failed) t.whole = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
   if (t.store) {     // the client's sum decides
     if (t.failed) {  // said and dropped now; the reply waits for the client's word, briefly
@@ -753,7 +744,7 @@ Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& p
   }
   // A retrieve: our sum, then the final reply. A file that changed under us is refused here.
   ext::ExtSum sum;
-  sum.digest = sha256() ? 2 : 1;
+  sum.digest = checksum_kind().code;
   const auto now = file_version(*t.reader);
   const bool changed = !t.version || !now || *now != *t.version;
   const bool reread_differs = t.failed && t.failed->sys_errno == ESTALE;
@@ -776,7 +767,7 @@ Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& p
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
     spdlog::info("{}: get {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
                  who(), name, plan.size, socks.size(), plan.compressed ? ", gzip" : "", secs,
-                 storage::to_string(whole_digest), hex_of(t.whole), t.resent);
+                 storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent);
   }
   pending_.reset();
   Step s = session_.transfer_finished(std::move(final_reply));
@@ -789,7 +780,7 @@ Step Connection::finish_store(const SumRequest& r) {
   PendingTransfer& t = *pending_;
   const std::string name = printable(sandbox_->display(t.path));
   const auto sum = ext::decode_ext_sum(r.payload);
-  const auto whole_digest = sha256() ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto whole_digest = checksum_kind().whole;
   auto refuse = [&](const std::string& why, Message reply) {
     spdlog::warn("{}: put {} failed: {}", who(), name, printable(why, 400));
     pending_.reset();  // the writer is dropped uncommitted: nothing under the name
@@ -802,7 +793,7 @@ Step Connection::finish_store(const SumRequest& r) {
     pending_.reset();
     return session_.transfer_finished(std::move(reply));
   }
-  if (!sum || sum->digest != (sha256() ? 2 : 1)) {
+  if (!sum || sum->digest != checksum_kind().code) {
     return refuse("a malformed MSG_EXT_SUM", rp::transfer_failed("malformed checksum message"));
   }
   if ((sum->flags & ext::ExtSum::kChanged) != 0) {
@@ -815,7 +806,8 @@ Step Connection::finish_store(const SumRequest& r) {
   }
   if (sum->sum != t.whole) {
     return refuse("checksum mismatch (" + std::string(storage::to_string(whole_digest)) + " ours " +
-                      hex_of(t.whole) + ", the client's " + hex_of(sum->sum) + ")",
+                      storage::to_hex(t.whole) + ", the client's " + storage::to_hex(sum->sum) +
+                      ")",
                   rp::transfer_failed("checksum mismatch: nothing was put in place"));
   }
   if (auto c = t.writer->commit(); !c) {
@@ -827,7 +819,7 @@ Step Connection::finish_store(const SumRequest& r) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
   spdlog::info("{}: put {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
                who(), name, t.plan.size, t.plan.segments.size(), t.plan.compressed ? ", gzip" : "",
-               secs, storage::to_string(whole_digest), hex_of(t.whole), t.resent);
+               secs, storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent);
   pending_.reset();
   return session_.transfer_finished(rp::transfer_ok());
 }
@@ -840,8 +832,8 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
     return session_.reply(
         rp::bad_no_retry("Error opening local file " + r.path + " : " + f.error().reason() + " "));
   }
-  const bool sha = channel_->features() & ext::feature::kSha256;
-  storage::Hasher block(sha ? storage::Digest::sha256 : storage::Digest::xxh3_64);
+  const auto kind = checksum_kind();
+  storage::Hasher block(kind.block);
   std::vector<std::vector<std::uint8_t>> sums;
   std::vector<std::byte> buf(ext::kIntegrityBlock);
   // The file as it is now: what is appended meanwhile is not read (nor waited for).
@@ -867,11 +859,12 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
     size += got;
     if (got < want) break;
   }
-  const auto digest = sha ? storage::Digest::sha256 : storage::Digest::xxh3_128;
+  const auto digest = kind.whole;
   const auto whole = whole_file_sum(digest, size, ext::kIntegrityBlock, sums);
   spdlog::info("{}: checksum {} ({} bytes): {} {}", who(), printable(sandbox_->display(r.path)),
-               size, storage::to_string(digest), hex_of(whole));
-  return session_.reply(rp::ok(std::string(storage::to_string(digest)) + " " + hex_of(whole)));
+               size, storage::to_string(digest), storage::to_hex(whole));
+  return session_.reply(
+      rp::ok(std::string(storage::to_string(digest)) + " " + storage::to_hex(whole)));
 }
 
 Step Connection::move_data(std::vector<UniqueFd> socks, const TransferPlan& plan) {

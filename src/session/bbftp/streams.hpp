@@ -62,6 +62,18 @@ struct FileVersion {
 };
 std::optional<FileVersion> file_version(const storage::File& file);
 
+// The extension's digests for a session's transfers: the block sums', the whole file's, and
+// the whole file's code in MSG_EXT_SUM (1 XXH3-128, 2 SHA-256).
+struct ChecksumKind {
+  storage::Digest block = storage::Digest::xxh3_64;
+  storage::Digest whole = storage::Digest::xxh3_128;
+  std::uint8_t code = 1;
+  static ChecksumKind of(bool sha256) noexcept {
+    if (sha256) return {storage::Digest::sha256, storage::Digest::sha256, 2};
+    return {};
+  }
+};
+
 // The extension's whole-file checksum: `whole` (xxh3_128 or sha256) over the size (u64), the
 // block size (u32) and every block's sum in file order.
 std::vector<std::uint8_t> whole_file_sum(storage::Digest whole, std::uint64_t size,
