@@ -210,6 +210,9 @@ int main(int argc, char** argv) {
                  "file's compared before it takes its name)")
       ->check(CLI::IsMember({"xxh3", "sha256", "off"}))
       ->capture_default_str();
+  app.add_flag("--resume", cfg.transfer.resume,
+               "With our daemon: continue a put or get from what an interrupted one left on the "
+               "receiving side (retries with -r resume by themselves)");
   std::string host;
   app.add_option("host", host, "Server");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;

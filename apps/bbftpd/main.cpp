@@ -61,6 +61,7 @@ struct Settings {
   int check_stdin_timeout_s = 300;
   std::string state_dir = "/var/lib/ferry";
   std::string extension = "on";
+  long partial_expiry_s = 7 * 24 * 3600;
 };
 
 // The extension's host key, made at the first start: the state directory (0700) holds it,
@@ -265,6 +266,11 @@ int main(int argc, char** argv) {
                  "control channel, proven data streams); real bbftp clients never see it")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  app.add_option("--partial-expiry", s.partial_expiry_s,
+                 "Seconds after which partial data kept for the extension's resume (an "
+                 "interrupted put) is removed, at a login of its user")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("-f,--no-fixed-data-port", s.no_fixed_data_port,
                "Protocol 2: connect from ephemeral ports (always the case here)");
   if (int rc = ferry::app::parse_command_line(app, argc, argv); rc >= 0) return rc;
@@ -296,6 +302,7 @@ int main(int argc, char** argv) {
   options.data_peer_check = s.data_peer_check == "strict";
   options.socket_buffer_bytes = s.data_socket_buffer_kb * 1024;
   options.login_deadline = std::chrono::seconds(s.login_deadline_s);
+  options.partial_expiry = std::chrono::seconds(s.partial_expiry_s);
   if (s.clear_text)
     spdlog::warn(
         "clear-text logins are allowed (-u): passwords may cross the "

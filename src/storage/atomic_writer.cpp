@@ -306,6 +306,17 @@ std::optional<std::vector<std::uint8_t>> AtomicWriter::load_record(std::size_t m
   return out;
 }
 
+Result<File> AtomicWriter::open_record_for_append() const {
+  if (!options_.resumable || done_) return fail(EINVAL, target_.shown);
+  UniqueFd fd(::openat(target_.dir.get(), partial_record_name(target_.leaf).c_str(),
+                       O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return fail(errno, target_.shown);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(errno, target_.shown);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, target_.shown);
+  return File(std::move(fd), target_.shown);
+}
+
 Result<void> AtomicWriter::discard_partial() {
   if (!options_.resumable || done_) return fail(EINVAL, target_.shown);
   drop_record();

@@ -59,6 +59,8 @@ class AtomicWriter {
   // than `max_bytes`); removed at commit and when the partial data is dropped.
   Result<void> save_record(Bytes record) const;
   std::optional<std::vector<std::uint8_t>> load_record(std::size_t max_bytes = 4 << 20) const;
+  // The record as it is, opened for appending (its journal: partial_record.hpp).
+  Result<File> open_record_for_append() const;
   // Starts the partial data over: empty, without a record (what it held is of no use).
   Result<void> discard_partial();
 

@@ -7,6 +7,8 @@
 #include <xxh_x86dispatch.h>
 #endif
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <new>
@@ -190,6 +192,29 @@ Result<void> save_checkpoint(const AtomicWriter& writer, PartialRecord base,
   for (const auto& [index, sum] : hashed) base.blocks[index] = sum;
   const auto bytes = encode_record(base);
   return writer.save_record(as_bytes(bytes));
+}
+
+Result<RecordJournal> RecordJournal::start(const AtomicWriter& writer,
+                                           const PartialRecord& snapshot) {
+  const auto bytes = encode_record(snapshot);
+  if (auto saved = writer.save_record(as_bytes(bytes)); !saved) return Unexpected(saved.error());
+  auto file = writer.open_record_for_append();
+  if (!file) return Unexpected(file.error());
+  RecordJournal j;
+  j.file_ = std::move(*file);
+  j.tail_.assign(bytes.end() - 8, bytes.end());
+  return j;
+}
+
+Result<void> RecordJournal::append(std::uint64_t index, std::uint64_t sum) const {
+  const auto entry = encode_journal_entry(as_bytes(tail_), index, sum);
+  for (;;) {
+    const ssize_t n = ::write(file_.fd(), entry.data(), entry.size());
+    if (n == static_cast<ssize_t>(entry.size())) return {};
+    if (n < 0 && errno == EINTR) continue;
+    // A short write leaves a torn entry: the journal ends there, the block is sent again.
+    return fail(n < 0 ? errno : ENOSPC, file_.path());
+  }
 }
 
 Result<std::uint64_t> range_checksum(const File& file, std::uint64_t first, std::uint64_t last) {

@@ -79,6 +79,23 @@ Result<ResumeFrom> resume_from(AtomicWriter& writer, std::uint64_t size, std::in
 Result<void> save_checkpoint(const AtomicWriter& writer, PartialRecord base,
                              const std::map<std::uint64_t, std::uint64_t>& hashed);
 
+// A record kept up to date block by block: the snapshot written once, then one journal entry
+// per block that arrived (partial_record.hpp), so that a receiver killed at any point loses at
+// most the blocks it was writing. Each entry is one write(2) to a file opened O_APPEND, which
+// the kernel keeps whole: streams on several threads may append at once.
+class RecordJournal {
+ public:
+  // Writes `snapshot` as the writer's record and opens it for the entries to follow.
+  static Result<RecordJournal> start(const AtomicWriter& writer, const PartialRecord& snapshot);
+  RecordJournal() = default;
+  Result<void> append(std::uint64_t index, std::uint64_t sum) const;
+  explicit operator bool() const noexcept { return static_cast<bool>(file_); }
+
+ private:
+  File file_;
+  std::vector<std::uint8_t> tail_;  // the snapshot's last 8 bytes: its check seals the entries
+};
+
 // The XXH3-64 of bytes [first, last) of `file` (a sender checking a range it is offered).
 Result<std::uint64_t> range_checksum(const File& file, std::uint64_t first, std::uint64_t last);
 

@@ -12,6 +12,7 @@ constexpr char kMagic[8] = {'F', 'E', 'R', 'R', 'Y', 'P', 'R', '1'};
 constexpr std::size_t kFixed = 8 + 8 + 8 + 16 + 4 + 4;
 constexpr std::size_t kPerBlock = 16;
 constexpr std::uint32_t kMinBlock = 4096;
+constexpr std::size_t kJournalEntry = 24;
 
 void put(std::vector<std::uint8_t>& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -56,7 +57,6 @@ std::optional<PartialRecord> decode_record(Bytes bytes) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
   const std::size_t n = bytes.size();
   if (n < kFixed + 8 || std::memcmp(p, kMagic, sizeof kMagic) != 0) return std::nullopt;
-  if (get(p + n - 8, 8) != XXH3_64bits(p, n - 8)) return std::nullopt;
   PartialRecord r;
   r.size = get(p + 8, 8);
   r.mtime = static_cast<std::int64_t>(get(p + 16, 8));
@@ -67,7 +67,10 @@ std::optional<PartialRecord> decode_record(Bytes bytes) {
       !std::has_single_bit(r.block_size) || r.size > kMaxPartialSize) {
     return std::nullopt;
   }
-  if (n != kFixed + count * kPerBlock + 8) return std::nullopt;
+  const std::uint64_t snapshot = kFixed + count * kPerBlock + 8;
+  if (n < snapshot) return std::nullopt;
+  const std::uint64_t check = get(p + snapshot - 8, 8);
+  if (check != XXH3_64bits(p, snapshot - 8)) return std::nullopt;
   const std::uint64_t blocks_in_file = r.size / r.block_size + (r.size % r.block_size != 0);
   const std::uint8_t* b = p + kFixed;
   for (std::uint64_t i = 0; i < count; ++i, b += kPerBlock) {
@@ -76,7 +79,26 @@ std::optional<PartialRecord> decode_record(Bytes bytes) {
     if (!r.blocks.empty() && index <= r.blocks.rbegin()->first) return std::nullopt;
     r.blocks.emplace_hint(r.blocks.end(), index, get(b + 8, 8));
   }
+  // The journal: entries appended since the snapshot, each sealed to it. The first that is torn
+  // (the writer was killed in the middle of it) or does not check ends it.
+  for (const std::uint8_t* e = p + snapshot; e + kJournalEntry <= p + n; e += kJournalEntry) {
+    const std::uint64_t index = get(e, 8);
+    if (index >= blocks_in_file || get(e + 16, 8) != XXH3_64bits_withSeed(e, 16, check)) break;
+    r.blocks[index] = get(e + 8, 8);
+  }
   return r;
+}
+
+std::vector<std::uint8_t> encode_journal_entry(Bytes record, std::uint64_t index,
+                                               std::uint64_t sum) {
+  std::vector<std::uint8_t> out;
+  out.reserve(kJournalEntry);
+  put(out, index, 8);
+  put(out, sum, 8);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(record.data());
+  const std::uint64_t check = record.size() >= 8 ? get(p + record.size() - 8, 8) : 0;
+  put(out, XXH3_64bits_withSeed(out.data(), 16, check), 8);
+  return out;
 }
 
 }  // namespace ferry::storage

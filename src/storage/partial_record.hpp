@@ -44,8 +44,16 @@ struct PartialRecord {
 
 // Layout: "FERRYPR1", size u64, mtime i64, checksum [16], block size u32, count u32, count x
 // (index u64, xxh3-64 u64), then the XXH3-64 of everything before it (a torn or damaged record is
-// refused, not believed). Integers big-endian.
+// refused, not believed): the snapshot. Integers big-endian.
+//
+// A journal may follow the snapshot: entries of index u64, xxh3-64 u64 and a check (the XXH3-64
+// of those 16 bytes seeded with the snapshot's check), each appended as its block arrives (one
+// small write per block where a new snapshot would rewrite the whole record). A later entry for
+// the same block wins; the first torn or damaged entry ends the journal.
 std::vector<std::uint8_t> encode_record(const PartialRecord& r);
+// The journal entry to append after `record` (the snapshot written) for block `index`.
+std::vector<std::uint8_t> encode_journal_entry(Bytes record, std::uint64_t index,
+                                               std::uint64_t sum);
 // Nothing when the bytes are not a well-formed record (wrong magic or check, a block past the
 // size, indices not ascending, a block size that is not a power of two of at least 4 KiB).
 std::optional<PartialRecord> decode_record(Bytes bytes);

@@ -25,6 +25,11 @@
 #                   with "changed while being sent", nothing takes the target's name
 #   corrupt_in_flight a proxy on the path flips one byte of a data stream (put, then get): the
 #                   bad block is detected, sent again, and the file arrives identical
+#   resume_killed   a 512 MiB put, then get, whose client is killed (SIGKILL) mid-way: reput and
+#                   reget continue from what arrived, identical, nothing left beside the file; a
+#                   put whose session is killed: the client's retry (-r) resumes by itself
+#   corrupt_partial partial data damaged between the kill and the resume (on the daemon for a
+#                   put, on the client for a get): the block fails its check and moves again
 # Usage: bbftp_extension.sh BBFTP BBFTPD SCENARIO
 set -euo pipefail
 bbftp=$1
@@ -423,6 +428,119 @@ busy_pinned() {
   [ "$rc" -ne 102 ] || fail "a busy listener taken for a downgrade: $out"
   echo "$out" | grep -qi "busy\|try again" || fail "busy: exit $rc: $out"
   ok "a pinned client refused by a busy listener hears busy (exit $rc), not a downgrade"
+}
+
+# --- resume (section 6) -------------------------------------------------------------------
+
+# wait_record FILE: until the receiver's record holds a snapshot and 32 journal entries (32
+# blocks arrived this run: 60 bytes of empty snapshot, 24 per entry), while $bg runs.
+wait_record() {
+  for _ in $(seq 1 3000); do
+    [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge $((60 + 24 * 32)) ] && return 0
+    kill -0 "$bg" 2>/dev/null || fail "the transfer ended before 32 blocks arrived at $1"
+    sleep 0.01
+  done
+  fail "no record of 32 blocks at $1 after 30 s"
+}
+# holder NAME: the pid of the process that has a file named NAME open (the session writing it;
+# a confined session sees it under its own root, so only the name is compared).
+holder() {
+  local pid fd
+  for pid in $(pgrep bbftpd); do
+    for fd in /proc/"$pid"/fd/*; do
+      case "$(readlink "$fd" 2>/dev/null)" in
+        */"$1") echo "$pid"; return 0 ;;
+      esac
+    done
+  done
+  return 1
+}
+# wait_log PATTERN: until the daemon's log has a line matching it (30 s at most).
+wait_log() {
+  for _ in $(seq 1 300); do
+    grep -q "$1" "$work/daemon.log" && return 0
+    sleep 0.1
+  done
+  fail "the daemon never logged '$1': $(tail -25 "$work/daemon.log")"
+}
+big_file() { head -c $((512 << 20)) /dev/urandom >"$work/local/$1"; }
+# client_bg ARGS...: the client itself in the background (no wrapper: $bg is what gets killed).
+client_bg() {
+  BBFTP_PASSWORD=$password "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
+    --retry-wait 0 "$@" 127.0.0.1 >"$work/bg.out" 2>&1 &
+  bg=$!
+}
+
+resume_killed() {
+  start_ferry_daemon "$bbftpd"
+  big_file src
+  size=$(stat -c %s "$work/local/src")
+  client_bg -p 4 -e "put $work/local/src big"
+  wait_record "$work/root/.ferry-ranges.big"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  wait_log "put /big failed: .* bytes received, kept for resume"
+  [ ! -e "$work/root/big" ] || fail "a killed put left its file under the final name"
+  [ -e "$work/root/.ferry-partial.big" ] || fail "the killed put kept no partial data"
+  out=$(client -V -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
+  cmp "$work/local/src" "$work/root/big" || fail "the resumed put differs"
+  line=$(grep "put /big ($size bytes" "$work/daemon.log" | tail -1)
+  there=$(echo "$line" | sed -n 's/.*resumed: \([0-9]*\) bytes were there, \([0-9]*\) received.*/\1/p')
+  got=$(echo "$line" | sed -n 's/.*resumed: \([0-9]*\) bytes were there, \([0-9]*\) received.*/\2/p')
+  [ "${there:-0}" -ge $((32 << 20)) ] || fail "the reput did not resume: $line"
+  [ $((there + got)) -eq "$size" ] || fail "resumed $there + received $got is not $size: $line"
+  echo "$out" | grep -q "resumed: $there bytes were there already" || fail "-V: $out"
+  ls -A "$work/root" | grep -q ferry- && fail "partial data left: $(ls -A "$work/root")"
+  ok "put killed (client, SIGKILL), reput: $there bytes were there, $got received, identical"
+
+  client_bg -p 4 -e "get big $work/local/back"
+  wait_record "$work/local/.ferry-ranges.back"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  [ ! -e "$work/local/back" ] || fail "a killed get left its file under the final name"
+  out=$(client -V -p 4 -e "reget big $work/local/back" 2>&1) || fail "reget: $out"
+  cmp "$work/local/src" "$work/local/back" || fail "the resumed get differs"
+  there=$(echo "$out" | sed -n 's/.*resumed: \([0-9]*\) bytes were there already.*/\1/p')
+  [ "${there:-0}" -ge $((32 << 20)) ] || fail "the reget did not resume: $out"
+  grep -q "get /big ($size bytes.*resumed: $there bytes were there, $((size - there)) sent" \
+    "$work/daemon.log" || fail "the daemon's line: $(grep 'get /big' "$work/daemon.log")"
+  ls -A "$work/local" | grep -q ferry- && fail "partial data left: $(ls -A "$work/local")"
+  ok "get killed (client, SIGKILL), reget: $there bytes were there, identical, nothing left beside it"
+
+  # The daemon's session killed mid-put: the client retries (-r 2) and resumes by itself.
+  BBFTP_PASSWORD=$password "$bbftp" --known-hosts "$known" -u alice -w "$port" \
+    -r 2 --retry-wait 0 -V -p 4 -e "put $work/local/src big2" 127.0.0.1 >"$work/bg.out" 2>&1 &
+  bg=$!
+  wait_record "$work/root/.ferry-ranges.big2"
+  session=$(holder .ferry-partial.big2) || fail "no session holds the partial data"
+  kill -9 "$session"
+  wait "$bg" || fail "the retried put failed: $(cat "$work/bg.out")"
+  cmp "$work/local/src" "$work/root/big2" || fail "the retried put differs"
+  grep -q "put /big2 resumes: [1-9][0-9]* bytes present and verified" "$work/daemon.log" ||
+    fail "the retry did not resume: $(grep big2 "$work/daemon.log")"
+  ok "session killed mid-put (SIGKILL): the client's retry resumed, identical"
+}
+
+corrupt_partial() {
+  start_ferry_daemon "$bbftpd"
+  big_file src
+  client_bg -p 4 -e "put $work/local/src big"
+  wait_record "$work/root/.ferry-ranges.big"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  wait_log "put /big failed"
+  printf 'XXXXXXXX' | dd of="$work/root/.ferry-partial.big" bs=1 seek=100 conv=notrunc 2>/dev/null
+  out=$(client -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
+  grep -q "put /big resumes: [0-9]* bytes present and verified, [0-9]* to receive, 1 blocks failed their check" \
+    "$work/daemon.log" || fail "the damaged block was not found: $(grep big "$work/daemon.log")"
+  cmp "$work/local/src" "$work/root/big" || fail "the resumed put differs"
+  ok "a put's partial data damaged on the daemon: the block fails its check, is sent again, identical"
+
+  client_bg -p 4 -e "get big $work/local/back"
+  wait_record "$work/local/.ferry-ranges.back"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  printf 'XXXXXXXX' | dd of="$work/local/.ferry-partial.back" bs=1 seek=100 conv=notrunc 2>/dev/null
+  out=$(client -V -p 4 -e "reget big $work/local/back" 2>&1) || fail "reget: $out"
+  cmp "$work/local/src" "$work/local/back" || fail "the resumed get differs"
+  echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
+  ok "a get's partial data damaged on the client: the block is left out of the offer, fetched again, identical"
 }
 
 passed=0

@@ -47,9 +47,11 @@ trap finish EXIT
 start_xftpd() {
   local -a in_ns=()
   [ -z "$netns" ] || in_ns=(ip netns exec "$netns")
+  # Emptied here, before the fork: a restart must not read the killed daemon's port from it.
+  : >"$work/xftpd.log"
   "${in_ns[@]}" "$xftpd" --root "$work/root" --listen 127.0.0.1 --port 0 \
     --idle-timeout "${xftpd_idle:-10}" "$@" \
-    >"$work/xftpd.log" 2>&1 &
+    >>"$work/xftpd.log" 2>&1 &
   peers+=($!)
   local port
   port=$(wait_for_port "$work/xftpd.log") || { cat "$work/xftpd.log"; fail "xftpd did not start"; }

@@ -27,8 +27,9 @@ start_ferry_daemon() {
   echo "$password" | "$bbftpd" --add-user alice --password-file "$work/pw" --root "$work/root" >/dev/null
   [ ${#bbftpd_accounts_made[@]} -gt 0 ] || make_bbftpd_accounts "ferry-t$$" || fail "cannot create the daemon's accounts"
   give_to_service_user "$work/root"
+  : >"$work/daemon.log"  # before the fork: a restart must not read the last daemon's port
   "$bbftpd" --foreground --listen "${listen_address:-127.0.0.1}" -w 0 --password-file "$work/pw" \
-    --state-dir "$work/state" "${bbftpd_account_options[@]}" "$@" >"$work/daemon.log" 2>&1 &
+    --state-dir "$work/state" "${bbftpd_account_options[@]}" "$@" >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   port=$(wait_for_port "$work/daemon.log") && return 0
   cat "$work/daemon.log" >&2

@@ -32,6 +32,8 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"get", 1, 2},
     {"put", 1, 2},
+    {"reget", 1, 2},  // the extension: get, resumed from what an interrupted one left
+    {"reput", 1, 2},
     {"mget", 1, 2},
     {"mput", 1, 2},
     {"cd", 1, 1},
@@ -471,11 +473,18 @@ int Runner::execute(const Command& c, std::string& failure) {
     return finish(o);
   }
 
+  // A retry resumes from what the failed attempt moved (with our daemon); so do reput, reget
+  // and --resume from the first attempt.
+  const bool resume_verb = c.verb == "reput" || c.verb == "reget";
   auto transfer = [&](bool put, const std::string& src, const std::string& dst) {
     moving_ = put ? src : dst;
     if (config_.display.begin) config_.display.begin(moving_, std::nullopt);
+    int attempts = 0;
     auto o = with_retries(put ? "put " + src + " " + dst : "get " + src + " " + dst, [&] {
-      return put ? client_->put(local_, src, dst, t) : client_->get(local_, src, dst, t);
+      session::TransferSettings settings = t;
+      settings.resume = t.resume || resume_verb || attempts++ > 0;
+      return put ? client_->put(local_, src, dst, settings)
+                 : client_->get(local_, src, dst, settings);
     });
     if (config_.display.end) config_.display.end(static_cast<bool>(o), o.bytes);
     moving_.clear();
@@ -487,6 +496,9 @@ int Runner::execute(const Command& c, std::string& failure) {
         say(std::to_string(o.bytes) + (put ? " bytes send in " : " bytes got in ") + g3(s) +
             " secs (" + g3(static_cast<double>(o.bytes) / 1024 / s) + " Kbytes/sec or " +
             g3(static_cast<double>(o.bytes) * 8 / 1048576 / s) + " Mbits/s)");
+        if (o.resumed_bytes > 0) {
+          say("resumed: " + std::to_string(o.resumed_bytes) + " bytes were there already");
+        }
         // The extension's end-to-end checksum, as both sides computed it.
         if (!o.checksum.empty()) {
           say("checksum " + o.checksum +
@@ -511,10 +523,12 @@ int Runner::execute(const Command& c, std::string& failure) {
   const auto target = [&](const std::string& src, const std::string& dst) {
     return !dst.empty() && dst.back() == '/' ? dst + basename_of(src) : dst;
   };
-  if (c.verb == "put") {
+  if (c.verb == "put" || c.verb == "reput") {
     return transfer(true, a[0], a.size() > 1 ? target(a[0], a[1]) : basename_of(a[0]));
   }
-  if (c.verb == "get") return transfer(false, a[0], target(a[0], a.size() > 1 ? a[1] : "./"));
+  if (c.verb == "get" || c.verb == "reget") {
+    return transfer(false, a[0], target(a[0], a.size() > 1 ? a[1] : "./"));
+  }
   // mget and mput as the real client runs them: one "get SRC DIR/NAME OK|FAILED" line per file
   // (DIR as typed, "./" by default, so "get a .//a OK"), its error when it fails (which becomes
   // the exit code), and the command's own line OK once the files were found.

@@ -150,6 +150,63 @@ std::optional<ExtSum> decode_ext_sum(std::span<const std::uint8_t> p) {
   return s;
 }
 
+std::uint64_t integrity_block(std::uint64_t file_size) noexcept {
+  std::uint64_t b = kIntegrityBlock;
+  while (file_size / b >= (1U << 16) && b < (64U << 20)) b <<= 1;
+  return b;
+}
+
+std::uint64_t ExtResume::bytes() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& r : ranges) n += r.last - r.first;
+  return n;
+}
+
+std::vector<std::uint8_t> encode(const ExtResume& r) {
+  std::vector<std::uint8_t> out;
+  out.reserve(12 + 24 * r.ranges.size());
+  put(out, r.size, 8);
+  put(out, r.ranges.size(), 4);
+  for (const auto& g : r.ranges) {
+    put(out, g.first, 8);
+    put(out, g.last, 8);
+    put(out, g.sum, 8);
+  }
+  return out;
+}
+
+std::optional<ExtResume> decode_ext_resume(std::span<const std::uint8_t> p) {
+  if (p.size() < 12) return std::nullopt;
+  ExtResume r;
+  r.size = get(p, 0, 8);
+  const std::uint64_t count = get(p, 8, 4);
+  if (count > kMaxResumeRanges || p.size() != 12 + 24 * count) return std::nullopt;
+  const std::uint64_t block = integrity_block(r.size);
+  std::uint64_t end = 0;  // of the previous range
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::size_t at = static_cast<std::size_t>(12 + 24 * i);
+    ResumeRange g{get(p, at, 8), get(p, at + 8, 8), get(p, at + 16, 8)};
+    if (g.first >= g.last || g.last > r.size || (i > 0 && g.first <= end) || g.first % block != 0 ||
+        (g.last % block != 0 && g.last != r.size)) {
+      return std::nullopt;
+    }
+    end = g.last;
+    r.ranges.push_back(g);
+  }
+  return r;
+}
+
+bool answers(const ExtResume& answer, const ExtResume& offer) noexcept {
+  if (answer.size != offer.size) return answer.ranges.empty();
+  std::size_t j = 0;
+  for (const auto& g : answer.ranges) {
+    while (j < offer.ranges.size() && offer.ranges[j].first < g.first) ++j;
+    if (j == offer.ranges.size() || !(offer.ranges[j] == g)) return false;
+    ++j;
+  }
+  return true;
+}
+
 std::vector<std::uint8_t> encode(const ExtLoginOk& ok) {
   std::vector<std::uint8_t> out;
   put(out, ok.protocol_max, 1);

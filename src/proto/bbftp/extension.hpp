@@ -35,8 +35,15 @@ inline constexpr std::uint32_t kMsgExtSum = 0xF4;
 // On the control channel, client to daemon: a stored file's whole-file checksum, please (the
 // payload is its path); the answer is MSG_OK "xxh3-128 HEX" (or "sha256 HEX").
 inline constexpr std::uint32_t kMsgExtChecksum = 0xF5;
-// The integrity block: what one block sum covers (section 7); data segments start on it.
+// On the control channel, before a transfer (docs/protocol/bbftp-extended.md, section 6): the
+// ranges of the file the receiver has already. Empty, from the client before STORE_V2: the
+// next store may resume (the daemon offers what it has before TRANS_OK).
+inline constexpr std::uint32_t kMsgExtResume = 0xF6;
+// The integrity block: what one block sum covers (section 7); data moves in whole blocks. 1 MiB,
+// doubled for files so large that they would pass 64Ki blocks (to 64 MiB): the partial data's
+// record (storage/partial_record) keeps one entry per block.
 inline constexpr std::uint64_t kIntegrityBlock = 1 << 20;
+std::uint64_t integrity_block(std::uint64_t file_size) noexcept;
 inline constexpr int kMaxResendRounds = 3;
 
 using Bytes32 = std::array<std::uint8_t, 32>;
@@ -102,6 +109,27 @@ struct ExtSum {
 };
 std::vector<std::uint8_t> encode(const ExtSum& s);
 std::optional<ExtSum> decode_ext_sum(std::span<const std::uint8_t> payload);
+
+// MSG_EXT_RESUME's payload: the file's size, then ranges of whole integrity blocks (ascending,
+// apart, the last may end at the size), each with the XXH3-64 of its bytes. The receiver offers
+// what it verified; the sender answers with the offered ranges its own file matches.
+struct ResumeRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // one past the end
+  std::uint64_t sum = 0;
+  bool operator==(const ResumeRange&) const = default;
+};
+struct ExtResume {
+  std::uint64_t size = 0;
+  std::vector<ResumeRange> ranges;
+  std::uint64_t bytes() const noexcept;
+  bool operator==(const ExtResume&) const = default;
+};
+inline constexpr std::size_t kMaxResumeRanges = 4096;  // 96 KiB: within one sealed record
+std::vector<std::uint8_t> encode(const ExtResume& r);
+std::optional<ExtResume> decode_ext_resume(std::span<const std::uint8_t> payload);
+// `answer` takes only ranges `offer` made (what a sender may answer).
+bool answers(const ExtResume& answer, const ExtResume& offer) noexcept;
 
 // MSG_EXT_LOGIN_OK's payload (daemon to client, the first sealed record): the highest protocol
 // it serves, the features it accepted (within the asked), and the usual OK text.

@@ -137,11 +137,22 @@ Step ServerSession::on_message(const Message& m) {
       return on_logged(m);
     }
 
-    case ServerState::logged:
-      return on_logged(m);
+    case ServerState::logged: {
+      // The extension's MSG_EXT_RESUME goes with the STORE_V2 / RETR_V2 right after it.
+      if (const auto* raw = std::get_if<Raw>(&m);
+          raw && raw->code == ext::kMsgExtResume && config_.extension && version_ >= 2) {
+        resume_ask_ = raw->payload;
+        return {};
+      }
+      Step s = on_logged(m);
+      if (state_ != ServerState::awaiting_filename) resume_ask_.reset();
+      return s;
+    }
 
     case ServerState::awaiting_filename: {
       const auto* t = std::get_if<Text>(&m);
+      std::optional<std::vector<std::uint8_t>> resume = std::move(resume_ask_);
+      resume_ask_.reset();
       if (t == nullptr || t->code != MsgCode::filename || t->text.empty()) {
         pending_.reset();
         state_ = ServerState::logged;
@@ -158,6 +169,7 @@ Step ServerSession::on_message(const Message& m) {
       r.params = pending_->params;
       r.path = t->text;
       r.qbss = (r.params.transferoption & tropt::kQbss) != 0;
+      r.resume = std::move(resume);
       if (r.store) r.params.transferoption &= kStoreOptions;
       r.params.nbstream = std::clamp(r.params.nbstream, 1, config_.max_streams);
       state_ = ServerState::deciding;
@@ -167,6 +179,14 @@ Step ServerSession::on_message(const Message& m) {
     }
 
     case ServerState::awaiting_start: {
+      if (const auto* raw = std::get_if<Raw>(&m);
+          raw && raw->code == ext::kMsgExtResume && offered_) {
+        offered_ = false;  // one answer to the offer, then TRANS_START
+        Step s;
+        s.request = ResumeAnswerRequest{raw->payload};
+        return s;
+      }
+      offered_ = false;
       StartRequest r;
       r.params = pending_->params;
       const auto n = static_cast<std::size_t>(pending_->params.nbstream);
@@ -375,7 +395,8 @@ Step ServerSession::login_refused(Message reply) {
   return replies_only(std::move(reply), true);
 }
 
-Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports) {
+Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports,
+                                    std::optional<Message> resume) {
   const bool store = pending_ && pending_->code == MsgCode::store_v2;
   if (store && echo.filesize == 0) {
     pending_.reset();
@@ -384,6 +405,8 @@ Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std:
   }
   pending_->params = echo;
   Step s;
+  offered_ = store && resume.has_value();  // a store's offer: the client answers it
+  if (resume) s.replies.push_back(std::move(*resume));
   if (version_ >= 3) {
     s.replies.push_back(
         TransOkV3{echo, echo.filesize == 0 ? std::vector<std::uint32_t>{} : std::move(ports)});
@@ -398,6 +421,8 @@ Step ServerSession::accept_transfer(const TransferParams& echo, std::vector<std:
 
 Step ServerSession::reply(Message r, bool close) {
   pending_.reset();
+  resume_ask_.reset();
+  offered_ = false;
   pending_v1_.reset();
   state_ = close ? ServerState::closed : ServerState::logged;
   return replies_only(std::move(r), close);

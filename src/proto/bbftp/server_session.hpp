@@ -74,6 +74,9 @@ struct TransferRequest {  // a store (put) or a retrieve (get), after its FILENA
   // The client asked for QBSS (a store's echo drops the option, as the real daemon's does; our
   // data sockets are marked all the same, at both ends).
   bool qbss = false;
+  // The extension: the MSG_EXT_RESUME payload that came just before (a store: the client would
+  // resume, empty; a retrieve: its offer), for the host to decode.
+  std::optional<std::vector<std::uint8_t>> resume;
 };
 struct StartRequest {  // TRANS_START: move the data now
   bool simulate = false;
@@ -83,6 +86,10 @@ struct StartRequest {  // TRANS_START: move the data now
 struct AbortRequest {};  // MSG_ABORT before TRANS_START: drop the prepared file
 // The extension: the client's MSG_EXT_SUM after a store's data (its payload, for the host).
 struct SumRequest {
+  std::vector<std::uint8_t> payload;
+};
+// The extension: the client's answer to a store's offer (MSG_EXT_RESUME, before TRANS_START).
+struct ResumeAnswerRequest {
   std::vector<std::uint8_t> payload;
 };
 // The extension's MSG_EXT_CHECKSUM: a stored file's checksum, computed by reading it.
@@ -108,9 +115,10 @@ struct V1DirRequest {
   V1DirOp op{};
   std::string path;
 };
-using Request = std::variant<LoginRequest, ExtLoginRequest, StatusRequest, DirRequest, UmaskRequest,
-                             TransferRequest, StartRequest, AbortRequest, SumRequest,
-                             ChecksumRequest, V1TransferRequest, V1RetrieveStart, V1DirRequest>;
+using Request =
+    std::variant<LoginRequest, ExtLoginRequest, StatusRequest, DirRequest, UmaskRequest,
+                 TransferRequest, StartRequest, AbortRequest, SumRequest, ResumeAnswerRequest,
+                 ChecksumRequest, V1TransferRequest, V1RetrieveStart, V1DirRequest>;
 
 struct Step {
   std::vector<Message> replies;
@@ -146,7 +154,10 @@ class ServerSession {
   // A store or retrieve the host accepted: `echo` is what goes back in TRANS_OK (real size,
   // mode and times for a retrieve), `ports` the passive data ports (protocol 3, filesize > 0).
   // A store of an empty file is complete already: `echo.filesize == 0` replies MSG_OK "".
-  Step accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports);
+  // `resume` (the extension's MSG_EXT_RESUME) goes just before TRANS_OK: a store's offer, which
+  // the client answers before TRANS_START (ResumeAnswerRequest), or a retrieve's answer.
+  Step accept_transfer(const TransferParams& echo, std::vector<std::uint32_t> ports,
+                       std::optional<Message> resume = std::nullopt);
   // Any request refused (or answered) with one reply; the session goes back to `logged`
   // (or closes when `close`).
   Step reply(Message reply, bool close = false);
@@ -171,7 +182,9 @@ class ServerSession {
   bool clear_text_ = false;
   std::optional<Transfer> pending_;  // STORE_V2 / RETR_V2 awaiting its FILENAME / start
   std::optional<V1TransferRequest> pending_v1_;
-  std::int64_t pending_v1_size_ = 0;  // what RETR_OK announced
+  std::int64_t pending_v1_size_ = 0;                     // what RETR_OK announced
+  std::optional<std::vector<std::uint8_t>> resume_ask_;  // MSG_EXT_RESUME before a transfer
+  bool offered_ = false;  // a store's offer went out: the client's answer may come
 };
 
 }  // namespace ferry::bbftp

@@ -31,16 +31,36 @@ TransferPlan plan_transfer(std::uint64_t size, int streams, int buffer_kb,
   return p;
 }
 
-void align_segments(TransferPlan& plan, std::uint64_t align) {
-  const auto n = static_cast<std::uint64_t>(plan.segments.size());
-  if (n == 0 || align == 0) return;
-  std::uint64_t per = (plan.size / n + align - 1) / align * align;
-  if (per == 0) per = align;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t first = std::min(i * per, plan.size);
-    const std::uint64_t end = i + 1 == n ? plan.size : std::min((i + 1) * per, plan.size);
-    plan.segments[i] = {first, end - first};
+void plan_blocks(TransferPlan& plan, std::uint64_t block, const std::vector<Segment>& present) {
+  plan.integrity_block = block;
+  const std::size_t n = std::max<std::size_t>(plan.segments.size(), 1);
+  const std::uint64_t total = block == 0 ? 0 : (plan.size + block - 1) / block;
+  std::vector<std::uint64_t> missing;
+  std::size_t r = 0;
+  for (std::uint64_t b = 0; b < total; ++b) {
+    const std::uint64_t at = b * block;
+    while (r < present.size() && present[r].offset + present[r].length <= at) ++r;
+    if (r < present.size() && present[r].offset <= at) continue;
+    missing.push_back(b);
   }
+  plan.blocks.assign(n, {});
+  const std::size_t per = missing.size() / n, extra = missing.size() % n;
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t take = per + (i < extra ? 1 : 0);
+    plan.blocks[i].assign(missing.begin() + static_cast<std::ptrdiff_t>(next),
+                          missing.begin() + static_cast<std::ptrdiff_t>(next + take));
+    next += take;
+  }
+}
+
+std::uint64_t TransferPlan::planned_bytes() const noexcept {
+  if (integrity_block == 0) return size;
+  std::uint64_t n = 0;
+  for (const auto& stream : blocks) {
+    for (const auto b : stream) n += std::min(integrity_block, size - b * integrity_block);
+  }
+  return n;
 }
 
 }  // namespace ferry::bbftp

@@ -34,14 +34,20 @@ struct TransferPlan {
   std::size_t block_bytes = 0;    // read / compress granularity (buffersizeperstream)
   bool compressed = false;        // TROPT_GZIP: zlib blocks
   bool qbss = false;              // TROPT_QBSS: data packets marked IP TOS 0x20
+  // The extension: the integrity block and, per stream, the blocks it moves (plan_blocks).
+  std::uint64_t integrity_block = 0;
+  std::vector<std::vector<std::uint64_t>> blocks;
+  std::uint64_t planned_bytes() const noexcept;  // the bytes `blocks` move (all: `size`)
 };
 // The plan for `size` bytes over `streams` streams with the transfer's options; the block size
 // is the buffer size it agreed (KB), or `block_bytes` when given (protocol 1's fixed one).
 TransferPlan plan_transfer(std::uint64_t size, int streams, int buffer_kb,
                            std::uint32_t transferoption, std::size_t block_bytes = 0);
-// The bbftp extension's plan (our peers only): each segment starts on a multiple of `align`
-// (the integrity block), so that every block sum covers one stream's bytes; segments past the
-// end are empty (their streams open and close with nothing to move).
-void align_segments(TransferPlan& plan, std::uint64_t align);
+// The bbftp extension's plan (our peers only), in whole integrity blocks of `block` bytes: the
+// blocks of the file that are not in `present` (ranges of whole blocks, ascending: what a
+// resumed transfer has already), dealt to the plan's streams in runs of consecutive missing
+// blocks, as evenly as possible (the first streams get one more). A stream moves its blocks in
+// that order; one with none opens and closes with nothing to move.
+void plan_blocks(TransferPlan& plan, std::uint64_t block, const std::vector<Segment>& present = {});
 
 }  // namespace ferry::bbftp

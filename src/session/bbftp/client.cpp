@@ -15,6 +15,7 @@
 #include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 #include "session/bbftp/data_channel.hpp"
+#include "session/bbftp/resume.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
@@ -225,7 +226,9 @@ Outcome BbftpClient::ext_login(const CryptKey& key) {
   if (!a || !secret) return broken("The extension's key exchange failed");
   ext::ExtLogin l;
   std::uint32_t wanted = ext::feature::kStreamProofs;
-  if (config_.checksum != ClientConfig::Checksum::off) wanted |= ext::feature::kChecksums;
+  if (config_.checksum != ClientConfig::Checksum::off) {
+    wanted |= ext::feature::kChecksums | ext::feature::kResume;
+  }
   if (config_.checksum == ClientConfig::Checksum::sha256) wanted |= ext::feature::kSha256;
   l.features = a->features & wanted;
   if ((l.features & ext::feature::kSha256) != 0 && (l.features & ext::feature::kChecksums) == 0) {
@@ -454,16 +457,31 @@ Outcome BbftpClient::list(const std::string& pattern, std::uint32_t options) {
   return outcome_of(*ev);
 }
 
-ferry::Result<TransferReady, Outcome> BbftpClient::request_transfer(MsgCode code,
-                                                                    const TransferParams& p,
-                                                                    const std::string& remote) {
-  if (!send({Transfer{code, p}, Text{MsgCode::filename, remote}})) {
-    return Unexpected(broken("Connection to the server lost"));
+ferry::Result<TransferReady, Outcome> BbftpClient::request_transfer(
+    MsgCode code, const TransferParams& p, const std::string& remote,
+    const std::optional<ext::ExtResume>& resume, std::optional<ext::ExtResume>* resumed) {
+  std::vector<Message> request;
+  if (resume) {
+    // A store's wish to resume is an empty payload; a retrieve's is its offer.
+    request.push_back(Raw{ext::kMsgExtResume, code == MsgCode::store_v2
+                                                  ? std::vector<std::uint8_t>{}
+                                                  : ext::encode(*resume)});
   }
+  request.push_back(Transfer{code, p});
+  request.push_back(Text{MsgCode::filename, remote});
+  if (!send(request)) return Unexpected(broken("Connection to the server lost"));
   session_.sent_transfer();
-  Outcome lost;
-  auto ev = next_event(config_.control_timeout, lost);
-  if (!ev) return Unexpected(std::move(lost));
+  auto reply = receive(config_.control_timeout);
+  if (!reply) return Unexpected(broken("Connection to the server lost"));
+  if (const auto* raw = std::get_if<Raw>(&*reply);
+      resume && raw != nullptr && raw->code == ext::kMsgExtResume) {
+    auto r = ext::decode_ext_resume(raw->payload);
+    if (!r) return Unexpected(broken("The server sent a malformed resume message"));
+    if (resumed != nullptr) *resumed = std::move(*r);
+    reply = receive(config_.control_timeout);
+    if (!reply) return Unexpected(broken("Connection to the server lost"));
+  }
+  std::optional<ClientEvent> ev = session_.on_message(*reply);
   auto* ready = std::get_if<TransferReady>(&*ev);
   if (ready == nullptr) return Unexpected(outcome_of(*ev));
   if (ready->params.filesize > 0) transfer_number_ = transfers_++;  // as the daemon counts
@@ -657,7 +675,10 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   p.nbstream = streams_for(p.filesize, s.streams, s.buffer_kb, 1 << 20);
 
   const auto started = std::chrono::steady_clock::now();
-  auto ready = request_transfer(MsgCode::store_v2, p, remote_path);
+  const bool resume = resumable() && s.resume && !s.simulate && st->size > 0;
+  std::optional<ext::ExtResume> offer;
+  auto ready = request_transfer(MsgCode::store_v2, p, remote_path,
+                                resume ? std::optional(ext::ExtResume{}) : std::nullopt, &offer);
   if (!ready) {
     auto o = std::move(ready).error();  // an empty file is done with MSG_OK ""
     o.seconds = seconds_since(started);
@@ -668,12 +689,23 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
     return broken("The server accepted an impossible number of streams");
   }
   TransferPlan plan = plan_for(st->size, accepted, s);
-  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
+  Resumed resumed{ext::ExtResume{st->size, {}}, {}, {}};
+  if (offer) {  // the daemon's partial data: what of it our file matches, answered first
+    auto answer = answer_offer(*file, st->size, *offer, checksum_kind().block, resumed.sums);
+    if (answer) resumed.answer = std::move(*answer);
+    if (!send({Raw{ext::kMsgExtResume, ext::encode(resumed.answer)}})) {
+      return broken("Connection to the server lost");
+    }
+  }
+  if (checksums()) {
+    plan_blocks(plan, ext::integrity_block(plan.size), present_segments(resumed.answer));
+  }
   auto opened = start_data(plan, ready->ports, s, s.simulate);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   if (checksums() && !s.simulate) {
-    return put_checked(*file, local_path, plan, socks, accepted.nbstream, started);
+    return put_checked(*file, local_path, plan, socks, accepted.nbstream, started,
+                       std::move(resumed));
   }
   std::optional<StreamError> failed;
   if (!s.simulate) {
@@ -695,7 +727,19 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   p.buffersize = s.buffer_kb;
   p.nbstream = s.streams;
   const auto started = std::chrono::steady_clock::now();
-  auto ready = request_transfer(MsgCode::retr_v2, p, remote_path);
+  // With resume: our partial data is read first (a writer opened for that alone), and offered.
+  std::optional<PartialOffer> partial;
+  if (resumable() && s.resume) {
+    storage::WriteOptions peek;
+    peek.resumable = true;
+    if (auto w = local.create(local_path, peek); w && w->resume_size() > 0) {
+      if (auto o = offer_partial(*w, std::nullopt); o) partial = std::move(*o);
+    }                                 // destroyed: the partial data stays for the writer below
+    if (!partial) partial.emplace();  // nothing to offer: the daemon answers nothing
+  }
+  std::optional<ext::ExtResume> answer;
+  auto ready = request_transfer(MsgCode::retr_v2, p, remote_path,
+                                partial ? std::optional(partial->offer) : std::nullopt, &answer);
   if (!ready) return std::move(ready).error();
   const TransferParams accepted = ready->params;
   const std::vector<std::uint32_t> ports = ready->ports;
@@ -703,6 +747,7 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   const auto size = static_cast<std::uint64_t>(accepted.filesize);
   storage::WriteOptions wo;
   wo.preallocate = size;
+  wo.resumable = resumable() && size > 0;
   if ((s.options & tropt::kMode) != 0) {
     wo.mode = accepted.filemode & 07777;
     wo.exact_mode = true;
@@ -725,11 +770,32 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
     return broken("The server accepted an impossible number of streams");
   }
   TransferPlan plan = plan_for(size, accepted, s);
-  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
+  Resumed resumed{ext::ExtResume{size, {}}, {}, {}};
+  if (answer && partial && answer->size == size && ext::answers(*answer, partial->offer)) {
+    resumed.answer = std::move(*answer);
+    resumed.verified = std::move(partial->blocks);
+  } else if (answer && !answer->ranges.empty()) {
+    send({Empty{MsgCode::abort}});
+    session_.settled();
+    return broken("The server answered a resume offer we did not make");
+  }
+  if (wo.resumable && resumed.answer.ranges.empty() && writer->resume_size() > 0) {
+    if (auto d = writer->discard_partial(); !d) return cannot_create(d.error(), MsgCode::abort);
+  } else if (!resumed.answer.ranges.empty() && writer->resume_size() == 0) {
+    send({Empty{MsgCode::abort}});  // our partial data went away since we offered it
+    session_.settled();
+    return failure(Outcome::local_failure, client_error::kLocal,
+                   "the partial data of " + local_path + " went away: run the get again");
+  }
+  if (checksums()) {
+    plan_blocks(plan, ext::integrity_block(plan.size), present_segments(resumed.answer));
+  }
   auto opened = start_data(plan, ports, s, false);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
-  if (checksums()) return get_checked(*writer, plan, socks, accepted.nbstream, started);
+  if (checksums()) {
+    return get_checked(*writer, plan, socks, accepted.nbstream, started, std::move(resumed));
+  }
   auto failed = move_streams(socks, writer->file(), plan, DataDirection::receive, stream_timeouts(),
                              config_.on_progress);
   socks.clear();
@@ -740,9 +806,10 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
 // why there is none: the file changed, the streams failed); the daemon commits only on a match.
 Outcome BbftpClient::put_checked(const storage::File& file, const std::string& local_path,
                                  const TransferPlan& plan, std::vector<UniqueFd>& socks,
-                                 int streams, TimePoint started) {
+                                 int streams, TimePoint started, Resumed resumed) {
   const auto before = file_version(file);
-  TransferSums sums{checksum_kind().block, {}, 0};
+  TransferSums sums{
+      checksum_kind().block, std::move(resumed.sums), 0, plan.size - plan.planned_bytes(), {}};
   auto failed = move_streams(socks, file, plan, DataDirection::send, stream_timeouts(),
                              config_.on_progress, &sums);
   socks.clear();
@@ -757,7 +824,7 @@ Outcome BbftpClient::put_checked(const storage::File& file, const std::string& l
   } else if (failed) {
     sum.flags |= ext::ExtSum::kStreamsFailed;
   }
-  const auto whole = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  const auto whole = whole_file_sum(whole_digest, plan.size, plan.integrity_block, sums.sums);
   sum.sum = sum.flags == 0 ? whole : std::vector<std::uint8_t>(sum.digest == 2 ? 32 : 16);
   if (!send({Raw{ext::kMsgExtSum, ext::encode(sum)}})) {
     return broken("Connection to the server lost");
@@ -774,14 +841,28 @@ Outcome BbftpClient::put_checked(const storage::File& file, const std::string& l
   o.seconds = seconds_since(started);
   o.checksum = std::string(storage::to_string(whole_digest)) + " " + storage::to_hex(whole);
   o.blocks_resent = sums.resent;
+  o.resumed_bytes = resumed.answer.bytes();
   return o;
 }
 
 // The extension's get: block sums on the streams, the daemon's whole-file sum in MSG_EXT_SUM
 // before its final reply, and the file takes its name only when ours matches it.
 Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPlan& plan,
-                                 std::vector<UniqueFd>& socks, int streams, TimePoint started) {
-  TransferSums sums{checksum_kind().block, {}, 0};
+                                 std::vector<UniqueFd>& socks, int streams, TimePoint started,
+                                 Resumed resumed) {
+  const auto digest = checksum_kind().block;
+  TransferSums sums{digest, std::move(resumed.sums), 0, plan.size - plan.planned_bytes(), {}};
+  storage::RecordJournal journal;
+  if (writer.resumable()) {
+    // A failure to keep the record costs only the resume; a failure to read the answered blocks
+    // back fails the checksum at the end.
+    (void)answered_sums(writer.file(), resumed.answer, resumed.verified, digest, sums.sums);
+    if (auto j = start_record(writer, resumed.answer, resumed.verified)) journal = std::move(*j);
+    sums.arrived = [&journal, digest](std::uint64_t index, Bytes data,
+                                      const std::vector<std::uint8_t>& sum) {
+      if (journal) (void)journal.append(index, record_entry(digest, data, sum));
+    };
+  }
   auto failed = move_streams(socks, writer.file(), plan, DataDirection::receive, stream_timeouts(),
                              config_.on_progress, &sums);
   socks.clear();
@@ -794,12 +875,15 @@ Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPl
   if (!theirs || theirs->digest != checksum_kind().code) {
     return broken("The server sent no checksum after the data");
   }
+  // The server's file changed while being sent: what arrived is of no use to a resume either.
+  if ((theirs->flags & ext::ExtSum::kChanged) != 0) writer.abort(storage::Partial::drop);
   Outcome o = final_reply();
   if (!o) return o;  // the writer is dropped uncommitted: no partial file
   if (failed) return broken(failed->message);
   const auto whole_digest = checksum_kind().whole;
-  const auto mine = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  const auto mine = whole_file_sum(whole_digest, plan.size, plan.integrity_block, sums.sums);
   if (theirs->flags != 0 || theirs->sum != mine) {
+    writer.abort(storage::Partial::drop);  // what arrived does not make the file
     return failure(Outcome::broken, client_error::kLocal,
                    "Checksum mismatch (" + std::string(storage::to_string(whole_digest)) +
                        " ours " + storage::to_hex(mine) + ", the server's " +
@@ -813,6 +897,7 @@ Outcome BbftpClient::get_checked(storage::AtomicWriter& writer, const TransferPl
   o.seconds = seconds_since(started);
   o.checksum = std::string(storage::to_string(whole_digest)) + " " + storage::to_hex(mine);
   o.blocks_resent = sums.resent;
+  o.resumed_bytes = resumed.answer.bytes();
   return o;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,10 @@ struct TransferSettings {
   bool apply_windows = false;
   std::uint32_t options = bbftp::tropt::kClientDefault;  // TROPT bits
   bool simulate = false;
+  // The extension: continue from what a failed transfer of the same file left on the receiving
+  // side (docs/protocol/bbftp-extended.md, section 6). Without it, that partial data is started
+  // over; with a daemon without the extension there is none.
+  bool resume = false;
 };
 
 struct Outcome {
@@ -120,6 +125,7 @@ struct Outcome {
   int streams = 0;
   std::string checksum;             // the extension: "xxh3-128 HEX" (or "sha256 HEX") of the file
   std::uint64_t blocks_resent = 0;  // the extension: blocks that arrived bad and came again
+  std::uint64_t resumed_bytes = 0;  // the extension: bytes a resume did not move again
   explicit operator bool() const noexcept { return kind == ok; }
 };
 
@@ -193,9 +199,12 @@ class BbftpClient {
                                                            bool simulate);
   // STORE_V2 / RETR_V2 and FILENAME, then the server's answer: the accepted transfer, or the
   // outcome to return (a refusal, a lost connection; for an empty put, its MSG_OK).
-  ferry::Result<bbftp::TransferReady, Outcome> request_transfer(bbftp::MsgCode code,
-                                                                const bbftp::TransferParams& p,
-                                                                const std::string& remote);
+  // With `resume` (the extension's MSG_EXT_RESUME, sent first), the daemon's MSG_EXT_RESUME
+  // before its TRANS_OK goes in `resumed` (a store's offer, a retrieve's answer).
+  ferry::Result<bbftp::TransferReady, Outcome> request_transfer(
+      bbftp::MsgCode code, const bbftp::TransferParams& p, const std::string& remote,
+      const std::optional<bbftp::ext::ExtResume>& resume = std::nullopt,
+      std::optional<bbftp::ext::ExtResume>* resumed = nullptr);
   DataEndpoint data_endpoint(const TransferSettings& s) const;
   // The extension's checksums are on for this session's transfers.
   bool checksums() const noexcept {
@@ -206,11 +215,22 @@ class BbftpClient {
     return channel_ && (channel_->features() & bbftp::ext::feature::kSha256) != 0;
   }
   ChecksumKind checksum_kind() const noexcept { return ChecksumKind::of(sha256()); }
+  // The extension's resume: a get's partial data kept, and offered when asked.
+  bool resumable() const noexcept {
+    return checksums() && (channel_->features() & bbftp::ext::feature::kResume) != 0;
+  }
+  // What a checked transfer does not move (`answer`), and the sums of those blocks.
+  struct Resumed {
+    bbftp::ext::ExtResume answer;
+    std::vector<std::vector<std::uint8_t>> sums;
+    std::map<std::uint64_t, std::uint64_t> verified;  // a get's: the record's blocks
+  };
   Outcome put_checked(const storage::File& file, const std::string& local_path,
                       const bbftp::TransferPlan& plan, std::vector<UniqueFd>& socks, int streams,
-                      TimePoint started);
+                      TimePoint started, Resumed resumed);
   Outcome get_checked(storage::AtomicWriter& writer, const bbftp::TransferPlan& plan,
-                      std::vector<UniqueFd>& socks, int streams, TimePoint started);
+                      std::vector<UniqueFd>& socks, int streams, TimePoint started,
+                      Resumed resumed);
   StreamTimeouts stream_timeouts() const { return {config_.data_timeout, config_.ack_timeout}; }
   // The plan of an accepted transfer; the QBSS marking is what this client was asked for (-q),
   // whatever the server echoed.

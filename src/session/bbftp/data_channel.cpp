@@ -194,9 +194,15 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
   }
   const std::size_t n = socks.size();
   std::vector<StreamResult<void>> results(n);
-  std::vector<std::vector<std::vector<std::uint8_t>>> stream_sums(n);
   std::vector<std::uint64_t> stream_resent(n, 0);
-  std::atomic<std::uint64_t> moved{0};
+  std::atomic<std::uint64_t> moved{sums != nullptr ? sums->already : 0};
+  if (sums != nullptr) {
+    const std::uint64_t b = plan.integrity_block;
+    if (b == 0 || plan.blocks.size() != n) {
+      return StreamError{EINVAL, "data streams: the plan has no integrity blocks"};
+    }
+    sums->sums.resize(std::max<std::size_t>(sums->sums.size(), (plan.size + b - 1) / b));
+  }
   std::mutex mu;
   std::condition_variable ended;
   std::size_t running = n;
@@ -212,8 +218,9 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
                       progress ? &moved : nullptr,
                       std::nullopt};
       if (sums != nullptr) {
-        spec.check = StreamSpec::Check{sums->block_digest, bbftp::ext::kIntegrityBlock,
-                                       &stream_sums[i], &stream_resent[i]};
+        spec.check = StreamSpec::Check{sums->block_digest, plan.integrity_block, plan.size,
+                                       plan.blocks[i],     &sums->sums,          &stream_resent[i],
+                                       sums->arrived};
       }
       workers.emplace_back([&, i, spec] {
         const int sock = socks[i].get();
@@ -237,12 +244,8 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
     if (!r) return r.error();
   }
   if (sums != nullptr) {
-    sums->sums.clear();
     sums->resent = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      for (auto& s : stream_sums[i]) sums->sums.push_back(std::move(s));
-      sums->resent += stream_resent[i];
-    }
+    for (std::size_t i = 0; i < n; ++i) sums->resent += stream_resent[i];
   }
   return std::nullopt;
 }

@@ -91,12 +91,17 @@ struct StreamTimeouts {
 };
 // Moves `plan` over `socks` (one segment each, on its own thread; the calling thread reports
 // progress when asked). The first failure, or nothing when every stream completed.
-// The extension's checksums over a transfer: each stream's block sums, gathered in file order
-// (the plan's segments start on integrity blocks), and how many blocks came again.
+// The extension's checksums over a transfer moved in the plan's blocks (plan_blocks): every
+// block's sum, by its index in the file (the caller fills those of blocks a resume did not
+// move), how many blocks came again, and what the receiver calls for each block that arrived
+// whole (from the streams' threads, at once).
 struct TransferSums {
   storage::Digest block_digest = storage::Digest::xxh3_64;
-  std::vector<std::vector<std::uint8_t>> sums;  // out
+  std::vector<std::vector<std::uint8_t>> sums;  // in and out: sized to the file's blocks
   std::uint64_t resent = 0;                     // out
+  std::uint64_t already = 0;                    // bytes of the file not moved (for progress)
+  std::function<void(std::uint64_t index, Bytes data, const std::vector<std::uint8_t>& sum)>
+      arrived;
 };
 std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                         const bbftp::TransferPlan& plan, DataDirection direction,

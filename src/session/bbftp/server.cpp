@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "core/overloaded.hpp"
@@ -20,6 +23,7 @@
 #include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/replies.hpp"
 #include "session/bbftp/data_channel.hpp"
+#include "session/bbftp/resume.hpp"
 #include "session/bbftp/streams.hpp"
 #include "storage/atomic_writer.hpp"
 
@@ -51,6 +55,15 @@ struct PendingTransfer {
   std::vector<std::uint8_t> whole;
   std::uint64_t resent = 0;
   TransferPlan plan;
+  // The extension's resume (section 6): a store's offer of our partial data, the answer (the
+  // client's to a store's offer, ours to a retrieve's), the answered blocks' sums, and a store's
+  // record with the bytes that arrived (counted from the streams' threads).
+  std::optional<PartialOffer> offer;
+  std::optional<ext::ExtResume> answer;
+  std::vector<std::vector<std::uint8_t>> sums;
+  storage::RecordJournal journal;
+  std::unique_ptr<std::atomic<std::uint64_t>> received =
+      std::make_unique<std::atomic<std::uint64_t>>(0);
 };
 
 class Connection {
@@ -98,6 +111,14 @@ class Connection {
   }
   bool sha256() const { return (channel_->features() & ext::feature::kSha256) != 0; }
   ChecksumKind checksum_kind() const { return ChecksumKind::of(sha256()); }
+  // The extension's resume: our partial data kept for a store, offered when asked.
+  bool resumable() const {
+    return checksums() && (channel_->features() & ext::feature::kResume) != 0;
+  }
+  // A store's offer answered by the client (MSG_EXT_RESUME before TRANS_START).
+  Step resume_answer(const ResumeAnswerRequest& r);
+  // What a checked transfer skips (answered) and the plan over the rest; a store's record.
+  void plan_checked(PendingTransfer& t, TransferPlan& plan);
   Step move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan);
   // The client's MSG_EXT_SUM after a store: commit when it matches ours, or say why not.
   Step finish_store(const SumRequest& r);
@@ -107,7 +128,7 @@ class Connection {
   DataEndpoint data_endpoint();
   ferry::Result<std::vector<std::uint32_t>, std::string> open_listeners(int n);
   // Accepts the pending transfer, with our listening ports in protocol 3 (passive).
-  Step accept_with_ports(const TransferParams& params);
+  Step accept_with_ports(const TransferParams& params, std::optional<Message> resume = {});
   io::Timeout read_timeout() const;
   std::string who() const { return user_.empty() ? peer_ : user_ + "@" + peer_; }
   // A data connection from another host than the control connection's (it is closed).
@@ -212,7 +233,8 @@ bool Connection::announce_extension(CryptKey& key, const SignAnnouncement& sign)
     return false;
   }
   const std::uint32_t features = bbftp::ext::feature::kStreamProofs |
-                                 bbftp::ext::feature::kChecksums | bbftp::ext::feature::kSha256;
+                                 bbftp::ext::feature::kChecksums | bbftp::ext::feature::kSha256 |
+                                 bbftp::ext::feature::kResume;
   auto signed_by_monitor = sign ? sign(features, secret->share(), key) : std::nullopt;
   if (!signed_by_monitor) {
     spdlog::error("{}: the monitor did not sign the extension's announcement: served without it",
@@ -268,10 +290,10 @@ void Connection::run_session(storage::Sandbox sandbox, std::string_view user, Ha
                remote_.port(), printable(sandbox_->cwd()));
   if (sandbox_->confined()) {
     // Uploads of a session that was killed (kill -9, a forbidden system call, a crash) left
-    // their temporaries behind, hidden: the user's next login gives their space back.
+    // their temporaries behind, hidden: the user's next login gives their space back, and
+    // partial data kept for resume goes once unchanged past its expiry.
     constexpr std::size_t kSweepEntries = 100000;
-    constexpr auto kPartialExpiry = std::chrono::hours(24 * 7);  // no partial data yet (#14)
-    if (auto swept = sandbox_->remove_stale_temporaries(kPartialExpiry, kSweepEntries);
+    if (auto swept = sandbox_->remove_stale_temporaries(options_.partial_expiry, kSweepEntries);
         swept && *swept > 0) {
       spdlog::info("{}: removed {} temporaries of uploads an ended session left behind", who(),
                    *swept);
@@ -368,6 +390,7 @@ Step Connection::execute(const Request& r) {
           [&](const TransferRequest& t) { return prepare(t); },
           [&](const StartRequest& s) { return start(s); },
           [&](const SumRequest& sum) { return finish_store(sum); },
+          [&](const ResumeAnswerRequest& a) { return resume_answer(a); },
           [&](const ChecksumRequest& c) { return stored_checksum(c); },
           [&](const AbortRequest&) {
             pending_.reset();  // an uncommitted writer leaves nothing behind
@@ -452,8 +475,8 @@ Step Connection::ext_login(const ExtLoginRequest& r) {
     std::fill(clear->begin(), clear->end(), 0);
   }
   const std::uint32_t accepted_features =
-      l->features &
-      (ext::feature::kStreamProofs | ext::feature::kChecksums | ext::feature::kSha256);
+      l->features & (ext::feature::kStreamProofs | ext::feature::kChecksums |
+                     ext::feature::kSha256 | ext::feature::kResume);
   channel_.emplace(s2c, c2s, keys->data, accepted_features);
   const LoginOutcome outcome =
       creds ? (*check_)(creds->user, creds->password, false) : (*check_)("", "", true);
@@ -568,7 +591,7 @@ Step Connection::prepare(const TransferRequest& r) {
   return s;
 }
 
-Step Connection::accept_with_ports(const TransferParams& params) {
+Step Connection::accept_with_ports(const TransferParams& params, std::optional<Message> resume) {
   // Numbered as the client numbers it: only a TRANS_OK that goes out counts.
   pending_->number = transfers_;
   std::vector<std::uint32_t> ports;
@@ -581,7 +604,7 @@ Step Connection::accept_with_ports(const TransferParams& params) {
     ports = std::move(*opened);
   }
   ++transfers_;
-  return session_.accept_transfer(params, std::move(ports));
+  return session_.accept_transfer(params, std::move(ports), std::move(resume));
 }
 
 Step Connection::prepare_store(const TransferRequest& r) {
@@ -613,6 +636,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
   }
   storage::WriteOptions wo;
   wo.preallocate = p.filesize > 0 ? static_cast<std::uint64_t>(p.filesize) : 0;
+  wo.resumable = resumable() && p.filesize > 0;
   if ((p.transferoption & tropt::kMode) != 0) {
     // Confined users share the service account: no setuid or setgid file of theirs may let
     // someone else run as it.
@@ -642,7 +666,49 @@ Step Connection::prepare_store(const TransferRequest& r) {
     spdlog::info("{}: put {} (0 bytes)", who(), printable(sb.display(r.path)));
     return session_.accept_transfer(p, {});
   }
-  return accept_with_ports(p);
+  std::optional<Message> offer;
+  if (wo.resumable) {
+    storage::AtomicWriter& writer = *pending_->writer;
+    const std::string name = printable(sb.display(r.path));
+    if (r.resume) {
+      auto o = offer_partial(writer, static_cast<std::uint64_t>(p.filesize));
+      if (!o) {
+        pending_.reset();
+        return session_.reply(rp::create_file_failed(r.path, o.error().reason(), true));
+      }
+      if (!o->offer.ranges.empty() || o->bad_blocks > 0) {
+        spdlog::info(
+            "{}: put {} resumes: {} bytes present and verified, {} to receive, {} blocks "
+            "failed their check",
+            who(), name, o->offer.bytes(),
+            static_cast<std::uint64_t>(p.filesize) - o->offer.bytes(), o->bad_blocks);
+      } else if (o->why != "no partial data") {
+        spdlog::info("{}: put {}: partial data not used: {}", who(), name, o->why);
+      }
+      offer = Message(Raw{ext::kMsgExtResume, ext::encode(o->offer)});
+      pending_->offer = std::move(*o);
+    } else if (writer.resume_size() > 0) {
+      if (auto d = writer.discard_partial(); !d) {
+        pending_.reset();
+        return session_.reply(rp::create_file_failed(r.path, d.error().reason(), true));
+      }
+      spdlog::info("{}: put {}: partial data started over (no resume asked)", who(), name);
+    }
+  }
+  return accept_with_ports(p, std::move(offer));
+}
+
+Step Connection::resume_answer(const ResumeAnswerRequest& r) {
+  const auto answer = ext::decode_ext_resume(r.payload);
+  if (!pending_ || !pending_->offer || !answer || !ext::answers(*answer, pending_->offer->offer)) {
+    spdlog::warn("{}: a resume answer that does not answer our offer: closed", who());
+    pending_.reset();
+    Step s;
+    s.close = true;
+    return s;
+  }
+  pending_->answer = *answer;
+  return {};
 }
 
 Step Connection::prepare_retrieve(const TransferRequest& r) {
@@ -672,7 +738,24 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
     pending_.reset();
     return session_.accept_transfer(echo, {});
   }
-  return accept_with_ports(echo);
+  std::optional<Message> answer;
+  if (resumable() && r.resume) {  // the client's offer: what of it our file matches
+    const auto size = static_cast<std::uint64_t>(echo.filesize);
+    ext::ExtResume a{size, {}};
+    if (auto offer = ext::decode_ext_resume(*r.resume)) {
+      auto checked =
+          answer_offer(*pending_->reader, size, *offer, checksum_kind().block, pending_->sums);
+      if (checked) a = std::move(*checked);
+      spdlog::info("{}: get {} resumes: the client has {} bytes ({} offered), {} to send", who(),
+                   printable(sb.display(r.path)), a.bytes(), offer->bytes(), size - a.bytes());
+    } else {
+      spdlog::warn("{}: get {}: a malformed resume offer, ignored", who(),
+                   printable(sb.display(r.path)));
+    }
+    answer = Message(Raw{ext::kMsgExtResume, ext::encode(a)});
+    pending_->answer = std::move(a);
+  }
+  return accept_with_ports(echo, std::move(answer));
 }
 
 Step Connection::start(const StartRequest& r) {
@@ -685,7 +768,7 @@ Step Connection::start(const StartRequest& r) {
       plan_transfer(static_cast<std::uint64_t>(std::max<std::int64_t>(r.params.filesize, 0)),
                     r.params.nbstream, r.params.buffersize, r.params.transferoption);
   plan.qbss = t.qbss;
-  if (checksums()) align_segments(plan, ext::kIntegrityBlock);
+  if (checksums()) plan_checked(t, plan);
   const DataEndpoint at = data_endpoint();
   auto socks = session_.features().passive ? t.listeners.accept_all(at, plan)
                                            : connect_all(at, r.client_ports, plan);
@@ -723,21 +806,53 @@ Step Connection::start(const StartRequest& r) {
   return move_data(std::move(*socks), plan);
 }
 
+void Connection::plan_checked(PendingTransfer& t, TransferPlan& plan) {
+  const ext::ExtResume answer = t.answer.value_or(ext::ExtResume{plan.size, {}});
+  plan_blocks(plan, ext::integrity_block(plan.size), present_segments(answer));
+  if (!t.store || !resumable() || !t.writer) return;
+  static const std::map<std::uint64_t, std::uint64_t> kNone;
+  const auto& verified = t.offer ? t.offer->blocks : kNone;
+  const std::string name = printable(sandbox_->display(t.path));
+  if (auto s = answered_sums(t.writer->file(), answer, verified, checksum_kind().block, t.sums);
+      !s) {
+    // The answered blocks cannot be read back: the sums will not match, the put fails.
+    spdlog::warn("{}: put {}: its partial data cannot be read: {}", who(), name,
+                 s.error().message());
+  }
+  auto journal = start_record(*t.writer, answer, verified);
+  if (!journal) {  // the transfer goes on; only its resume is lost
+    spdlog::warn("{}: put {}: no record for resume: {}", who(), name, journal.error().message());
+    return;
+  }
+  t.journal = std::move(*journal);
+}
+
 Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& plan) {
   PendingTransfer& t = *pending_;
-  TransferSums sums{checksum_kind().block, {}, 0};
+  TransferSums sums{
+      checksum_kind().block, std::move(t.sums), 0, plan.size - plan.planned_bytes(), {}};
+  if (t.store) {
+    const auto digest = checksum_kind().block;
+    sums.arrived = [&t, digest](std::uint64_t index, Bytes data,
+                                const std::vector<std::uint8_t>& sum) {
+      t.received->fetch_add(data.size(), std::memory_order_relaxed);
+      if (t.journal) (void)t.journal.append(index, record_entry(digest, data, sum));
+    };
+  }
   const storage::File& file = t.store ? t.writer->file() : *t.reader;
   t.failed = move_streams(socks, file, plan, t.store ? DataDirection::receive : DataDirection::send,
                           {options_.data, options_.ack}, {}, &sums);
   t.resent = sums.resent;
   t.plan = plan;
   const auto whole_digest = checksum_kind().whole;
-  if (!t.failed) t.whole = whole_file_sum(whole_digest, plan.size, ext::kIntegrityBlock, sums.sums);
+  if (!t.failed) t.whole = whole_file_sum(whole_digest, plan.size, plan.integrity_block, sums.sums);
   if (t.store) {     // the client's sum decides
     if (t.failed) {  // said and dropped now; the reply waits for the client's word, briefly
-      spdlog::warn("{}: put {} failed: {}", who(), printable(sandbox_->display(t.path)),
-                   printable(t.failed->message, 400));
-      t.writer.reset();
+      spdlog::warn("{}: put {} failed: {} ({} bytes received{})", who(),
+                   printable(sandbox_->display(t.path)), printable(t.failed->message, 400),
+                   t.received->load(), t.journal ? ", kept for resume" : "");
+      // Dropped now, or (resumable) kept until the client's sum says whether it is of use.
+      if (!t.writer->resumable()) t.writer.reset();
     }
     session_.await_sum();
     return {};
@@ -765,9 +880,13 @@ Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& p
   } else {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
-    spdlog::info("{}: get {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
+    spdlog::info("{}: get {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again{}",
                  who(), name, plan.size, socks.size(), plan.compressed ? ", gzip" : "", secs,
-                 storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent);
+                 storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent,
+                 t.answer
+                     ? ", resumed: " + std::to_string(t.answer->bytes()) + " bytes were there, " +
+                           std::to_string(plan.planned_bytes()) + " sent"
+                     : std::string());
   }
   pending_.reset();
   Step s = session_.transfer_finished(std::move(final_reply));
@@ -781,13 +900,20 @@ Step Connection::finish_store(const SumRequest& r) {
   const std::string name = printable(sandbox_->display(t.path));
   const auto sum = ext::decode_ext_sum(r.payload);
   const auto whole_digest = checksum_kind().whole;
-  auto refuse = [&](const std::string& why, Message reply) {
+  auto refuse = [&](const std::string& why, Message reply, bool keep_partial = false) {
     spdlog::warn("{}: put {} failed: {}", who(), name, printable(why, 400));
-    pending_.reset();  // the writer is dropped uncommitted: nothing under the name
+    // Nothing under the name; no partial data either when what arrived does not make the file.
+    if (t.writer && !keep_partial) t.writer->abort(storage::Partial::drop);
+    pending_.reset();
     return session_.transfer_finished(std::move(reply));
   };
   if (t.failed) {  // logged when the streams ended
+    // The client's file changed under it: what arrived is of no use to a resume either; a full
+    // disk wants its space back.
     const bool no_space = t.failed->no_space();
+    if (t.writer && (no_space || (sum && (sum->flags & ext::ExtSum::kChanged) != 0))) {
+      t.writer->abort(storage::Partial::drop);
+    }
     Message reply = no_space ? Message(rp::transfer_no_space())
                              : Message(rp::transfer_failed(t.failed->message));
     pending_.reset();
@@ -801,8 +927,8 @@ Step Connection::finish_store(const SumRequest& r) {
                   rp::bad_no_retry(t.path + " changed while being sent: nothing was put in place"));
   }
   if ((sum->flags & ext::ExtSum::kStreamsFailed) != 0) {
-    return refuse("the client's streams failed",
-                  rp::transfer_failed("the client's streams failed"));
+    return refuse("the client's streams failed", rp::transfer_failed("the client's streams failed"),
+                  true);
   }
   if (sum->sum != t.whole) {
     return refuse("checksum mismatch (" + std::string(storage::to_string(whole_digest)) + " ours " +
@@ -817,9 +943,13 @@ Step Connection::finish_store(const SumRequest& r) {
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count();
-  spdlog::info("{}: put {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again",
+  spdlog::info("{}: put {} ({} bytes, {} streams{}) in {:.3f} s, {} {}, {} blocks sent again{}",
                who(), name, t.plan.size, t.plan.segments.size(), t.plan.compressed ? ", gzip" : "",
-               secs, storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent);
+               secs, storage::to_string(whole_digest), storage::to_hex(t.whole), t.resent,
+               t.offer
+                   ? ", resumed: " + std::to_string(t.answer ? t.answer->bytes() : 0) +
+                         " bytes were there, " + std::to_string(t.received->load()) + " received"
+                   : std::string());
   pending_.reset();
   return session_.transfer_finished(rp::transfer_ok());
 }
@@ -833,12 +963,14 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
         rp::bad_no_retry("Error opening local file " + r.path + " : " + f.error().reason() + " "));
   }
   const auto kind = checksum_kind();
-  storage::Hasher block(kind.block);
+  storage::Hasher hasher(kind.block);
   std::vector<std::vector<std::uint8_t>> sums;
-  std::vector<std::byte> buf(ext::kIntegrityBlock);
   // The file as it is now: what is appended meanwhile is not read (nor waited for).
   const auto version = file_version(*f);
   const std::uint64_t limit = version ? version->size : 0;
+  const std::uint64_t block = ext::integrity_block(limit);
+  std::vector<std::byte> buf(
+      static_cast<std::size_t>(std::min(block, std::max<std::uint64_t>(limit, 1))));
   std::uint64_t size = 0;
   while (size < limit) {
     const std::size_t want =
@@ -854,13 +986,13 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
       got += *n;
     }
     if (got == 0) break;
-    block.update(Bytes(buf.data(), got));
-    sums.push_back(block.finish());
+    hasher.update(Bytes(buf.data(), got));
+    sums.push_back(hasher.finish());
     size += got;
     if (got < want) break;
   }
   const auto digest = kind.whole;
-  const auto whole = whole_file_sum(digest, size, ext::kIntegrityBlock, sums);
+  const auto whole = whole_file_sum(digest, size, block, sums);
   spdlog::info("{}: checksum {} ({} bytes): {} {}", who(), printable(sandbox_->display(r.path)),
                size, storage::to_string(digest), storage::to_hex(whole));
   return session_.reply(

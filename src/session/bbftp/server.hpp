@@ -70,6 +70,9 @@ struct BbftpServerOptions {
   io::Timeout control{std::chrono::seconds(180)};  // rest of a message once it started
   io::Timeout data{std::chrono::seconds(300)};
   io::Timeout ack{std::chrono::seconds(100)};
+  // The extension's partial data (an interrupted put, kept for resume) unchanged this long is
+  // removed at its user's next login.
+  std::chrono::seconds partial_expiry{std::chrono::hours(24 * 7)};
 };
 
 // Serves a connection up to its login: the RSA key (made here, it never leaves this process),

@@ -164,12 +164,24 @@ struct BlockSpan {
   std::uint64_t offset = 0;  // in the file
   std::size_t length = 0;
 };
+// The stream's j-th block (its index in the file is check->blocks[j]).
 BlockSpan block_span(const StreamSpec& spec, std::uint64_t j) {
-  const std::uint64_t b = spec.check->block;
-  return {spec.offset + j * b, static_cast<std::size_t>(std::min(b, spec.length - j * b))};
+  const auto& c = *spec.check;
+  const std::uint64_t at = c.blocks[j] * c.block;
+  return {at, static_cast<std::size_t>(std::min(c.block, c.file_size - at))};
 }
 std::uint64_t block_count(const StreamSpec& spec) {
-  return (spec.length + spec.check->block - 1) / spec.check->block;
+  return spec.check->blocks.size();
+}
+// A plan whose blocks do not lie within the file (a bug: both sides plan alike).
+bool blocks_fit(const StreamSpec& spec) {
+  const auto& c = *spec.check;
+  if (c.block == 0) return c.blocks.empty();
+  for (const auto b : c.blocks) {
+    if (b >= (c.file_size + c.block - 1) / c.block) return false;
+    if (c.sums != nullptr && b >= c.sums->size()) return false;
+  }
+  return true;
 }
 
 // One block's bytes on the wire: raw, or zlib blocks of at most the transfer's block size.
@@ -245,9 +257,11 @@ std::vector<std::byte> packed_buffer(const StreamSpec& spec) {
 StreamResult<void> send_checked(int sock, const storage::File& file, const StreamSpec& spec) {
   const auto& c = *spec.check;
   const std::uint64_t n = block_count(spec);
+  if (!blocks_fit(spec))
+    return Unexpected(StreamError{EINVAL, "data stream: blocks past the file"});
   std::vector<std::vector<std::uint8_t>> sums(n);
   std::vector<std::byte> buf(
-      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))) + 32);
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))) + 32);
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);
   auto send_block = [&](std::uint64_t j, bool again) -> StreamResult<void> {
@@ -287,7 +301,9 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
     if (auto r = io::read_exact(sock, head, spec.ack_timeout); !r) return from_io(r.error());
     const auto h = bbftp::decode_header(head);
     if (h.code == static_cast<std::uint32_t>(bbftp::MsgCode::ack) && h.msglen == 0) {
-      if (c.sums != nullptr) *c.sums = std::move(sums);
+      if (c.sums != nullptr) {
+        for (std::uint64_t j = 0; j < n; ++j) (*c.sums)[c.blocks[j]] = std::move(sums[j]);
+      }
       return {};
     }
     if (h.code != bbftp::ext::kMsgExtResend || h.msglen % 4 != 0 || h.msglen / 4 > n ||
@@ -310,10 +326,12 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
 StreamResult<void> receive_checked(int sock, const storage::File& file, const StreamSpec& spec) {
   const auto& c = *spec.check;
   const std::uint64_t n = block_count(spec);
+  if (!blocks_fit(spec))
+    return Unexpected(StreamError{EINVAL, "data stream: blocks past the file"});
   const std::size_t sum_size = storage::Hasher::size_of(c.digest);
   std::vector<std::vector<std::uint8_t>> sums(n);
   std::vector<std::byte> buf(
-      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(spec.length, 1))));
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))));
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);
   std::vector<std::uint8_t> theirs(sum_size);
@@ -332,6 +350,7 @@ StreamResult<void> receive_checked(int sock, const storage::File& file, const St
     if (auto w = file.pwrite_all({buf.data(), b.length}, b.offset); !w)
       return from_storage(w.error());
     if (mine != theirs) return false;
+    if (c.arrived) c.arrived(c.blocks[j], Bytes(buf.data(), b.length), mine);
     sums[j] = std::move(mine);
     return true;
   };
@@ -344,7 +363,9 @@ StreamResult<void> receive_checked(int sock, const storage::File& file, const St
   }
   for (int round = 0;; ++round) {
     if (bad.empty()) {
-      if (c.sums != nullptr) *c.sums = std::move(sums);
+      if (c.sums != nullptr) {
+        for (std::uint64_t j = 0; j < n; ++j) (*c.sums)[c.blocks[j]] = std::move(sums[j]);
+      }
       return send_ack(sock, spec.data_timeout);
     }
     if (round == bbftp::ext::kMaxResendRounds) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -41,13 +42,20 @@ struct StreamSpec {
   // When set, the bytes of the file moved so far are added to it as they go (for a progress
   // display; shared by every stream of a transfer).
   std::atomic<std::uint64_t>* moved = nullptr;
-  // The extension's block sums (digest xxh3_64 or sha256): when set, the segment's sums are
-  // left in `sums` (one per block) and the blocks sent again counted in `resent`.
+  // The extension's checked stream (digest xxh3_64 or sha256): instead of [offset, offset +
+  // length), the integrity blocks `blocks` of the file (indexes, in the order they move), each
+  // followed by its sum. Their sums are left in `(*sums)[index]` (sized by the caller; streams
+  // fill their own blocks), the blocks sent again counted in `resent`, and the receiver calls
+  // `arrived` for each block written and matching its sum (a resume's record of it).
   struct Check {
     storage::Digest digest = storage::Digest::xxh3_64;
     std::uint64_t block = 1 << 20;
+    std::uint64_t file_size = 0;
+    std::vector<std::uint64_t> blocks;
     std::vector<std::vector<std::uint8_t>>* sums = nullptr;
     std::uint64_t* resent = nullptr;
+    std::function<void(std::uint64_t index, Bytes data, const std::vector<std::uint8_t>& sum)>
+        arrived;
   };
   std::optional<Check> check;
 };

@@ -119,6 +119,48 @@ TEST(PartialRecord, RefusesWhatIsNotAWholeWellFormedRecord) {
   EXPECT_FALSE(storage::decode_record(as_bytes(count_lies)));
 }
 
+// Entries appended after the snapshot, each sealed to it: read in order (a later one for a
+// block wins); the first torn or damaged one, or one sealed to another snapshot, ends them.
+TEST(PartialRecord, AJournalAfterTheSnapshotAddsBlocksUntilItsFirstBadEntry) {
+  auto b = golden_bytes();
+  const auto snapshot = b;
+  auto append = [&](std::uint64_t index, std::uint64_t sum) {
+    const auto e = storage::encode_journal_entry(as_bytes(snapshot), index, sum);
+    EXPECT_EQ(e.size(), 24U);
+    b.insert(b.end(), e.begin(), e.end());
+  };
+  append(1, 0x3333);
+  append(0, 0x4444);  // block 0 again: the later sum wins
+  auto r = storage::decode_record(as_bytes(b));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, (std::map<std::uint64_t, std::uint64_t>{
+                           {0, 0x4444}, {1, 0x3333}, {3, 0x2222222222222222}}));
+  auto torn = b;  // killed while appending the next entry
+  const auto next = storage::encode_journal_entry(as_bytes(snapshot), 2, 0x5555);
+  torn.insert(torn.end(), next.begin(), next.begin() + 23);
+  r = storage::decode_record(as_bytes(torn));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks.count(2), 0U);
+  EXPECT_EQ(r->blocks.size(), 3U);
+  auto damaged = b;  // the first entry's sum changed: it and all after it are ignored
+  damaged[snapshot.size() + 12] ^= 1;
+  r = storage::decode_record(as_bytes(damaged));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, golden_record().blocks);
+  auto other = snapshot;  // sealed to another snapshot
+  const auto foreign = storage::encode_journal_entry(as_bytes(hex("0000000000000001")), 1, 9);
+  other.insert(other.end(), foreign.begin(), foreign.end());
+  r = storage::decode_record(as_bytes(other));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, golden_record().blocks);
+  auto past = snapshot;  // a block past the file's end
+  const auto beyond = storage::encode_journal_entry(as_bytes(snapshot), 4, 9);
+  past.insert(past.end(), beyond.begin(), beyond.end());
+  r = storage::decode_record(as_bytes(past));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, golden_record().blocks);
+}
+
 TEST(PartialRecord, BlockSizeGrowsSoRecordsStayBounded) {
   EXPECT_EQ(storage::partial_block_size(0), 1U << 20);
   EXPECT_EQ(storage::partial_block_size(64ULL << 30), 2U << 20);
@@ -346,6 +388,32 @@ TEST_F(PartialFiles, AResumableWriterKeepsDataAndRecordUntilCommit) {
   EXPECT_EQ(read_file(dir / "f"), data);
   EXPECT_FALSE(exists(dir / ".ferry-partial.f"));
   EXPECT_FALSE(exists(dir / ".ferry-ranges.f"));
+}
+
+// A record journal: the snapshot written, then an entry per block, all read back as one
+// record; a later snapshot starts a new journal.
+TEST_F(PartialFiles, AJournalGrowsTheRecordBlockByBlock) {
+  auto w = writer("f");
+  PartialRecord base;
+  base.size = 3 * kMiB;
+  base.blocks = {{0, 11}};
+  auto j = storage::RecordJournal::start(w, base);
+  ASSERT_TRUE(j) << j.error().message();
+  ASSERT_TRUE(j->append(2, 22));
+  ASSERT_TRUE(j->append(1, 33));
+  auto r = storage::decode_record(as_bytes(*w.load_record()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, (std::map<std::uint64_t, std::uint64_t>{{0, 11}, {1, 33}, {2, 22}}));
+  base.blocks = {};
+  auto again = storage::RecordJournal::start(w, base);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->append(1, 44));
+  r = storage::decode_record(as_bytes(*w.load_record()));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->blocks, (std::map<std::uint64_t, std::uint64_t>{{1, 44}}));
+  EXPECT_TRUE(j->append(0, 55)) << "the old journal writes to the replaced file, harmlessly";
+  r = storage::decode_record(as_bytes(*w.load_record()));
+  EXPECT_EQ(r->blocks.size(), 1U);
 }
 
 TEST_F(PartialFiles, ADamagedRecordOrNoneStartsOver) {

@@ -4,6 +4,7 @@
 
 #include "crypto/host_key.hpp"
 #include "proto/bbftp/extension.hpp"
+#include "proto/bbftp/replies.hpp"
 #include "proto/bbftp/server_session.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 #include "support/hex.hpp"
@@ -186,25 +187,100 @@ TEST(BbftpExtension, SumGoldenBytesAndRefusals) {
   EXPECT_FALSE(decode_ext_sum(unknown_flag));
 }
 
-// With checksums, segments start on integrity blocks: every block sum covers one stream's bytes.
-TEST(BbftpExtension, AlignedPlanStartsSegmentsOnBlocks) {
+// With checksums, streams move whole integrity blocks: every block sum covers one stream's
+// bytes. A fresh transfer deals them out in runs, the first streams one more.
+TEST(BbftpExtension, PlanDealsWholeBlocksToTheStreams) {
   auto plan = plan_transfer((10 << 20) + 5, 4, 256, 0);
-  align_segments(plan, kIntegrityBlock);
-  ASSERT_EQ(plan.segments.size(), 4U);
-  EXPECT_EQ(plan.segments[0], (Segment{0, 3 << 20}));
-  EXPECT_EQ(plan.segments[1], (Segment{3 << 20, 3 << 20}));
-  EXPECT_EQ(plan.segments[2], (Segment{6 << 20, 3 << 20}));
-  EXPECT_EQ(plan.segments[3], (Segment{9 << 20, (1 << 20) + 5}));
+  plan_blocks(plan, kIntegrityBlock);
+  ASSERT_EQ(plan.blocks.size(), 4U);
+  EXPECT_EQ(plan.integrity_block, kIntegrityBlock);
+  EXPECT_EQ(plan.blocks[0], (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(plan.blocks[1], (std::vector<std::uint64_t>{3, 4, 5}));
+  EXPECT_EQ(plan.blocks[2], (std::vector<std::uint64_t>{6, 7, 8}));
+  EXPECT_EQ(plan.blocks[3], (std::vector<std::uint64_t>{9, 10}));
+  EXPECT_EQ(plan.planned_bytes(), plan.size);
   // Smaller than the streams' blocks: the streams past the end move nothing.
   auto small = plan_transfer((1 << 20) + (1 << 19), 4, 64, 0);
-  align_segments(small, kIntegrityBlock);
-  EXPECT_EQ(small.segments[0], (Segment{0, 1 << 20}));
-  EXPECT_EQ(small.segments[1], (Segment{1 << 20, 1 << 19}));
-  EXPECT_EQ(small.segments[2].length, 0U);
-  EXPECT_EQ(small.segments[3].length, 0U);
-  std::uint64_t total = 0;
-  for (const auto& seg : small.segments) total += seg.length;
-  EXPECT_EQ(total, small.size);
+  plan_blocks(small, kIntegrityBlock);
+  EXPECT_EQ(small.blocks[0], (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(small.blocks[1], (std::vector<std::uint64_t>{1}));
+  EXPECT_TRUE(small.blocks[2].empty());
+  EXPECT_TRUE(small.blocks[3].empty());
+  EXPECT_EQ(small.planned_bytes(), small.size);
+}
+
+// A resumed transfer moves only the blocks not present, still in runs over every stream.
+TEST(BbftpExtension, ResumedPlanSkipsThePresentRanges) {
+  auto plan = plan_transfer((10 << 20) + 5, 2, 256, 0);
+  plan_blocks(plan, kIntegrityBlock, {{0, 2 << 20}, {5 << 20, 3 << 20}});
+  EXPECT_EQ(plan.blocks[0], (std::vector<std::uint64_t>{2, 3, 4}));
+  EXPECT_EQ(plan.blocks[1], (std::vector<std::uint64_t>{8, 9, 10}));
+  EXPECT_EQ(plan.planned_bytes(), (5ULL << 20) + 5);
+  auto all = plan_transfer(3 << 20, 2, 256, 0);
+  plan_blocks(all, kIntegrityBlock, {{0, 3 << 20}});
+  EXPECT_TRUE(all.blocks[0].empty() && all.blocks[1].empty());
+  EXPECT_EQ(all.planned_bytes(), 0U);
+}
+
+TEST(BbftpExtension, IntegrityBlockGrowsSoAFileHasAtMost64KiBlocks) {
+  EXPECT_EQ(integrity_block(0), 1U << 20);
+  EXPECT_EQ(integrity_block((64ULL << 30) - 1), 1U << 20);
+  EXPECT_EQ(integrity_block(64ULL << 30), 2U << 20);
+  EXPECT_EQ(integrity_block(1ULL << 62), 64U << 20);
+}
+
+// MSG_EXT_RESUME: size, count, ranges of whole blocks with their XXH3-64. Golden bytes.
+TEST(BbftpExtension, ResumeGoldenVectorAndRefusals) {
+  const ExtResume r{
+      (3 << 20) + 7,
+      {{0, 1 << 20, 0x0102030405060708ULL}, {2 << 20, (3 << 20) + 7, 0xA0A1A2A3A4A5A6A7ULL}}};
+  const std::vector<std::uint8_t> golden = {
+      0,    0,    0,    0,    0,    0x30, 0,    7,                               // size
+      0,    0,    0,    2,                                                       // count
+      0,    0,    0,    0,    0,    0,    0,    0,   0, 0, 0, 0, 0, 0x10, 0, 0,  // [0, 1 MiB)
+      1,    2,    3,    4,    5,    6,    7,    8,                               //
+      0,    0,    0,    0,    0,    0x20, 0,    0,   0, 0, 0, 0, 0, 0x30, 0, 7,  // [2 MiB, size)
+      0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7};
+  EXPECT_EQ(encode(r), golden);
+  ASSERT_TRUE(decode_ext_resume(golden));
+  EXPECT_EQ(*decode_ext_resume(golden), r);
+  EXPECT_EQ(r.bytes(), (2ULL << 20) + 7);
+  for (std::size_t cut = 0; cut < golden.size(); ++cut) {
+    EXPECT_FALSE(decode_ext_resume({golden.data(), cut})) << cut;
+  }
+  auto unaligned = r;
+  unaligned.ranges[1].first += 1;
+  EXPECT_FALSE(decode_ext_resume(encode(unaligned)));
+  auto past_end = r;
+  past_end.ranges[1].last += 1;
+  EXPECT_FALSE(decode_ext_resume(encode(past_end)));
+  auto overlapping = r;
+  overlapping.ranges[1].first = 0;
+  EXPECT_FALSE(decode_ext_resume(encode(overlapping)));
+  auto empty_range = r;
+  empty_range.ranges[0].last = 0;
+  EXPECT_FALSE(decode_ext_resume(encode(empty_range)));
+  ExtResume too_many{32ULL << 30, {}};
+  for (std::uint64_t i = 0; i <= kMaxResumeRanges; ++i) {
+    too_many.ranges.push_back({2 * i << 20, (2 * i + 1) << 20, i});
+  }
+  EXPECT_FALSE(decode_ext_resume(encode(too_many)));
+  too_many.ranges.pop_back();
+  EXPECT_TRUE(decode_ext_resume(encode(too_many)));
+}
+
+// The sender may answer only ranges it was offered, exactly as offered.
+TEST(BbftpExtension, AnAnswerTakesOnlyOfferedRanges) {
+  const ExtResume offer{8 << 20, {{0, 1 << 20, 1}, {2 << 20, 4 << 20, 2}, {5 << 20, 6 << 20, 3}}};
+  EXPECT_TRUE(answers(ExtResume{8 << 20, {}}, offer));
+  EXPECT_TRUE(answers(ExtResume{8 << 20, {offer.ranges[0], offer.ranges[2]}}, offer));
+  EXPECT_TRUE(answers(offer, offer));
+  EXPECT_FALSE(answers(ExtResume{8 << 20, {{2 << 20, 4 << 20, 9}}}, offer));  // another sum
+  EXPECT_FALSE(answers(ExtResume{8 << 20, {{2 << 20, 3 << 20, 2}}}, offer));  // a piece of one
+  EXPECT_FALSE(answers(ExtResume{8 << 20, {offer.ranges[2], offer.ranges[0]}}, offer));
+  EXPECT_FALSE(answers(ExtResume{8 << 20, {offer.ranges[0], offer.ranges[0]}}, offer));
+  EXPECT_TRUE(answers(ExtResume{9 << 20, {}}, offer));  // another size: nothing answered
+  EXPECT_FALSE(answers(ExtResume{9 << 20, {offer.ranges[0]}}, offer));
 }
 
 // A store's data done, the daemon waits for the client's MSG_EXT_SUM, and nothing else.
@@ -223,6 +299,59 @@ TEST(BbftpExtension, ServerSessionWaitsForTheSumAfterAStore) {
   EXPECT_TRUE(wrong.close);
   ASSERT_TRUE(wrong.request);
   EXPECT_TRUE(std::holds_alternative<AbortRequest>(*wrong.request));
+}
+
+// MSG_EXT_RESUME goes with the transfer request right after it: a store's wish (the host
+// offers before TRANS_OK, the client answers before TRANS_START), a retrieve's offer. Anything
+// else in between drops it; an answer nobody asked for breaks the protocol.
+TEST(BbftpExtension, ServerSessionCarriesResumeWithTheTransfer) {
+  ServerConfig c;
+  c.extension = true;
+  ServerSession s(c);
+  ASSERT_TRUE(s.on_message(Login{}).request);
+  s.login_result(true);
+  s.on_message(Empty{MsgCode::prot});
+  s.on_message(ProtChoice{3});
+  ASSERT_EQ(s.state(), ServerState::logged);
+  EXPECT_TRUE(s.on_message(Raw{kMsgExtResume, {}}).replies.empty());
+  TransferParams p;
+  p.filesize = 5 << 20;
+  p.nbstream = 2;
+  s.on_message(Transfer{MsgCode::store_v2, p});
+  auto step = s.on_message(Text{MsgCode::filename, "f"});
+  ASSERT_TRUE(step.request);
+  const auto& store = std::get<TransferRequest>(*step.request);
+  ASSERT_TRUE(store.resume);
+  EXPECT_TRUE(store.resume->empty());
+  const ExtResume offer{5 << 20, {{0, 1 << 20, 7}}};
+  auto ok = s.accept_transfer(p, {1000, 1001}, Message(Raw{kMsgExtResume, encode(offer)}));
+  ASSERT_EQ(ok.replies.size(), 2U);
+  EXPECT_EQ(std::get<Raw>(ok.replies[0]).code, kMsgExtResume);
+  EXPECT_TRUE(std::holds_alternative<TransOkV3>(ok.replies[1]));
+  auto answer = s.on_message(Raw{kMsgExtResume, encode(offer)});
+  ASSERT_TRUE(answer.request);
+  EXPECT_EQ(std::get<ResumeAnswerRequest>(*answer.request).payload, encode(offer));
+  EXPECT_EQ(s.state(), ServerState::awaiting_start);
+  auto second = s.on_message(Raw{kMsgExtResume, encode(offer)});  // one answer only
+  EXPECT_TRUE(second.close);
+  EXPECT_EQ(s.state(), ServerState::closed);
+
+  // A wish followed by another command is forgotten: the next transfer does not resume.
+  ServerSession t(c);
+  t.on_message(Login{});
+  t.login_result(true);
+  t.on_message(Empty{MsgCode::prot});
+  t.on_message(ProtChoice{3});
+  t.on_message(Raw{kMsgExtResume, encode(offer)});
+  t.on_message(DirCommand{MsgCode::chdir_v2, 0, "x"});
+  t.reply(replies::ok("x"));
+  t.on_message(Transfer{MsgCode::retr_v2, p});
+  auto retr = t.on_message(Text{MsgCode::filename, "f"});
+  ASSERT_TRUE(retr.request);
+  EXPECT_FALSE(std::get<TransferRequest>(*retr.request).resume);
+  // Without an offer out, MSG_EXT_RESUME before TRANS_START breaks the protocol.
+  t.accept_transfer(p, {1000, 1001});
+  EXPECT_TRUE(t.on_message(Raw{kMsgExtResume, encode(offer)}).close);
 }
 
 }  // namespace

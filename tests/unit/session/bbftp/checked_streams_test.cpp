@@ -67,7 +67,10 @@ session::StreamSpec checked_spec(std::uint64_t length, bool compressed,
   spec.block_size = 256 * 1024;
   spec.compressed = compressed;
   spec.data_timeout = spec.ack_timeout = std::chrono::seconds(10);
-  spec.check = session::StreamSpec::Check{storage::Digest::xxh3_64, kBlock, sums, resent};
+  spec.check =
+      session::StreamSpec::Check{storage::Digest::xxh3_64, kBlock, length, {}, sums, resent, {}};
+  for (std::uint64_t b = 0; b * kBlock < length; ++b) spec.check->blocks.push_back(b);
+  if (sums != nullptr) sums->resize(spec.check->blocks.size());
   return spec;
 }
 
@@ -93,6 +96,47 @@ void round_trip(bool compressed) {
   EXPECT_EQ(sent_again + got_again, 0U);
   ASSERT_TRUE(f.target->commit());
   EXPECT_EQ(read_file(f.dir / "target"), content);
+}
+
+// A resumed stream moves the blocks it is given, in that order, wherever they are in the file;
+// the receiver says which arrived whole, each once, after writing it.
+TEST(BbftpCheckedStreams, OnlyTheGivenBlocksMoveAndEachArrivalIsReported) {
+  const std::string content = content_of(5 * kBlock + 77);
+  Files f(content);
+  Pair p;
+  std::vector<std::vector<std::uint8_t>> sent_sums, got_sums;
+  auto spec_of = [&](std::vector<std::vector<std::uint8_t>>* sums) {
+    auto spec = checked_spec(content.size(), false, sums, nullptr);
+    spec.check->blocks = {5, 1, 3};
+    return spec;
+  };
+  std::vector<std::uint64_t> arrived;
+  auto receive = spec_of(&got_sums);
+  // Written before it is reported: a record of it may be believed.
+  receive.check->arrived = [&](std::uint64_t index, Bytes data,
+                               const std::vector<std::uint8_t>& sum) {
+    arrived.push_back(index);
+    std::string back(data.size(), '\0');
+    ASSERT_TRUE(f.target->file().pread_exact(
+        {reinterpret_cast<std::byte*>(back.data()), back.size()}, index * kBlock));
+    EXPECT_EQ(back, std::string_view(content).substr(index * kBlock, data.size()));
+    EXPECT_EQ(sum, xxh64_of(back));
+  };
+  session::StreamResult<void> sent;
+  std::thread sender(
+      [&] { sent = session::send_segment(p.a.get(), *f.source, spec_of(&sent_sums)); });
+  auto got = session::receive_segment(p.b.get(), f.target->file(), receive);
+  sender.join();
+  ASSERT_TRUE(sent) << sent.error().message;
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(arrived, (std::vector<std::uint64_t>{5, 1, 3}));
+  EXPECT_EQ(got_sums, sent_sums);
+  EXPECT_TRUE(got_sums[0].empty() && got_sums[2].empty() && got_sums[4].empty());
+  EXPECT_EQ(got_sums[5], xxh64_of(std::string_view(content).substr(5 * kBlock)));
+  std::string block3(kBlock, '\0');
+  ASSERT_TRUE(f.target->file().pread_exact(
+      {reinterpret_cast<std::byte*>(block3.data()), block3.size()}, 3 * kBlock));
+  EXPECT_EQ(block3, std::string_view(content).substr(3 * kBlock, kBlock));
 }
 
 TEST(BbftpCheckedStreams, RawSegmentInBlocksWithTheirSums) {
