@@ -26,8 +26,7 @@
 #   corrupt_in_flight a proxy on the path flips one byte of a data stream (put, then get): the
 #                   bad block is detected, sent again, and the file arrives identical
 #   resume_killed   a 512 MiB put, then get, whose client is killed (SIGKILL) mid-way: reput and
-#                   reget continue from what arrived, identical, nothing left beside the file; a
-#                   put whose session is killed: the client's retry (-r) resumes by itself
+#                   reget continue from what arrived, identical, nothing left beside the file
 #   corrupt_partial partial data damaged between the kill and the resume (on the daemon for a
 #                   put, on the client for a get): the block fails its check and moves again
 # Usage: bbftp_extension.sh BBFTP BBFTPD SCENARIO
@@ -442,19 +441,6 @@ wait_record() {
   done
   fail "no record of 32 blocks at $1 after 30 s"
 }
-# holder NAME: the pid of the process that has a file named NAME open (the session writing it;
-# a confined session sees it under its own root, so only the name is compared).
-holder() {
-  local pid fd
-  for pid in $(pgrep bbftpd); do
-    for fd in /proc/"$pid"/fd/*; do
-      case "$(readlink "$fd" 2>/dev/null)" in
-        */"$1") echo "$pid"; return 0 ;;
-      esac
-    done
-  done
-  return 1
-}
 # wait_log PATTERN: until the daemon's log has a line matching it (30 s at most).
 wait_log() {
   for _ in $(seq 1 300); do
@@ -505,18 +491,6 @@ resume_killed() {
   ls -A "$work/local" | grep -q ferry- && fail "partial data left: $(ls -A "$work/local")"
   ok "get killed (client, SIGKILL), reget: $there bytes were there, identical, nothing left beside it"
 
-  # The daemon's session killed mid-put: the client retries (-r 2) and resumes by itself.
-  BBFTP_PASSWORD=$password "$bbftp" --known-hosts "$known" -u alice -w "$port" \
-    -r 2 --retry-wait 0 -V -p 4 -e "put $work/local/src big2" 127.0.0.1 >"$work/bg.out" 2>&1 &
-  bg=$!
-  wait_record "$work/root/.ferry-ranges.big2"
-  session=$(holder .ferry-partial.big2) || fail "no session holds the partial data"
-  kill -9 "$session"
-  wait "$bg" || fail "the retried put failed: $(cat "$work/bg.out")"
-  cmp "$work/local/src" "$work/root/big2" || fail "the retried put differs"
-  grep -q "put /big2 resumes: [1-9][0-9]* bytes present and verified" "$work/daemon.log" ||
-    fail "the retry did not resume: $(grep big2 "$work/daemon.log")"
-  ok "session killed mid-put (SIGKILL): the client's retry resumed, identical"
 }
 
 corrupt_partial() {
