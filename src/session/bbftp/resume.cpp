@@ -8,15 +8,14 @@ namespace {
 
 constexpr std::size_t kReadChunk = 1 << 20;
 
+// Sums are XXH3-64 in their canonical (big-endian) bytes; the record keeps them as integers.
 std::uint64_t be64(const std::vector<std::uint8_t>& b) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | b[i];
-  return v;
+  return b.size() == 8 ? load_be64(std::span<const std::byte, 8>(as_bytes(b).data(), 8)) : 0;
 }
 
 std::vector<std::uint8_t> be64_bytes(std::uint64_t v) {
   std::vector<std::uint8_t> out(8);
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = v & 0xFF;
+  store_be64(std::span<std::byte, 8>(reinterpret_cast<std::byte*>(out.data()), 8), v);
   return out;
 }
 
