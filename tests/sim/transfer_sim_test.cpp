@@ -111,6 +111,42 @@ TEST(XftpTransferCores, AnAckOfWhatWasNeverSentIsIgnored) {
   EXPECT_EQ(s.acked_bytes(), 0u) << "the contiguous offset of a bad ACK is not believed either";
 }
 
+TEST(XftpTransferCores, AProbeSkipsTransmissionsWhoseBytesArrivedAnotherWay) {
+  // Seen in the e2e policed namespace: the oldest transmission in flight was a copy of bytes
+  // that had arrived meanwhile, and the one lost was newer. A probe of the oldest sent nothing,
+  // probes backed off and the transfer died of its idle timeout with bytes still to send.
+  xftp::SenderConfig sc;
+  const std::uint64_t chunk = sc.payload_bytes;
+  sc.initial_credit = 2 * chunk;  // A and B may go, C waits for credit
+  xftp::TransferSender s(sc, 3 * chunk, {});
+  xftp::Time t = std::chrono::seconds(1);
+  auto data = [&] {
+    auto out = s.next(t);
+    EXPECT_TRUE(out && std::holds_alternative<xftp::SendData>(*out));
+    return out ? std::get<xftp::SendData>(*out) : xftp::SendData{};
+  };
+  EXPECT_EQ(data().offset, 0u);     // seq 0: A
+  EXPECT_EQ(data().offset, chunk);  // seq 1: B
+  EXPECT_FALSE(s.next(t));          // C: beyond the credit
+  t += std::chrono::seconds(1);     // no ACK: a probe
+  ASSERT_TRUE(s.deadline() && *s.deadline() <= t);
+  s.on_timeout(t);
+  const auto probe = data();  // seq 2: A again
+  EXPECT_EQ(probe.seq, 2u);
+  EXPECT_EQ(probe.offset, 0u);
+  // B's ACK says A and B are in place (A's first copy arrived) and grants C.
+  s.on_ack({0, 1, 0, 3 * chunk, 2 * chunk, {{1, 2}}}, t);
+  const auto c = data();  // seq 3: C, then lost
+  EXPECT_EQ(c.offset, 2 * chunk);
+  EXPECT_FALSE(s.next(t));
+  for (int i = 0; i < 3; ++i) {  // every probe from here carries C, not the arrived A
+    t = *s.deadline();
+    s.on_timeout(t);
+    const auto again = data();
+    EXPECT_EQ(again.offset, 2 * chunk) << "probe " << i;
+  }
+}
+
 TEST(XftpTransferCores, AReceiverThatHearsNothingGivesUp) {
   xftp::ReceiverConfig rc;
   rc.idle_timeout = std::chrono::seconds(5);

@@ -86,14 +86,13 @@ std::optional<std::variant<SendData, ext::End>> TransferSender::next(Time now) {
     probe_due_ = false;
     probe = true;
     // A probe carries what is most likely missing: the oldest outstanding bytes.
-    if (retransmit_.empty() && !in_flight_.empty()) {
-      const auto& oldest = in_flight_.begin()->second;
-      retransmit_.push_front({oldest.offset, oldest.offset + oldest.length});
-    }
+    if (retransmit_.empty()) queue_oldest_missing();
   }
   if (!probe && in_flight_bytes_ >= config_.window.allowed()) return std::nullopt;
   const bool was_retransmission = !retransmit_.empty();
   auto s = take_range(probe);
+  // What the probe was to carry had arrived meanwhile: the oldest bytes still missing instead.
+  if (!s && probe && queue_oldest_missing()) s = take_range(true);
   if (!s) return std::nullopt;
   in_flight_[s->seq] = InFlight{s->offset, s->length, now};
   in_flight_bytes_ += s->length;
@@ -101,6 +100,24 @@ std::optional<std::variant<SendData, ext::End>> TransferSender::next(Time now) {
   ++stats_.datagrams;
   if (was_retransmission) ++stats_.retransmitted;
   return *s;
+}
+
+bool TransferSender::queue_oldest_missing() {
+  // Transmissions whose bytes arrived through another one (a later ACK's contiguous offset, or
+  // a copy sent again) are done with, however new: a probe of them would send nothing, the next
+  // probe would wait twice as long for nothing, and the idle timeout would end a transfer with
+  // bytes still to send (seen through a policed link, where copies and losses interleave).
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    const auto& f = it->second;
+    if (acked_.contains(f.offset, f.offset + f.length)) {
+      in_flight_bytes_ -= f.length;
+      it = in_flight_.erase(it);
+      continue;
+    }
+    retransmit_.push_front({f.offset, f.offset + f.length});
+    return true;
+  }
+  return false;
 }
 
 void TransferSender::on_ack(const ext::Ack& ack, Time now) {

@@ -111,6 +111,9 @@ class TransferSender {
   void detect_losses(Time now);
   void lose(std::map<std::uint64_t, InFlight>::iterator it);
   std::optional<SendData> take_range(bool ignore_credit);
+  // Queues the oldest transmission in flight whose bytes have not all arrived, dropping older
+  // ones whose bytes have; false when there is none.
+  bool queue_oldest_missing();
   bool outstanding() const noexcept { return !in_flight_.empty() || (end_sent_once_ && !outcome_); }
 
   SenderConfig config_;
