@@ -29,6 +29,15 @@
 #                   reget continue from what arrived, identical, nothing left beside the file
 #   corrupt_partial partial data damaged between the kill and the resume (on the daemon for a
 #                   put, on the client for a get): the block fails its check and moves again
+#   resume_changed_source the source rewritten in a block the receiver holds, between a kill and
+#                   the resume (put, then get): that block is sent again, the file is the new one
+#   resume_daemon_restart the daemon killed (SIGKILL, its sessions too) mid-put and mid-get,
+#                   then started again: reput and reget continue from what arrived, identical
+#   resume_storm    a put, then a get, killed (SIGKILL) again and again at random points, the
+#                   client and the daemon's session in turn (bbftp_resume_storm.py): each resume
+#                   keeps all that arrived but at most one block per stream, the file ends
+#                   identical; FERRY_STORM_MIB and FERRY_STORM_KILLS set the size and the count
+#                   (the acceptance run: 2048 and 20; ctest: 256 and 4)
 # Usage: bbftp_extension.sh BBFTP BBFTPD SCENARIO
 set -euo pipefail
 bbftp=$1
@@ -515,6 +524,96 @@ corrupt_partial() {
   cmp "$work/local/src" "$work/local/back" || fail "the resumed get differs"
   echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
   ok "a get's partial data damaged on the client: the block is left out of the offer, fetched again, identical"
+}
+
+resume_changed_source() {
+  start_ferry_daemon "$bbftpd"
+  big_file src
+  client_bg -p 4 -e "put $work/local/src big"
+  wait_record "$work/root/.ferry-ranges.big"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  wait_log "put /big failed: .* bytes received, kept for resume"
+  # The source changes in its first block, which the daemon holds: its offer names it, and the
+  # client's answer must leave it out.
+  printf 'CHANGED!' | dd of="$work/local/src" bs=1 seek=100 conv=notrunc 2>/dev/null
+  out=$(client -V -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
+  cmp "$work/local/src" "$work/root/big" || fail "the resumed put is not the changed source"
+  echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
+  ok "a put's source changed between the kill and the reput: the changed block is sent again, the file is the new source"
+
+  client_bg -p 4 -e "get big $work/local/back"
+  wait_record "$work/local/.ferry-ranges.back"
+  kill -9 "$bg"; wait "$bg" 2>/dev/null || true
+  printf 'AGAIN!!!' | dd of="$work/root/big" bs=1 seek=200 conv=notrunc 2>/dev/null
+  out=$(client -V -p 4 -e "reget big $work/local/back" 2>&1) || fail "reget: $out"
+  cmp "$work/root/big" "$work/local/back" || fail "the resumed get is not the changed file"
+  echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
+  ok "a get's source changed on the daemon between the kill and the reget: the changed block is fetched again, the file is the new one"
+}
+
+# kill_daemon: SIGKILL to the daemon and every process it forked (its sessions), as a crash
+# or a power cut would stop them; waits until they are gone.
+kill_daemon() {
+  local pids
+  pids=$(ps -e -o pid=,ppid= | awk -v d="$daemon_pid" '
+    { parent[$1] = $2 } END { for (p in parent) for (q = p; q in parent; q = parent[q])
+      if (q == d) { print p; break } }')
+  kill -9 $pids 2>/dev/null || true
+  wait "$daemon_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    ps -o pid= -p $pids >/dev/null 2>&1 || return 0
+    sleep 0.05
+  done
+  fail "the daemon's processes outlived SIGKILL"
+}
+
+resume_daemon_restart() {
+  start_ferry_daemon "$bbftpd"
+  big_file src
+  size=$(stat -c %s "$work/local/src")
+  client_bg -p 4 -e "put $work/local/src big"
+  wait_record "$work/root/.ferry-ranges.big"
+  kill_daemon
+  wait "$bg" 2>/dev/null && fail "the put succeeded with its daemon killed"
+  [ ! -e "$work/root/big" ] || fail "a put whose daemon was killed left its file under the final name"
+  start_ferry_daemon "$bbftpd"
+  out=$(client -V -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
+  cmp "$work/local/src" "$work/root/big" || fail "the resumed put differs"
+  line=$(grep "put /big ($size bytes" "$work/daemon.log" | tail -1)
+  there=$(echo "$line" | sed -n 's/.*resumed: \([0-9]*\) bytes were there, \([0-9]*\) received.*/\1/p')
+  [ "${there:-0}" -ge $((32 << 20)) ] || fail "the reput after the restart did not resume: $line"
+  ok "put with its daemon killed (SIGKILL, sessions too), daemon restarted, reput: $there bytes were there, identical"
+
+  client_bg -p 4 -e "get big $work/local/back"
+  wait_record "$work/local/.ferry-ranges.back"
+  kill_daemon
+  wait "$bg" 2>/dev/null && fail "the get succeeded with its daemon killed"
+  [ ! -e "$work/local/back" ] || fail "a get whose daemon was killed left its file under the final name"
+  start_ferry_daemon "$bbftpd"
+  out=$(client -V -p 4 -e "reget big $work/local/back" 2>&1) || fail "reget: $out"
+  cmp "$work/local/src" "$work/local/back" || fail "the resumed get differs"
+  there=$(echo "$out" | sed -n 's/.*resumed: \([0-9]*\) bytes were there already.*/\1/p')
+  [ "${there:-0}" -ge $((32 << 20)) ] || fail "the reget after the restart did not resume: $out"
+  ls -A "$work/local" | grep -q ferry- && fail "partial data left: $(ls -A "$work/local")"
+  ok "get with its daemon killed, daemon restarted, reget: $there bytes were there, identical"
+}
+
+resume_storm() {
+  # In a namespace whose loopback is shaped to 200 MB/s (tc tbf): a warm-cache transfer takes
+  # long enough to be killed at a random point, not only at its start.
+  [ "$(id -u)" -eq 0 ] || skip "the storm's namespace needs root"
+  storm_ns="ferry-storm$$"
+  ip netns add "$storm_ns" || skip "cannot create a network namespace"
+  trap 'ip netns del "$storm_ns" 2>/dev/null || true; cleanup' EXIT
+  ip -n "$storm_ns" link set lo up
+  ip netns exec "$storm_ns" tc qdisc add dev lo root tbf rate 1600mbit burst 256kb latency 20ms ||
+    skip "no tbf qdisc to shape the namespace's loopback"
+  daemon_wrap=(ip netns exec "$storm_ns")
+  start_ferry_daemon "$bbftpd"
+  FERRY_NETNS=$storm_ns FERRY_BBFTP=$bbftp FERRY_PORT=$port FERRY_PASSWORD=$password FERRY_KNOWN=$known \
+    FERRY_WORK=$work FERRY_DAEMON_PID=$daemon_pid \
+    python3 "$(dirname "$0")/bbftp_resume_storm.py" || fail "the resume storm failed"
+  ok "put and get killed ${FERRY_STORM_KILLS:-4} times each, client and session in turn, resumed to identical files"
 }
 
 passed=0

@@ -28,7 +28,8 @@ start_ferry_daemon() {
   [ ${#bbftpd_accounts_made[@]} -gt 0 ] || make_bbftpd_accounts "ferry-t$$" || fail "cannot create the daemon's accounts"
   give_to_service_user "$work/root"
   : >"$work/daemon.log"  # before the fork: a restart must not read the last daemon's port
-  "$bbftpd" --foreground --listen "${listen_address:-127.0.0.1}" -w 0 --password-file "$work/pw" \
+  # $daemon_wrap: a command the daemon runs under (ip netns exec NS), empty by default.
+  ${daemon_wrap[@]+"${daemon_wrap[@]}"} "$bbftpd" --foreground --listen "${listen_address:-127.0.0.1}" -w 0 --password-file "$work/pw" \
     --state-dir "$work/state" "${bbftpd_account_options[@]}" "$@" >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   port=$(wait_for_port "$work/daemon.log") && return 0
