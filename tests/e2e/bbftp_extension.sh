@@ -526,6 +526,15 @@ corrupt_partial() {
   ok "a get's partial data damaged on the client: the block is left out of the offer, fetched again, identical"
 }
 
+# recorded_block RECORD: the index of a block the record lists as arrived (its journal's first
+# entry; the layout is src/storage/partial_record.hpp's).
+recorded_block() {
+  python3 -c 'import sys
+b = open(sys.argv[1], "rb").read()
+at = 56 + 16 * int.from_bytes(b[44:48], "big")
+print(int.from_bytes(b[at:at + 8], "big"))' "$1"
+}
+
 resume_changed_source() {
   start_ferry_daemon "$bbftpd"
   big_file src
@@ -533,21 +542,36 @@ resume_changed_source() {
   wait_record "$work/root/.ferry-ranges.big"
   kill -9 "$bg"; wait "$bg" 2>/dev/null || true
   wait_log "put /big failed: .* bytes received, kept for resume"
-  # The source changes in its first block, which the daemon holds: its offer names it, and the
-  # client's answer must leave it out.
-  printf 'CHANGED!' | dd of="$work/local/src" bs=1 seek=100 conv=notrunc 2>/dev/null
+  # The source changes in a block the daemon holds: its offer names it, and the client's answer
+  # must leave it out.
+  held=$(recorded_block "$work/root/.ferry-ranges.big")
+  printf 'CHANGED!' | dd of="$work/local/src" bs=1 seek=$((held * 1048576 + 100)) conv=notrunc 2>/dev/null
   out=$(client -V -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
   cmp "$work/local/src" "$work/root/big" || fail "the resumed put is not the changed source"
   echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
+  # The daemon offered what it held; the client's answer kept less (the changed block's range).
+  offered=$(grep -o "put /big resumes: [0-9]* bytes present" "$work/daemon.log" | tail -1 |
+    grep -o "[0-9][0-9]*" || true)
+  there=$(grep "put /big ($(stat -c %s "$work/local/src") bytes" "$work/daemon.log" | tail -1 |
+    sed -n 's/.*resumed: \([0-9]*\) bytes were there.*/\1/p' || true)
+  [ -n "$offered" ] && [ -n "$there" ] && [ "$there" -lt "$offered" ] ||
+    fail "the answer did not leave the changed range out: offered ${offered:-?}, kept ${there:-?}"
   ok "a put's source changed between the kill and the reput: the changed block is sent again, the file is the new source"
 
   client_bg -p 4 -e "get big $work/local/back"
   wait_record "$work/local/.ferry-ranges.back"
   kill -9 "$bg"; wait "$bg" 2>/dev/null || true
-  printf 'AGAIN!!!' | dd of="$work/root/big" bs=1 seek=200 conv=notrunc 2>/dev/null
+  held=$(recorded_block "$work/local/.ferry-ranges.back")
+  printf 'AGAIN!!!' | dd of="$work/root/big" bs=1 seek=$((held * 1048576 + 200)) conv=notrunc 2>/dev/null
   out=$(client -V -p 4 -e "reget big $work/local/back" 2>&1) || fail "reget: $out"
   cmp "$work/root/big" "$work/local/back" || fail "the resumed get is not the changed file"
   echo "$out" | grep -q "resumed: [1-9][0-9]* bytes were there already" || fail "no resume: $out"
+  # The client offered what it held; the daemon's answer kept less.
+  line=$(grep "get /big resumes: the client has" "$work/daemon.log" | tail -1 || true)
+  has=$(echo "$line" | sed -n 's/.*the client has \([0-9]*\) bytes (\([0-9]*\) offered).*/\1/p')
+  offered=$(echo "$line" | sed -n 's/.*the client has \([0-9]*\) bytes (\([0-9]*\) offered).*/\2/p')
+  [ -n "$has" ] && [ -n "$offered" ] && [ "$has" -lt "$offered" ] ||
+    fail "the daemon's answer did not leave the changed range out: $line"
   ok "a get's source changed on the daemon between the kill and the reget: the changed block is fetched again, the file is the new one"
 }
 
@@ -560,8 +584,8 @@ kill_daemon() {
       if (q == d) { print p; break } }')
   kill -9 $pids 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    ps -o pid= -p $pids >/dev/null 2>&1 || return 0
+  for _ in $(seq 1 100); do  # gone, or zombies (dead, waiting for their parent to reap them)
+    ps -o stat= -p $pids 2>/dev/null | grep -qv '^Z' || return 0
     sleep 0.05
   done
   fail "the daemon's processes outlived SIGKILL"
@@ -579,7 +603,7 @@ resume_daemon_restart() {
   start_ferry_daemon "$bbftpd"
   out=$(client -V -p 4 -e "reput $work/local/src big" 2>&1) || fail "reput: $out"
   cmp "$work/local/src" "$work/root/big" || fail "the resumed put differs"
-  line=$(grep "put /big ($size bytes" "$work/daemon.log" | tail -1)
+  line=$(grep "put /big ($size bytes" "$work/daemon.log" | tail -1 || true)
   there=$(echo "$line" | sed -n 's/.*resumed: \([0-9]*\) bytes were there, \([0-9]*\) received.*/\1/p')
   [ "${there:-0}" -ge $((32 << 20)) ] || fail "the reput after the restart did not resume: $line"
   ok "put with its daemon killed (SIGKILL, sessions too), daemon restarted, reput: $there bytes were there, identical"

@@ -13,7 +13,8 @@ partial data may be left beside it.
 Environment (set by bbftp_extension.sh, scenario resume_storm): FERRY_BBFTP, FERRY_PORT,
 FERRY_PASSWORD, FERRY_KNOWN, FERRY_WORK, FERRY_DAEMON_PID, FERRY_NETNS (where the daemon
 listens; empty: here), and optionally FERRY_STORM_MIB
-(the file's size) and FERRY_STORM_KILLS (kills per direction), FERRY_STORM_SEED.
+(the file's size), FERRY_STORM_KILLS (kills per direction), FERRY_STORM_SEED and
+FERRY_STORM_SECONDS (the whole run's time limit, 240 by default).
 Prints one line per round and a summary; exits 1 on the first failed check.
 """
 import os
@@ -48,8 +49,22 @@ stored = os.path.join(work, "root", remote_name)
 back = os.path.join(work, "local", "storm.back")
 
 
+# Every wait ends by this (FERRY_STORM_SECONDS, under ctest's timeout by default), and a
+# failure stops the client it left running.
+deadline = time.monotonic() + int(env.get("FERRY_STORM_SECONDS", "240"))
+running = []
+
+
+def left_of_deadline():
+    return max(1.0, deadline - time.monotonic())
+
+
 def fail(why):
     print(f"FAILED (seed {seed}): {why}", flush=True)
+    for p in running:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     sys.exit(1)
 
 
@@ -57,8 +72,10 @@ def client(command):
     wrap = ["ip", "netns", "exec", env["FERRY_NETNS"]] if env.get("FERRY_NETNS") else []
     args = wrap + [bbftp, "--known-hosts", env["FERRY_KNOWN"], "-u", "alice", "-w", env["FERRY_PORT"],
             "-r", "1", "--retry-wait", "0", "-p", str(STREAMS), "-V", "-e", command, "127.0.0.1"]
-    return subprocess.Popen(args, env=dict(env, BBFTP_PASSWORD=env["FERRY_PASSWORD"]),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(args, env=dict(env, BBFTP_PASSWORD=env["FERRY_PASSWORD"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running.append(p)
+    return p
 
 
 def descendants(pid):
@@ -119,7 +136,7 @@ def log_lines():
 
 
 def wait_until(what, check, seconds=60):
-    end = time.monotonic() + seconds
+    end = min(time.monotonic() + seconds, deadline)
     while time.monotonic() < end:
         if check():
             return
@@ -142,7 +159,10 @@ def run_direction(direction):
     blocks = size // BLOCK
     if blocks < kills + 2:
         fail(f"{kills} kills need a file of {kills + 2} blocks or more")
-    points = sorted(rng.sample(range(1, blocks - 1), kills))  # where to kill, in blocks
+    # Where to kill, in blocks recorded: short of the last blocks of every stream, so that a
+    # kill always comes before the transfer ends.
+    last_point = blocks - STREAMS - 1
+    points = sorted(rng.sample(range(1, last_point), kills))
     worst, killed, again_total = 0, 0, 0
     held = None  # bytes that had arrived at the last kill, not yet matched with a resume line
     for round_no in range(kills + 1):
@@ -158,23 +178,32 @@ def run_direction(direction):
             kept = int(next(kept_re.search(l) for l in log_lines()[seen:]
                             if kept_re.search(l)).group(1))
             again = held - kept
+            if kept > held:  # kept blocks are blocks that arrived: never more
+                fail(f"{direction} round {round_no}: {kept} bytes kept of {held} that arrived")
             if again > STREAMS * BLOCK:
                 fail(f"{direction} round {round_no}: {held} bytes had arrived, {kept} kept: "
                      f"{again} to receive again, more than {STREAMS} blocks")
             worst = max(worst, again)
             again_total += max(0, again)
         if last:
-            out, _ = proc.communicate(timeout=300)
+            out, _ = proc.communicate(timeout=left_of_deadline())
             if proc.returncode != 0:
                 fail(f"{direction}: the last round exited {proc.returncode}: {out}")
+            if direction == "put" and held is not None:
+                # The client's answer decides what moves again: the daemon's line for the
+                # transfer must say it took all that was offered, and received the rest.
+                done = [l for l in log_lines()[seen:] if f"put /{remote_name} ({size} bytes" in l]
+                m = re.search(r"resumed: (\d+) bytes were there, (\d+) received", done[-1]) \
+                    if done else None
+                if not m or int(m.group(1)) != kept or int(m.group(1)) + int(m.group(2)) != size:
+                    fail(f"put: the last round's line does not show {kept} kept and the rest "
+                         f"received: {done[-1:] or log_lines()[-3:]}")
             break
         victim = "client" if round_no % 2 == 0 else "session"
         # The next of the random points, or a block further when the last kill came late.
-        target_entries = min(max(points[round_no], have + 1), blocks - 1)
-        end = time.monotonic() + 120
+        target_entries = min(max(points[round_no], have + 1), last_point)
         while entries(record) < target_entries and proc.poll() is None:
-            if time.monotonic() > end:
-                proc.kill()
+            if time.monotonic() > deadline:
                 fail(f"{direction} round {round_no}: no progress to {target_entries} blocks")
             time.sleep(0.002)
         if proc.poll() is not None:
@@ -183,15 +212,19 @@ def run_direction(direction):
         if victim == "client":
             proc.kill()
         else:
-            for pid in descendants(daemon_pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            for _ in range(100):  # until none is left (one forked meanwhile is killed too)
+                pids = descendants(daemon_pid)
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.01)
         try:
-            proc.communicate(timeout=120)
+            proc.communicate(timeout=min(120, left_of_deadline()))
         except subprocess.TimeoutExpired:
-            proc.kill()
             fail(f"{direction} round {round_no}: the client did not end after the kill")
         # The receiver must be done writing before its bytes are counted: the daemon's session
         # after a put's client is killed notices the loss and ends.

@@ -85,7 +85,10 @@ std::optional<std::variant<SendData, ext::End>> TransferSender::next(Time now) {
   if (probe_due_) {
     probe_due_ = false;
     probe = true;
-    // A probe carries what is most likely missing: the oldest outstanding bytes.
+    // A probe carries what is most likely missing: the oldest outstanding bytes. Ranges queued
+    // again whose bytes arrived meanwhile go first, or the probe would carry fresh bytes (past
+    // the credit, dropped) while the missing ones wait a doubled timeout more.
+    std::erase_if(retransmit_, [&](const Range& r) { return acked_.contains(r.first, r.last); });
     if (retransmit_.empty()) queue_oldest_missing();
   }
   if (!probe && in_flight_bytes_ >= config_.window.allowed()) return std::nullopt;
