@@ -579,9 +579,8 @@ resume_changed_source() {
 # or a power cut would stop them; waits until they are gone.
 kill_daemon() {
   local pids
-  pids=$(ps -e -o pid=,ppid= | awk -v d="$daemon_pid" '
-    { parent[$1] = $2 } END { for (p in parent) for (q = p; q in parent; q = parent[q])
-      if (q == d) { print p; break } }')
+  pids=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import harness
+print(*harness.process_tree(int(sys.argv[2])))' "$(dirname "$0")/../attack" "$daemon_pid")
   kill -9 $pids 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true
   for _ in $(seq 1 100); do  # gone, or zombies (dead, waiting for their parent to reap them)

@@ -25,6 +25,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "attack"))
+import harness  # noqa: E402  (process_tree: the /proc walk the attack tests use)
+
 BLOCK = 1 << 20  # the integrity block of files under 64 GiB (docs/protocol/bbftp-extended.md)
 STREAMS = 4
 PAGE = 4096
@@ -80,22 +83,7 @@ def client(command):
 
 def descendants(pid):
     """Every process below `pid` (the daemon's sessions: monitor and unprivileged child)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
+    return harness.process_tree(pid)[1:]
 
 
 def entries(record):
