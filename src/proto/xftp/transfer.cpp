@@ -94,8 +94,6 @@ std::optional<std::variant<SendData, ext::End>> TransferSender::next(Time now) {
   if (!probe && in_flight_bytes_ >= config_.window.allowed()) return std::nullopt;
   const bool was_retransmission = !retransmit_.empty();
   auto s = take_range(probe);
-  // What the probe was to carry had arrived meanwhile: the oldest bytes still missing instead.
-  if (!s && probe && queue_oldest_missing()) s = take_range(true);
   if (!s) return std::nullopt;
   in_flight_[s->seq] = InFlight{s->offset, s->length, now};
   in_flight_bytes_ += s->length;
