@@ -46,8 +46,9 @@ scenario=$3
 . "$(dirname "$0")/../interop/common.sh"
 
 known=$work/known_hosts
+# $client_wrap: what the client runs under (ip netns exec NS, see shaped_namespace), empty here.
 client() {
-  BBFTP_PASSWORD=$password timeout 120 "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
+  BBFTP_PASSWORD=$password timeout 120 ${client_wrap[@]+"${client_wrap[@]}"} "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
     --retry-wait 0 "$@" 127.0.0.1
 }
 # The daemon's fingerprint, as its log says it at start.
@@ -461,7 +462,7 @@ wait_log() {
 big_file() { head -c $((512 << 20)) /dev/urandom >"$work/local/$1"; }
 # client_bg ARGS...: the client itself in the background (no wrapper: $bg is what gets killed).
 client_bg() {
-  BBFTP_PASSWORD=$password "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
+  BBFTP_PASSWORD=$password ${client_wrap[@]+"${client_wrap[@]}"} "$bbftp" --known-hosts "$known" -u alice -w "$port" -r 1 \
     --retry-wait 0 "$@" 127.0.0.1 >"$work/bg.out" 2>&1 &
   bg=$!
 }
@@ -591,6 +592,7 @@ print(*harness.process_tree(int(sys.argv[2])))' "$(dirname "$0")/../attack" "$da
 }
 
 resume_daemon_restart() {
+  shaped_namespace  # the kill must come before the put ends, in a sanitized build too
   start_ferry_daemon "$bbftpd"
   big_file src
   size=$(stat -c %s "$work/local/src")
@@ -621,19 +623,25 @@ resume_daemon_restart() {
   ok "get with its daemon killed, daemon restarted, reget: $there bytes were there, identical"
 }
 
-resume_storm() {
-  # In a namespace whose loopback is shaped to 200 MB/s (tc tbf): a warm-cache transfer takes
-  # long enough to be killed at a random point, not only at its start.
-  [ "$(id -u)" -eq 0 ] || skip "the storm's namespace needs root"
-  storm_ns="ferry-storm$$"
-  ip netns add "$storm_ns" || skip "cannot create a network namespace"
-  trap 'ip netns del "$storm_ns" 2>/dev/null || true; cleanup' EXIT
-  ip -n "$storm_ns" link set lo up
-  ip netns exec "$storm_ns" tc qdisc add dev lo root tbf rate 1600mbit burst 256kb latency 20ms ||
+# shaped_namespace: the daemon and the clients from here on in a namespace whose loopback is
+# shaped to 200 MB/s (tc tbf), so that a warm-cache transfer lasts long enough to be killed
+# mid-way, wherever the kill is aimed (512 MiB otherwise moves in a fraction of a second).
+shaped_namespace() {
+  [ "$(id -u)" -eq 0 ] || skip "the shaped namespace needs root"
+  shaped_ns="ferry-shaped$$"
+  ip netns add "$shaped_ns" || skip "cannot create a network namespace"
+  trap 'ip netns del "$shaped_ns" 2>/dev/null || true; cleanup' EXIT
+  ip -n "$shaped_ns" link set lo up
+  ip netns exec "$shaped_ns" tc qdisc add dev lo root tbf rate 1600mbit burst 256kb latency 20ms ||
     skip "no tbf qdisc to shape the namespace's loopback"
-  daemon_wrap=(ip netns exec "$storm_ns")
+  daemon_wrap=(ip netns exec "$shaped_ns")
+  client_wrap=(ip netns exec "$shaped_ns")
+}
+
+resume_storm() {
+  shaped_namespace
   start_ferry_daemon "$bbftpd"
-  FERRY_NETNS=$storm_ns FERRY_BBFTP=$bbftp FERRY_PORT=$port FERRY_PASSWORD=$password FERRY_KNOWN=$known \
+  FERRY_NETNS=$shaped_ns FERRY_BBFTP=$bbftp FERRY_PORT=$port FERRY_PASSWORD=$password FERRY_KNOWN=$known \
     FERRY_WORK=$work FERRY_DAEMON_PID=$daemon_pid \
     python3 "$(dirname "$0")/bbftp_resume_storm.py" || fail "the resume storm failed"
   ok "put and get killed ${FERRY_STORM_KILLS:-4} times each, client and session in turn, resumed to identical files"
