@@ -10,6 +10,9 @@
 # Both daemons serve the same throw-away system account (so both need root) in the same way.
 # Usage: sudo bench/bbftp.sh [BUILD_DIR]   with FERRY_REAL_BBFTP and FERRY_REAL_BBFTPD set to the
 # real client and daemon (built outside this repository); without them only our pair is measured.
+# QUIET_MEMORY=1: on a virtual machine whose balloon reports free pages to the host (the main
+# noise here, docs/performance.md), stop the reporting for the run (page_reporting_order above
+# the largest order) and restore it at the end; the script says when it does.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib/daemon.sh"
 build=$(cd "${1:-build}" && pwd)
@@ -31,7 +34,14 @@ cleanup() {
   remove_bbftpd_accounts
   rm -rf "$work"
 }
-trap cleanup EXIT
+reporting=/sys/module/page_reporting/parameters/page_reporting_order
+reporting_was=
+if [ "${QUIET_MEMORY:-0}" = 1 ] && [ -w "$reporting" ]; then
+  reporting_was=$(cat "$reporting")
+  echo 11 >"$reporting"
+  echo "free page reporting stopped for the run (page_reporting_order $reporting_was -> 11)"
+fi
+trap 'cleanup; [ -z "$reporting_was" ] || echo "$reporting_was" >"$reporting"' EXIT
 useradd -m "$user"
 echo "$user:$password" | chpasswd
 chown "$user" "$work"

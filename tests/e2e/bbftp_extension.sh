@@ -23,6 +23,9 @@
 #                   SHA-256); --checksum off moves the file without
 #   changed_file    a file rewritten while it is being sent (put, then get): the transfer fails
 #                   with "changed while being sent", nothing takes the target's name
+#   truncated_file  a file cut short while it is being sent (put, then get): the transfer fails
+#                   with "changed while being sent", nothing takes the target's name, and the
+#                   daemon goes on serving
 #   corrupt_in_flight a proxy on the path flips one byte of a data stream (put, then get): the
 #                   bad block is detected, sent again, and the file arrives identical
 #   resume_killed   a 512 MiB put, then get, whose client is killed (SIGKILL) mid-way: reput and
@@ -326,6 +329,41 @@ changed_file() {
   echo "$out" | grep -qF "changed while being sent: nothing was put in place" || fail "get: $out"
   [ ! -e "$work/local/got2" ] || fail "the changed get took its name"
   ok "a file rewritten while sent fails (put and get) with a clear message; nothing took its name"
+}
+
+# truncate_soon FILE: cuts FILE to 1 MiB half a second from now, in the background ($truncater).
+truncate_soon() {
+  (sleep 0.5 && truncate -s 1M "$1") &
+  truncater=$!
+}
+
+truncated_file() {
+  shaped_namespace  # 200 MB/s: the cut comes while the blocks past 1 MiB are still to be sent
+  start_ferry_daemon "$bbftpd"
+  head -c $((512 << 20)) /dev/urandom >"$work/local/shrinking"
+  truncate_soon "$work/local/shrinking"
+  set +e
+  out=$(client -p 2 -e "put $work/local/shrinking shrunk" 2>&1)
+  rc=$?
+  set -e
+  wait "$truncater" || true
+  [ "$rc" -ne 0 ] || fail "a put of a file cut short meanwhile succeeded: $out"
+  echo "$out" | grep -qF "changed while being sent" || fail "put: $out"
+  [ ! -e "$work/root/shrunk" ] || fail "the cut-short put took its name"
+  cp "$work/local/f8m" "$work/root/still"
+  head -c $((512 << 20)) /dev/urandom >"$work/root/shrinking2"
+  truncate_soon "$work/root/shrinking2"
+  set +e
+  out=$(client -p 2 -e "get shrinking2 $work/local/shrunk2" 2>&1)
+  rc=$?
+  set -e
+  wait "$truncater" || true
+  [ "$rc" -ne 0 ] || fail "a get of a file cut short meanwhile succeeded: $out"
+  echo "$out" | grep -qF "changed while being sent" || fail "get: $out"
+  [ ! -e "$work/local/shrunk2" ] || fail "the cut-short get took its name"
+  out=$(client -e "get still $work/local/still.back" 2>&1) || fail "the daemon stopped serving: $out"
+  cmp -s "$work/root/still" "$work/local/still.back" || fail "the next get differs"
+  ok "a file cut short while sent fails (put and get) with a clear message; the daemon goes on"
 }
 
 corrupt_in_flight() {

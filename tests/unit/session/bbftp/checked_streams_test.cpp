@@ -243,5 +243,29 @@ TEST(BbftpCheckedStreams, ABlockThatReadsDifferentlyTheSecondTimeMeansTheFileCha
       << sent.error().message;
 }
 
+// A block asked for again from a file cut short meanwhile ends the stream with a clear message.
+TEST(BbftpCheckedStreams, ABlockAskedForAgainFromAFileCutShortEndsTheStream) {
+  const std::string content = content_of(kBlock + 10);
+  Files f(content);
+  Pair p;
+  session::StreamResult<void> sent;
+  std::thread sender([&] {
+    sent = session::send_segment(p.a.get(), *f.source,
+                                 checked_spec(content.size(), false, nullptr, nullptr));
+  });
+  std::vector<std::byte> all(content.size() + 16);
+  ASSERT_TRUE(io::read_exact(p.b.get(), all, std::chrono::seconds(5)));
+  ASSERT_EQ(::truncate((f.dir / "source").c_str(), 0), 0);
+  std::byte ask[bbftp::kHeaderSize + 4];
+  bbftp::encode_header({bbftp::ext::kMsgExtResend, 4},
+                       std::span<std::byte, bbftp::kHeaderSize>(ask, bbftp::kHeaderSize));
+  store_be32(std::span<std::byte, 4>(ask + bbftp::kHeaderSize, 4), 0);
+  ASSERT_TRUE(io::write_all(p.b.get(), ask, std::chrono::seconds(5)));
+  sender.join();
+  ASSERT_FALSE(sent);
+  EXPECT_NE(sent.error().message.find("changed while being sent (it shrank)"), std::string::npos)
+      << sent.error().message;
+}
+
 }  // namespace
 }  // namespace ferry::test

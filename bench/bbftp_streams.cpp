@@ -1,0 +1,194 @@
+// What the bbftp extension's integrity costs on the data streams, without the rest of a session:
+// a file moved over loopback TCP by the streams layer (session/bbftp/streams.hpp) in S
+// contiguous segments, one connection and one thread per stream on each side (bbftp -p S), raw
+// (protocol 3) and checked (1 MiB blocks, each with its XXH3-64 sum), in alternating runs. It
+// prints the medians of the sending and the receiving threads' CPU time and of the wall clock,
+// and their ratios.
+//
+// By default the receiver writes into a file whose pages already exist (each run overwrites the
+// last one's). On a virtual machine whose balloon reports free pages to its host, the first
+// write into a new page costs a host fault, and that noise (docs/performance.md) would swamp the
+// difference; `fresh` truncates and preallocates the destination before every run, as a real
+// receiver does.
+// Usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh]]]]   (defaults 512, 9, 1; in /dev/shm,
+// or $FERRY_BENCH_DIR)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "session/bbftp/streams.hpp"
+
+namespace {
+
+using ferry::UniqueFd;
+using ferry::session::StreamSpec;
+namespace storage = ferry::storage;
+
+bool fresh_pages = false;
+
+double thread_cpu() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+double wall() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench_bbftp_streams: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// A connected loopback TCP pair: {sender, receiver}.
+std::pair<UniqueFd, UniqueFd> tcp_pair() {
+  UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (!l.valid() || ::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(l.get(), 1) != 0 || ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len))
+    die("listen on 127.0.0.1");
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid() || ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    die("connect to 127.0.0.1");
+  UniqueFd r(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!r.valid()) die("accept");
+  // As a session's data sockets: no TCP_NODELAY, default buffers.
+  return {std::move(s), std::move(r)};
+}
+
+storage::File open_file(const std::string& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0600));
+  if (!fd.valid()) die("open " + path);
+  return storage::File(std::move(fd), path);
+}
+
+struct Run {
+  double sender_cpu, receiver_cpu, wall;  // CPU: summed over the streams' threads
+};
+
+// Moves the file in `streams` contiguous segments, one loopback connection and one thread per
+// stream on each side, as bbftp -p does.
+Run move_once(const storage::File& src, const storage::File& dst, std::uint64_t size, int streams,
+              bool checked) {
+  if (fresh_pages &&
+      (::ftruncate(dst.fd(), 0) != 0 || ::fallocate(dst.fd(), 0, 0, static_cast<off_t>(size)) != 0))
+    die("fallocate the destination");
+  const std::uint64_t block = StreamSpec::Check{}.block;
+  const std::uint64_t blocks = (size + block - 1) / block;
+  std::vector<std::vector<std::uint8_t>> sent_sums(checked ? blocks : 0),
+      got_sums(checked ? blocks : 0);
+  std::vector<StreamSpec> specs(static_cast<std::size_t>(streams));
+  for (int i = 0; i < streams; ++i) {
+    const std::uint64_t first = blocks * static_cast<std::uint64_t>(i) / streams;
+    const std::uint64_t last = blocks * static_cast<std::uint64_t>(i + 1) / streams;
+    StreamSpec& spec = specs[static_cast<std::size_t>(i)];
+    spec.offset = first * block;
+    spec.length = std::min(size, last * block) - spec.offset;
+    if (checked) {
+      spec.check.emplace();
+      spec.check->file_size = size;
+      for (std::uint64_t b = first; b < last; ++b) spec.check->blocks.push_back(b);
+    }
+  }
+  std::vector<std::pair<UniqueFd, UniqueFd>> socks;
+  for (int i = 0; i < streams; ++i) socks.push_back(tcp_pair());
+  std::vector<double> sender_cpu(specs.size()), receiver_cpu(specs.size());
+  std::vector<std::thread> threads;
+  const double w0 = wall();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      StreamSpec rs = specs[i];
+      if (rs.check) rs.check->sums = &got_sums;
+      const double c0 = thread_cpu();
+      if (auto got = ferry::session::receive_segment(socks[i].second.get(), dst, rs); !got)
+        die(got.error().message);
+      receiver_cpu[i] = thread_cpu() - c0;
+    });
+    threads.emplace_back([&, i] {
+      StreamSpec ss = specs[i];
+      if (ss.check) ss.check->sums = &sent_sums;
+      const double c0 = thread_cpu();
+      if (auto sent = ferry::session::send_segment(socks[i].first.get(), src, ss); !sent)
+        die(sent.error().message);
+      sender_cpu[i] = thread_cpu() - c0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  Run out{0, 0, wall() - w0};
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    out.sender_cpu += sender_cpu[i];
+    out.receiver_cpu += receiver_cpu[i];
+  }
+  if (sent_sums != got_sums) die("the block sums differ");
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 512;
+  const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 9;
+  const int streams = argc > 3 ? std::clamp(std::atoi(argv[3]), 1, 64) : 1;
+  fresh_pages = argc > 4 && std::string(argv[4]) == "fresh";
+  const char* env_dir = std::getenv("FERRY_BENCH_DIR");
+  const std::string dir = env_dir != nullptr ? env_dir : "/dev/shm";
+  const std::uint64_t size = mib << 20;
+  if (size == 0) die("usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh]]]]");
+  const std::string src_path = dir + "/ferry-streams-src." + std::to_string(::getpid());
+  const std::string dst_path = dir + "/ferry-streams-dst." + std::to_string(::getpid());
+  {
+    auto src = open_file(src_path, O_RDWR | O_CREAT | O_TRUNC);
+    std::mt19937_64 rng(42);
+    std::vector<std::uint64_t> chunk((4 << 20) / 8);
+    for (std::uint64_t at = 0; at < size; at += 4 << 20) {
+      for (auto& x : chunk) x = rng();
+      const auto n = std::min<std::uint64_t>(4 << 20, size - at);
+      if (!src.pwrite_all({reinterpret_cast<const std::byte*>(chunk.data()), n}, at))
+        die("write " + src_path);
+    }
+  }
+  auto src = open_file(src_path, O_RDONLY);
+  auto dst = open_file(dst_path, O_RDWR | O_CREAT | O_TRUNC);
+  ::unlink(src_path.c_str());
+  ::unlink(dst_path.c_str());
+  move_once(src, dst, size, streams, false);  // the destination's pages, once
+  std::vector<double> rs, rr, rw, cs, cr, cw;
+  for (int i = 0; i < runs; ++i) {
+    // ABBA: neither variant always inherits the state the other left behind.
+    for (const bool checked : i % 2 ? std::vector{true, false} : std::vector{false, true}) {
+      const Run r = move_once(src, dst, size, streams, checked);
+      (checked ? cs : rs).push_back(r.sender_cpu);
+      (checked ? cr : rr).push_back(r.receiver_cpu);
+      (checked ? cw : rw).push_back(r.wall);
+    }
+  }
+  std::printf(
+      "%llu MiB over loopback TCP, %d stream(s), %s destination pages, medians of %d "
+      "alternating runs (seconds)\n",
+      static_cast<unsigned long long>(mib), streams, fresh_pages ? "fresh" : "reused", runs);
+  std::printf("%-10s %12s %12s %12s\n", "", "sender cpu", "receiver cpu", "wall");
+  std::printf("%-10s %12.3f %12.3f %12.3f\n", "raw (p3)", median(rs), median(rr), median(rw));
+  std::printf("%-10s %12.3f %12.3f %12.3f\n", "checked", median(cs), median(cr), median(cw));
+  std::printf("%-10s %12.3f %12.3f %12.3f\n", "ratio", median(cs) / median(rs),
+              median(cr) / median(rr), median(cw) / median(rw));
+}
