@@ -331,9 +331,18 @@ changed_file() {
   ok "a file rewritten while sent fails (put and get) with a clear message; nothing took its name"
 }
 
-# truncate_soon FILE: cuts FILE to 1 MiB half a second from now, in the background ($truncater).
-truncate_soon() {
-  (sleep 0.5 && truncate -s 1M "$1") &
+# truncate_when_streaming FILE: in the background ($truncater), waits until the control connection
+# and both data streams of a -p 2 transfer are up in the shaped namespace (3 connections, both
+# ends: 6 sockets; at most 30 s), then a little longer, and cuts FILE to 1 MiB.
+truncate_when_streaming() {
+  (
+    for _ in $(seq 1 600); do
+      [ "$(ip netns exec "$shaped_ns" ss -Htn state established | wc -l)" -ge 6 ] && break
+      sleep 0.05
+    done
+    sleep 0.2
+    truncate -s 1M "$1"
+  ) &
   truncater=$!
 }
 
@@ -341,7 +350,7 @@ truncated_file() {
   shaped_namespace  # 200 MB/s: the cut comes while the blocks past 1 MiB are still to be sent
   start_ferry_daemon "$bbftpd"
   head -c $((512 << 20)) /dev/urandom >"$work/local/shrinking"
-  truncate_soon "$work/local/shrinking"
+  truncate_when_streaming "$work/local/shrinking"
   set +e
   out=$(client -p 2 -e "put $work/local/shrinking shrunk" 2>&1)
   rc=$?
@@ -352,7 +361,7 @@ truncated_file() {
   [ ! -e "$work/root/shrunk" ] || fail "the cut-short put took its name"
   cp "$work/local/f8m" "$work/root/still"
   head -c $((512 << 20)) /dev/urandom >"$work/root/shrinking2"
-  truncate_soon "$work/root/shrinking2"
+  truncate_when_streaming "$work/root/shrinking2"
   set +e
   out=$(client -p 2 -e "get shrinking2 $work/local/shrunk2" 2>&1)
   rc=$?
