@@ -12,10 +12,7 @@
 // receiver does.
 // Usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh]]]]   (defaults 512, 9, 1; in /dev/shm,
 // or $FERRY_BENCH_DIR)
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "proto/bbftp/extension.hpp"
+#include "proto/bbftp/transfer_plan.hpp"
 #include "session/bbftp/streams.hpp"
 
 namespace {
@@ -51,23 +50,21 @@ double wall() {
   std::exit(1);
 }
 
-// A connected loopback TCP pair: {sender, receiver}.
+// A connected loopback TCP pair, {sender, receiver}, made as a session makes its data sockets
+// (no TCP_NODELAY, default buffers).
 std::pair<UniqueFd, UniqueFd> tcp_pair() {
-  UniqueFd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (!l.valid() || ::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(l.get(), 1) != 0 || ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len))
-    die("listen on 127.0.0.1");
-  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s.valid() || ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    die("connect to 127.0.0.1");
-  UniqueFd r(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (!r.valid()) die("accept");
-  // As a session's data sockets: no TCP_NODELAY, default buffers.
-  return {std::move(s), std::move(r)};
+  namespace io = ferry::io;
+  const auto at = io::resolve("127.0.0.1", 0, true);
+  if (!at) die(at.error().message());
+  auto l = io::listen_tcp(at->front(), 1);
+  if (!l) die(l.error().message());
+  auto local = io::SocketAddress::of_local(l->get());
+  if (!local) die(local.error().message());
+  auto s = io::connect_tcp(*local, std::chrono::seconds(5));
+  if (!s) die(s.error().message());
+  auto r = io::accept_tcp(l->get(), std::chrono::seconds(5));
+  if (!r) die(r.error().message());
+  return {std::move(*s), std::move(*r)};
 }
 
 storage::File open_file(const std::string& path, int flags) {
@@ -87,49 +84,50 @@ Run move_once(const storage::File& src, const storage::File& dst, std::uint64_t 
   if (fresh_pages &&
       (::ftruncate(dst.fd(), 0) != 0 || ::fallocate(dst.fd(), 0, 0, static_cast<off_t>(size)) != 0))
     die("fallocate the destination");
-  const std::uint64_t block = StreamSpec::Check{}.block;
-  const std::uint64_t blocks = (size + block - 1) / block;
-  std::vector<std::vector<std::uint8_t>> sent_sums(checked ? blocks : 0),
-      got_sums(checked ? blocks : 0);
-  std::vector<StreamSpec> specs(static_cast<std::size_t>(streams));
-  for (int i = 0; i < streams; ++i) {
-    const std::uint64_t first = blocks * static_cast<std::uint64_t>(i) / streams;
-    const std::uint64_t last = blocks * static_cast<std::uint64_t>(i + 1) / streams;
-    StreamSpec& spec = specs[static_cast<std::size_t>(i)];
-    spec.offset = first * block;
-    spec.length = std::min(size, last * block) - spec.offset;
+  // Laid over the streams as a session lays it: segments, and for the extension its blocks.
+  auto plan = ferry::bbftp::plan_transfer(size, streams, 256, 0);
+  if (checked) ferry::bbftp::plan_blocks(plan, ferry::bbftp::ext::integrity_block(size));
+  const std::size_t n = plan.segments.size();
+  std::vector<std::vector<std::uint8_t>> sent_sums, got_sums;
+  std::vector<StreamSpec> specs(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    StreamSpec& spec = specs[i];
+    spec.offset = plan.segments[i].offset;
+    spec.length = plan.segments[i].length;
+    spec.block_size = plan.block_bytes;
     if (checked) {
       spec.check.emplace();
+      spec.check->block = plan.integrity_block;
       spec.check->file_size = size;
-      for (std::uint64_t b = first; b < last; ++b) spec.check->blocks.push_back(b);
+      spec.check->blocks = plan.blocks[i];
     }
   }
+  if (checked) {
+    sent_sums.resize((size + plan.integrity_block - 1) / plan.integrity_block);
+    got_sums.resize(sent_sums.size());
+  }
   std::vector<std::pair<UniqueFd, UniqueFd>> socks;
-  for (int i = 0; i < streams; ++i) socks.push_back(tcp_pair());
-  std::vector<double> sender_cpu(specs.size()), receiver_cpu(specs.size());
+  for (std::size_t i = 0; i < n; ++i) socks.push_back(tcp_pair());
+  std::vector<double> sender_cpu(n), receiver_cpu(n);
   std::vector<std::thread> threads;
+  // One side of stream i on its own thread, its CPU time kept.
+  const auto side = [&](std::size_t i, bool receive) {
+    StreamSpec spec = specs[i];
+    if (spec.check) spec.check->sums = receive ? &got_sums : &sent_sums;
+    const double c0 = thread_cpu();
+    auto done = receive ? ferry::session::receive_segment(socks[i].second.get(), dst, spec)
+                        : ferry::session::send_segment(socks[i].first.get(), src, spec);
+    if (!done) die(done.error().message);
+    (receive ? receiver_cpu : sender_cpu)[i] = thread_cpu() - c0;
+  };
   const double w0 = wall();
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    threads.emplace_back([&, i] {
-      StreamSpec rs = specs[i];
-      if (rs.check) rs.check->sums = &got_sums;
-      const double c0 = thread_cpu();
-      if (auto got = ferry::session::receive_segment(socks[i].second.get(), dst, rs); !got)
-        die(got.error().message);
-      receiver_cpu[i] = thread_cpu() - c0;
-    });
-    threads.emplace_back([&, i] {
-      StreamSpec ss = specs[i];
-      if (ss.check) ss.check->sums = &sent_sums;
-      const double c0 = thread_cpu();
-      if (auto sent = ferry::session::send_segment(socks[i].first.get(), src, ss); !sent)
-        die(sent.error().message);
-      sender_cpu[i] = thread_cpu() - c0;
-    });
+  for (std::size_t i = 0; i < n; ++i) {
+    threads.emplace_back(side, i, true);
+    threads.emplace_back(side, i, false);
   }
   for (auto& t : threads) t.join();
   Run out{0, 0, wall() - w0};
-  for (std::size_t i = 0; i < specs.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     out.sender_cpu += sender_cpu[i];
     out.receiver_cpu += receiver_cpu[i];
   }

@@ -346,30 +346,28 @@ truncate_when_streaming() {
   truncater=$!
 }
 
+# cut_short_fails WHAT SOURCE TARGET COMMAND: COMMAND (a -p 2 transfer of SOURCE, 512 MiB, to
+# TARGET) with SOURCE cut short once it streams must fail, say so, and leave no TARGET.
+cut_short_fails() {
+  head -c $((512 << 20)) /dev/urandom >"$2"
+  truncate_when_streaming "$2"
+  set +e
+  out=$(client -p 2 -e "$4" 2>&1)
+  rc=$?
+  set -e
+  wait "$truncater" || true
+  [ "$rc" -ne 0 ] || fail "a $1 of a file cut short meanwhile succeeded: $out"
+  echo "$out" | grep -qF "changed while being sent" || fail "$1: $out"
+  [ ! -e "$3" ] || fail "the cut-short $1 took its name"
+}
+
 truncated_file() {
   shaped_namespace  # 200 MB/s: the cut comes while the blocks past 1 MiB are still to be sent
   start_ferry_daemon "$bbftpd"
-  head -c $((512 << 20)) /dev/urandom >"$work/local/shrinking"
-  truncate_when_streaming "$work/local/shrinking"
-  set +e
-  out=$(client -p 2 -e "put $work/local/shrinking shrunk" 2>&1)
-  rc=$?
-  set -e
-  wait "$truncater" || true
-  [ "$rc" -ne 0 ] || fail "a put of a file cut short meanwhile succeeded: $out"
-  echo "$out" | grep -qF "changed while being sent" || fail "put: $out"
-  [ ! -e "$work/root/shrunk" ] || fail "the cut-short put took its name"
+  cut_short_fails put "$work/local/shrinking" "$work/root/shrunk" "put $work/local/shrinking shrunk"
   cp "$work/local/f8m" "$work/root/still"
-  head -c $((512 << 20)) /dev/urandom >"$work/root/shrinking2"
-  truncate_when_streaming "$work/root/shrinking2"
-  set +e
-  out=$(client -p 2 -e "get shrinking2 $work/local/shrunk2" 2>&1)
-  rc=$?
-  set -e
-  wait "$truncater" || true
-  [ "$rc" -ne 0 ] || fail "a get of a file cut short meanwhile succeeded: $out"
-  echo "$out" | grep -qF "changed while being sent" || fail "get: $out"
-  [ ! -e "$work/local/shrunk2" ] || fail "the cut-short get took its name"
+  cut_short_fails get "$work/root/shrinking2" "$work/local/shrunk2" \
+    "get shrinking2 $work/local/shrunk2"
   out=$(client -e "get still $work/local/still.back" 2>&1) || fail "the daemon stopped serving: $out"
   cmp -s "$work/root/still" "$work/local/still.back" || fail "the next get differs"
   ok "a file cut short while sent fails (put and get) with a clear message; the daemon goes on"

@@ -218,25 +218,33 @@ TEST(BbftpCheckedStreams, ABlockBadEveryTimeEndsTheStream) {
       << got.error().message;
 }
 
-TEST(BbftpCheckedStreams, ABlockThatReadsDifferentlyTheSecondTimeMeansTheFileChanged) {
+// A scripted receiver takes both blocks of a checked segment, lets `meanwhile` do its work on
+// the source, and asks for block 0 again; `sent` is what the sender made of it.
+template <class F>
+void ask_again_after(F meanwhile, session::StreamResult<void>& sent) {
   const std::string content = content_of(kBlock + 10);
   Files f(content);
   Pair p;
-  session::StreamResult<void> sent;
   std::thread sender([&] {
     sent = session::send_segment(p.a.get(), *f.source,
                                  checked_spec(content.size(), false, nullptr, nullptr));
   });
-  // The scripted receiver takes both blocks, rewrites the source, and asks for block 0 again.
   std::vector<std::byte> all(content.size() + 16);
   ASSERT_TRUE(io::read_exact(p.b.get(), all, std::chrono::seconds(5)));
-  write_file(f.dir / "source", std::string(content.size(), 'x'));
+  meanwhile(f, content.size());
   std::byte ask[bbftp::kHeaderSize + 4];
   bbftp::encode_header({bbftp::ext::kMsgExtResend, 4},
                        std::span<std::byte, bbftp::kHeaderSize>(ask, bbftp::kHeaderSize));
   store_be32(std::span<std::byte, 4>(ask + bbftp::kHeaderSize, 4), 0);
   ASSERT_TRUE(io::write_all(p.b.get(), ask, std::chrono::seconds(5)));
   sender.join();
+}
+
+TEST(BbftpCheckedStreams, ABlockThatReadsDifferentlyTheSecondTimeMeansTheFileChanged) {
+  session::StreamResult<void> sent;
+  ask_again_after(
+      [](Files& f, std::size_t size) { write_file(f.dir / "source", std::string(size, 'x')); },
+      sent);
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().sys_errno, ESTALE);
   EXPECT_NE(sent.error().message.find("changed while being sent"), std::string::npos)
@@ -245,23 +253,9 @@ TEST(BbftpCheckedStreams, ABlockThatReadsDifferentlyTheSecondTimeMeansTheFileCha
 
 // A block asked for again from a file cut short meanwhile ends the stream with a clear message.
 TEST(BbftpCheckedStreams, ABlockAskedForAgainFromAFileCutShortEndsTheStream) {
-  const std::string content = content_of(kBlock + 10);
-  Files f(content);
-  Pair p;
   session::StreamResult<void> sent;
-  std::thread sender([&] {
-    sent = session::send_segment(p.a.get(), *f.source,
-                                 checked_spec(content.size(), false, nullptr, nullptr));
-  });
-  std::vector<std::byte> all(content.size() + 16);
-  ASSERT_TRUE(io::read_exact(p.b.get(), all, std::chrono::seconds(5)));
-  ASSERT_EQ(::truncate((f.dir / "source").c_str(), 0), 0);
-  std::byte ask[bbftp::kHeaderSize + 4];
-  bbftp::encode_header({bbftp::ext::kMsgExtResend, 4},
-                       std::span<std::byte, bbftp::kHeaderSize>(ask, bbftp::kHeaderSize));
-  store_be32(std::span<std::byte, 4>(ask + bbftp::kHeaderSize, 4), 0);
-  ASSERT_TRUE(io::write_all(p.b.get(), ask, std::chrono::seconds(5)));
-  sender.join();
+  ask_again_after(
+      [](Files& f, std::size_t) { ASSERT_EQ(::truncate((f.dir / "source").c_str(), 0), 0); }, sent);
   ASSERT_FALSE(sent);
   EXPECT_NE(sent.error().message.find("changed while being sent (it shrank)"), std::string::npos)
       << sent.error().message;
