@@ -1,7 +1,8 @@
 // What the bbftp extension's integrity costs on the data streams, without the rest of a session:
-// a file moved over loopback TCP by the streams layer (session/bbftp/streams.hpp) in S
-// contiguous segments, one connection and one thread per stream on each side (bbftp -p S), raw
-// (protocol 3) and checked (1 MiB blocks, each with its XXH3-64 sum), in alternating runs. It
+// a file moved over loopback TCP by the streams layer (session/bbftp/streams.hpp) over S streams
+// laid out as a session lays them (plan_transfer, plan_blocks), one connection and one thread per
+// stream on each side (bbftp -p S), raw (protocol 3) and checked (integrity blocks, 1 MiB up to
+// 64 GiB, each with its XXH3-64 sum), in alternating runs. It
 // prints the medians of the sending and the receiving threads' CPU time and of the wall clock,
 // and their ratios.
 //
