@@ -5,7 +5,8 @@
 wait_for_port() {
   local log=$1 port=
   for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+    # The background job's redirection may not have created the log yet.
+    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" 2>/dev/null | head -1)
     [ -n "$port" ] && { echo "$port"; return 0; }
     sleep 0.05
   done
