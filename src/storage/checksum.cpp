@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 #include <xxhash.h>
+
+#include "core/bulk_buffer.hpp"
 // Debian's libxxhash picks the widest vector unit at run time (AVX2 where there is one: about
 // 4x the default SSE2 speed) through its _dispatch functions; the header maps XXH3 onto them.
 #if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
@@ -109,10 +111,10 @@ std::string Hasher::finish_hex() {
 
 Result<std::string> checksum_file(const File& file, Digest d) {
   Hasher h(d);
-  std::vector<std::byte> buf(1 << 20);
+  BulkBuffer buf(1 << 20);
   std::uint64_t offset = 0;
   for (;;) {
-    auto n = file.pread_some(buf, offset);
+    auto n = file.pread_some(buf.span(), offset);
     if (!n) return Unexpected(std::move(n).error());
     if (*n == 0) break;
     h.update(Bytes(buf.data(), *n));

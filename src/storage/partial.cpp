@@ -1,6 +1,8 @@
 #include "storage/partial.hpp"
 
 #include <xxhash.h>
+
+#include "core/bulk_buffer.hpp"
 // Debian's libxxhash picks the widest vector unit at run time (AVX2 where there is one: about
 // 4x the default SSE2 speed) through its _dispatch functions; the header maps XXH3 onto them.
 #if defined(__x86_64__) && __has_include(<xxh_x86dispatch.h>)
@@ -91,7 +93,7 @@ Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& re
   const bool limited = budget < std::chrono::hours(24);
   const auto deadline = Clock::now() + (limited ? budget : std::chrono::milliseconds(0));
   VerifiedPartial v;
-  std::vector<std::byte> buf(kReadChunk);  // blocks are read in chunks: a block may be large
+  BulkBuffer buf(kReadChunk);  // blocks are read in chunks: a block may be large
   XXH3_state_t* range_state = XXH3_createState();
   XXH3_state_t* block_state = XXH3_createState();
   struct Free {
@@ -225,7 +227,7 @@ Result<std::uint64_t> range_checksum(const File& file, std::uint64_t first, std:
     ~Free() { XXH3_freeState(s); }
   } free_state{s};
   XXH3_64bits_reset(s);
-  std::vector<std::byte> buf(kReadChunk);
+  BulkBuffer buf(kReadChunk);
   for (std::uint64_t at = first; at < last;) {
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), last - at));

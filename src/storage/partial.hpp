@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/bulk_buffer.hpp"
 #include "storage/error.hpp"
 #include "storage/file.hpp"
 #include "storage/partial_record.hpp"
@@ -123,7 +124,7 @@ class InOrderHasher {
   std::uint32_t block_size_;
   std::uint64_t hashed_ = 0;
   std::unique_ptr<State> state_;
-  std::vector<std::byte> buf_;
+  BulkBuffer buf_;
   std::map<std::uint64_t, std::uint64_t> blocks_;
 };
 

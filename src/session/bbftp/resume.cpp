@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/bulk_buffer.hpp"
+
 namespace ferry::session {
 namespace ext = bbftp::ext;
 namespace {
@@ -77,7 +79,7 @@ storage::Result<ext::ExtResume> answer_offer(const storage::File& file, std::uin
   const std::uint64_t block = ext::integrity_block(size);
   sums.resize(std::max<std::size_t>(sums.size(), block_count(size, block)));
   const auto deadline = deadline_of(budget);
-  std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, block)));
+  BulkBuffer buf(static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, block)));
   storage::Hasher range(storage::Digest::xxh3_64);
   storage::Hasher each(digest);
   for (const auto& g : offer.ranges) {
@@ -116,7 +118,7 @@ storage::Result<void> answered_sums(const storage::File& file, const ext::ExtRes
                                     std::vector<std::vector<std::uint8_t>>& sums) {
   const std::uint64_t block = ext::integrity_block(answer.size);
   sums.resize(std::max<std::size_t>(sums.size(), block_count(answer.size, block)));
-  std::vector<std::byte> buf;
+  BulkBuffer buf;
   storage::Hasher each(digest);
   for (const auto& g : answer.ranges) {
     for (std::uint64_t b = g.first / block; b * block < g.last; ++b) {
@@ -127,7 +129,7 @@ storage::Result<void> answered_sums(const storage::File& file, const ext::ExtRes
         continue;
       }
       if (buf.empty())
-        buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, block)));
+        buf = BulkBuffer(static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, block)));
       const std::uint64_t end = std::min((b + 1) * block, answer.size);
       for (std::uint64_t at = b * block; at < end;) {
         const std::size_t want =

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/bulk_buffer.hpp"
 #include "core/overloaded.hpp"
 #include "core/printable.hpp"
 #include "crypto/bbftp_keys.hpp"
@@ -969,8 +970,7 @@ Step Connection::stored_checksum(const ChecksumRequest& r) {
   const auto version = file_version(*f);
   const std::uint64_t limit = version ? version->size : 0;
   const std::uint64_t block = ext::integrity_block(limit);
-  std::vector<std::byte> buf(
-      static_cast<std::size_t>(std::min(block, std::max<std::uint64_t>(limit, 1))));
+  BulkBuffer buf(static_cast<std::size_t>(std::min(block, std::max<std::uint64_t>(limit, 1))));
   std::uint64_t size = 0;
   while (size < limit) {
     const std::size_t want =

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "core/bulk_buffer.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/extension.hpp"
 
@@ -70,7 +71,7 @@ StreamResult<void> send_raw(int sock, const storage::File& file, const StreamSpe
 }
 
 StreamResult<void> send_compressed(int sock, const storage::File& file, const StreamSpec& spec) {
-  std::vector<std::byte> raw(spec.block_size);
+  BulkBuffer raw(spec.block_size);
   std::vector<std::byte> packed(compressBound(static_cast<uLong>(spec.block_size)) +
                                 bbftp::kHeaderSize);
   std::uint64_t done = 0;
@@ -104,8 +105,8 @@ StreamResult<void> send_compressed(int sock, const storage::File& file, const St
 }
 
 StreamResult<void> receive_raw(int sock, const storage::File& file, const StreamSpec& spec) {
-  std::vector<std::byte> buf(std::min<std::uint64_t>(
-      std::max<std::size_t>(spec.block_size, kRawChunk), std::max<std::uint64_t>(spec.length, 1)));
+  BulkBuffer buf(std::min<std::uint64_t>(std::max<std::size_t>(spec.block_size, kRawChunk),
+                                         std::max<std::uint64_t>(spec.length, 1)));
   std::uint64_t done = 0;
   while (done < spec.length) {
     const std::size_t want =
@@ -124,7 +125,7 @@ StreamResult<void> receive_raw(int sock, const storage::File& file, const Stream
 StreamResult<void> receive_compressed(int sock, const storage::File& file, const StreamSpec& spec) {
   const std::size_t max_packed = compressBound(static_cast<uLong>(spec.block_size));
   std::vector<std::byte> packed(max_packed);
-  std::vector<std::byte> raw(spec.block_size);
+  BulkBuffer raw(spec.block_size);
   std::uint64_t done = 0;
   while (done < spec.length) {
     std::byte head[bbftp::kHeaderSize];
@@ -260,7 +261,7 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
   if (!blocks_fit(spec))
     return Unexpected(StreamError{EINVAL, "data stream: blocks past the file"});
   std::vector<std::vector<std::uint8_t>> sums(n);
-  std::vector<std::byte> buf(
+  BulkBuffer buf(
       static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))) + 32);
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);
@@ -330,7 +331,7 @@ StreamResult<void> receive_checked(int sock, const storage::File& file, const St
     return Unexpected(StreamError{EINVAL, "data stream: blocks past the file"});
   const std::size_t sum_size = storage::Hasher::size_of(c.digest);
   std::vector<std::vector<std::uint8_t>> sums(n);
-  std::vector<std::byte> buf(
+  BulkBuffer buf(
       static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))));
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);

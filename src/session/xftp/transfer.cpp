@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/bulk_buffer.hpp"
 #include "io/udp.hpp"
 
 namespace ferry::session {
@@ -104,8 +105,9 @@ Result<std::uint64_t, TransferError> send_stop_and_wait(int fd, const io::Socket
                                                         const xftp::Id& id, int eof_copies,
                                                         const StopAndWaitOptions& options) {
   Receiver receiver(fd, options);
-  std::vector<std::byte> current(kBlock), ahead(kBlock), in(kMaxDatagram);
-  auto first = read_block(file, current, 0);
+  BulkBuffer current(kBlock), ahead(kBlock);
+  std::vector<std::byte> in(kMaxDatagram);
+  auto first = read_block(file, current.span(), 0);
   if (!first) return Unexpected(first.error());
   std::size_t current_len = *first;
   std::uint64_t read_offset = current_len;
@@ -119,7 +121,7 @@ Result<std::uint64_t, TransferError> send_stop_and_wait(int fd, const io::Socket
         return Unexpected(network_error(s.error()));
       }
       if (pos + len == current_len) {  // read the next block while this datagram travels
-        auto r = read_block(file, ahead, read_offset);
+        auto r = read_block(file, ahead.span(), read_offset);
         if (!r) return Unexpected(r.error());
         ahead_len = *r;
         read_offset += ahead_len;
@@ -161,7 +163,7 @@ Result<std::uint64_t, TransferError> receive_stop_and_wait(int fd, const io::Soc
   const Bytes ack_bytes = as_bytes(ack);
   // Datagrams land directly behind the bytes not yet written; the block goes to the file when
   // full, after the ACK has been sent, so the disk works while the peer sends the next one.
-  std::vector<std::byte> block(kBlock + kMaxDatagram);
+  BulkBuffer block(kBlock + kMaxDatagram);
   std::size_t fill = 0;
   std::uint64_t written = 0;
   std::uint64_t reported = 0;
