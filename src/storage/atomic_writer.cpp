@@ -99,18 +99,23 @@ Result<AtomicWriter> AtomicWriter::open(Target target, const WriteOptions& optio
     w.abort(options.resumable ? Partial::keep : Partial::drop);
     return Unexpected(std::move(opened).error());
   }
-  if (options.preallocate > 0) {
-    const auto len = static_cast<off_t>(options.preallocate);
-    if (::fallocate(w.fd(), 0, 0, len) != 0) {
-      const int e = errno;
-      // Filesystems without fallocate still get the final size, so streams can pwrite anywhere.
-      if ((e != EOPNOTSUPP && e != ENOSYS) || ::ftruncate(w.fd(), len) != 0) {
-        w.abort(Partial::drop);
-        return fail(e, w.target_.shown);
-      }
-    }
+  if (auto r = w.preallocate(); !r) {
+    w.abort(Partial::drop);
+    return Unexpected(std::move(r).error());
   }
   return w;
+}
+
+Result<void> AtomicWriter::preallocate() const {
+  if (options_.preallocate == 0) return {};
+  const auto len = static_cast<off_t>(options_.preallocate);
+  if (::fallocate(fd(), 0, 0, len) == 0) return {};
+  const int e = errno;
+  // Filesystems without fallocate still get the final size, so streams can pwrite anywhere.
+  if ((e != EOPNOTSUPP && e != ENOSYS) || ::ftruncate(fd(), len) != 0) {
+    return fail(e, target_.shown);
+  }
+  return {};
 }
 
 Result<void> AtomicWriter::open_anonymous() {
@@ -322,7 +327,7 @@ Result<void> AtomicWriter::discard_partial() {
   drop_record();
   if (::ftruncate(fd(), 0) != 0) return fail(errno, target_.shown);
   resume_size_ = 0;
-  return {};
+  return preallocate();  // the room the emptied file had, again
 }
 
 }  // namespace ferry::storage

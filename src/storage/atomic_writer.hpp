@@ -61,7 +61,8 @@ class AtomicWriter {
   std::optional<std::vector<std::uint8_t>> load_record(std::size_t max_bytes = 4 << 20) const;
   // The record as it is, opened for appending (its journal: partial_record.hpp).
   Result<File> open_record_for_append() const;
-  // Starts the partial data over: empty, without a record (what it held is of no use).
+  // Starts the partial data over: empty (preallocated again), without a record (what it held is
+  // of no use).
   Result<void> discard_partial();
 
   // Access and modification times for the result (bbftp keepaccess), set before it appears.
@@ -86,6 +87,8 @@ class AtomicWriter {
 
   Result<void> open_anonymous();
   Result<void> open_reserved();
+  // Reserves options_.preallocate bytes (the final size, so that streams can write anywhere).
+  Result<void> preallocate() const;
   Result<void> move_into_place();
   void drop_temp() noexcept;
   void drop_record() const noexcept;

@@ -86,12 +86,15 @@ std::uint64_t VerifiedPartial::bytes() const noexcept {
   return n;
 }
 
+std::chrono::steady_clock::time_point budget_deadline(std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  return budget < std::chrono::hours(24) ? Clock::now() + budget : Clock::time_point::max();
+}
+
 Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& record,
                                        std::size_t max_ranges, std::chrono::milliseconds budget) {
   using Clock = std::chrono::steady_clock;
-  // (milliseconds::max() would overflow the clock: anything past a day is no limit at all.)
-  const bool limited = budget < std::chrono::hours(24);
-  const auto deadline = Clock::now() + (limited ? budget : std::chrono::milliseconds(0));
+  const auto deadline = budget_deadline(budget);
   VerifiedPartial v;
   BulkBuffer buf(kReadChunk);  // blocks are read in chunks: a block may be large
   XXH3_state_t* range_state = XXH3_createState();
@@ -112,7 +115,7 @@ Result<VerifiedPartial> verify_partial(const File& file, const PartialRecord& re
   };
   for (const auto& [index, sum] : record.blocks) {
     // Past the last range offered, or out of time: the rest is sent again, unread.
-    if ((v.ranges.size() == max_ranges && !open) || (limited && Clock::now() >= deadline)) break;
+    if ((v.ranges.size() == max_ranges && !open) || Clock::now() >= deadline) break;
     const std::uint64_t first = record.block_first(index), last = record.block_last(index);
     const bool extends = open && v.ranges.back().last == first;
     if (!extends && v.ranges.size() == max_ranges) break;

@@ -60,6 +60,9 @@ struct VerifiedPartial {
 Result<VerifiedPartial> verify_partial(
     const File& file, const PartialRecord& record, std::size_t max_ranges,
     std::chrono::milliseconds budget = std::chrono::milliseconds::max());
+// When a budget of reading time that starts now runs out: never for a day or more (the
+// default, milliseconds::max(), would overflow the clock).
+std::chrono::steady_clock::time_point budget_deadline(std::chrono::milliseconds budget);
 
 class AtomicWriter;
 

@@ -25,12 +25,6 @@ std::uint64_t block_count(std::uint64_t size, std::uint64_t block) {
   return (size + block - 1) / block;
 }
 
-// (milliseconds::max() would overflow the clock: anything past a day is no limit at all.)
-std::chrono::steady_clock::time_point deadline_of(std::chrono::milliseconds budget) {
-  const auto now = std::chrono::steady_clock::now();
-  return budget < std::chrono::hours(24) ? now + budget : now + std::chrono::hours(24);
-}
-
 }  // namespace
 
 storage::Result<PartialOffer> offer_partial(storage::AtomicWriter& writer,
@@ -78,7 +72,7 @@ storage::Result<ext::ExtResume> answer_offer(const storage::File& file, std::uin
   if (offer.size != size) return answer;
   const std::uint64_t block = ext::integrity_block(size);
   sums.resize(std::max<std::size_t>(sums.size(), block_count(size, block)));
-  const auto deadline = deadline_of(budget);
+  const auto deadline = storage::budget_deadline(budget);
   BulkBuffer buf(static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, block)));
   storage::Hasher range(storage::Digest::xxh3_64);
   storage::Hasher each(digest);

@@ -139,6 +139,33 @@ TEST_F(AtomicWriterTest, ResumableKeepsItsBytesForTheNextWriter) {
   EXPECT_EQ(read_file(tree.root + "/big.bin"), "0123456789abc");
 }
 
+TEST_F(AtomicWriterTest, DiscardedPartialDataLosesItsBytesButNotItsRoom) {
+  constexpr std::uint64_t kSize = 1 << 20;
+  {
+    auto w = sandbox->create("big.bin", {.preallocate = kSize, .resumable = true});
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->pwrite_all(bytes_of("0123456789"), 0));
+    w->abort(Partial::keep);
+  }
+  auto w = sandbox->create("big.bin", {.preallocate = kSize, .resumable = true});
+  ASSERT_TRUE(w);
+  ASSERT_GT(w->resume_size(), 0u);
+  ASSERT_TRUE(w->discard_partial());
+  EXPECT_EQ(w->resume_size(), 0u);
+  // Emptied and reserved again: streams go on writing anywhere in the final size.
+  struct stat st {};
+  ASSERT_EQ(::fstat(w->file().fd(), &st), 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), kSize);
+  std::array<std::byte, 10> head{};
+  ASSERT_TRUE(w->file().pread_exact(head, 0));
+  EXPECT_EQ(head, (std::array<std::byte, 10>{}));  // the old bytes are gone
+  ASSERT_TRUE(w->pwrite_all(bytes_of("end"), kSize - 3));
+  ASSERT_TRUE(w->commit());
+  auto done = sandbox->stat("big.bin");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->size, kSize);
+}
+
 TEST_F(AtomicWriterTest, LongestNamesStillGetATemporary) {
   ASSERT_TRUE(sandbox->unlink(kLongName255));
   for (auto collision : {Collision::replace, Collision::exclusive}) {
