@@ -167,6 +167,7 @@ def knock():
     while not os.path.exists(stop) and time.time() < deadline:
         for p in range(first, first + count):
             s = socket.socket()
+            s.settimeout(0.2)  # a knock held in a full backlog must not outlast the test
             try:
                 s.connect(("127.0.0.1", p))
                 s.sendall(b"\x00" * 32)  # the size of a proof, not the proof
@@ -198,9 +199,12 @@ lst.listen(1)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(lst.getsockname()[1]))
 os.rename(port_file + ".tmp", port_file)
-if os.fork() == 0:  # the strangers in a process of their own: the proxy never waits for them
+knocker = os.fork()
+if knocker == 0:  # the strangers in a process of their own: the proxy never waits for them
     knock()
     os._exit(0)
+with open(port_file + ".knocker", "w") as f:  # for the test to stop it: see stop_strangers
+    f.write(str(knocker))
 lst.settimeout(60)
 client, _ = lst.accept()
 upstream = socket.create_connection(("127.0.0.1", daemon_port), timeout=60)
@@ -215,12 +219,19 @@ PY
   racer=$!
   for _ in $(seq 1 100); do [ -s "$work/proxy_port" ] && break; sleep 0.1; done
   [ -s "$work/proxy_port" ] || fail "the proxy did not start"
+  # The stop file alone is not enough: a knock stuck in connect() while the work directory goes
+  # kept the strangers knocking (and ctest waiting on their output) for their whole 120 s.
+  stop_strangers() {
+    touch "$work/stop"
+    for _ in $(seq 1 50); do [ -s "$work/proxy_port.knocker" ] && break; sleep 0.1; done
+    kill "$(cat "$work/proxy_port.knocker" 2>/dev/null)" 2>/dev/null || true
+  }
   head -c $((1 << 20)) /dev/urandom >"$work/local/f1m"
   cmds=
   for i in $(seq 1 5); do cmds="$cmds; put $work/local/f1m r$i"; done
   out=$(port=$(cat "$work/proxy_port") client -p 2 -e "${cmds#; }" 2>&1) ||
-    { rc=$?; touch "$work/stop"; tail -5 "$work/daemon.log"; fail "transfers: exit $rc: $out"; }
-  touch "$work/stop"
+    { rc=$?; stop_strangers; tail -5 "$work/daemon.log"; fail "transfers: exit $rc: $out"; }
+  stop_strangers
   wait "$racer" || true
   for i in $(seq 1 5); do cmp "$work/local/f1m" "$work/root/r$i" || fail "r$i differs"; done
   grep -q "refused: not this session's proof" "$work/daemon.log" ||
