@@ -7,9 +7,11 @@
 // page. glibc serves large allocations from mmap behind a 16-byte header, so a vector's data sits
 // 16 bytes past a page boundary: a pread of page-aligned file offsets into it lands in the slow
 // window. Measured here, 256 MiB read from tmpfs in 1 MiB preads, by the destination's offset in
-// its page: 0: 70 ms; 1-31: 140-230 ms; 32-4088: 42-57 ms (writes mirror it: slow when the source
-// sits 1-31 bytes before a page's end). Half a page keeps both directions far from both edges
-// whatever the file offset's alignment (docs/performance.md). The contents start uninitialised.
+// its page: 0: 68-73 ms; 1-31: 130-231 ms; 32-4088: 39-57 ms (writes mirror it: slow when the
+// source sits 1-31 bytes before a page's end). Half a page keeps both directions far from both
+// edges for file offsets that are multiples of a page, as blocks are; other offsets land in the
+// slow window as rarely as with any other placement (31 in 4096; docs/performance.md). The
+// contents start uninitialised.
 #pragma once
 
 #include <cstddef>
