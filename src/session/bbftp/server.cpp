@@ -675,6 +675,10 @@ Step Connection::prepare_store(const TransferRequest& r) {
       auto o = offer_partial(writer, static_cast<std::uint64_t>(p.filesize));
       if (!o) {
         pending_.reset();
+        // (Starting over reserves the file's room again: a full disk shows there too.)
+        if (o.error().code == storage::Errc::no_space) {
+          return session_.reply(rp::transfer_no_space());
+        }
         return session_.reply(rp::create_file_failed(r.path, o.error().reason(), true));
       }
       if (!o->offer.ranges.empty() || o->bad_blocks > 0) {
@@ -691,6 +695,9 @@ Step Connection::prepare_store(const TransferRequest& r) {
     } else if (writer.resume_size() > 0) {
       if (auto d = writer.discard_partial(); !d) {
         pending_.reset();
+        if (d.error().code == storage::Errc::no_space) {
+          return session_.reply(rp::transfer_no_space());
+        }
         return session_.reply(rp::create_file_failed(r.path, d.error().reason(), true));
       }
       spdlog::info("{}: put {}: partial data started over (no resume asked)", who(), name);
