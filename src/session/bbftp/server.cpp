@@ -644,14 +644,19 @@ Step Connection::prepare_store(const TransferRequest& r) {
     wo.mode = p.filemode & (sb.confined() ? 01777 : 07777);
     wo.exact_mode = true;
   }
+  // Creating the file, or starting its partial data over (which reserves its room again): a
+  // full disk is said as one.
+  auto cannot_create = [&](const storage::Error& e, bool retryable) {
+    if (e.code == storage::Errc::no_space) return session_.reply(rp::transfer_no_space());
+    return session_.reply(rp::create_file_failed(r.path, e.reason(), retryable));
+  };
   auto w = sb.create(r.path, wo);
   if (!w) {
     const auto& e = w.error();
     if (e.code == storage::Errc::permission && sb.stat(r.path)) {
       return session_.reply(rp::not_writable(r.path));
     }
-    if (e.code == storage::Errc::no_space) return session_.reply(rp::transfer_no_space());
-    return session_.reply(rp::create_file_failed(r.path, e.reason(), e.retryable()));
+    return cannot_create(e, e.retryable());
   }
   if ((p.transferoption & tropt::kAcc) != 0) {
     const auto atime = decode_time(p.lastaccess), mtime = decode_time(p.lastmodif);
@@ -675,11 +680,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
       auto o = offer_partial(writer, static_cast<std::uint64_t>(p.filesize));
       if (!o) {
         pending_.reset();
-        // (Starting over reserves the file's room again: a full disk shows there too.)
-        if (o.error().code == storage::Errc::no_space) {
-          return session_.reply(rp::transfer_no_space());
-        }
-        return session_.reply(rp::create_file_failed(r.path, o.error().reason(), true));
+        return cannot_create(o.error(), true);
       }
       if (!o->offer.ranges.empty() || o->bad_blocks > 0) {
         spdlog::info(
@@ -695,10 +696,7 @@ Step Connection::prepare_store(const TransferRequest& r) {
     } else if (writer.resume_size() > 0) {
       if (auto d = writer.discard_partial(); !d) {
         pending_.reset();
-        if (d.error().code == storage::Errc::no_space) {
-          return session_.reply(rp::transfer_no_space());
-        }
-        return session_.reply(rp::create_file_failed(r.path, d.error().reason(), true));
+        return cannot_create(d.error(), true);
       }
       spdlog::info("{}: put {}: partial data started over (no resume asked)", who(), name);
     }
