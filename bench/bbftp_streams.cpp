@@ -11,8 +11,10 @@
 // write into a new page costs a host fault, and that noise (docs/performance.md) would swamp the
 // difference; `fresh` truncates and preallocates the destination before every run, as a real
 // receiver does.
-// Usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh]]]]   (defaults 512, 9, 1; in /dev/shm,
-// or $FERRY_BENCH_DIR)
+// `ahead`: the checked sender's sums are hashed before the clock starts (sums_ahead.hpp), as a
+// session's are while it waits for the receiver, and the sender sends from the page cache.
+// Usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh] [ahead]]]]   (defaults 512, 9, 1; in
+// /dev/shm, or $FERRY_BENCH_DIR)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -29,6 +32,7 @@
 #include "proto/bbftp/extension.hpp"
 #include "proto/bbftp/transfer_plan.hpp"
 #include "session/bbftp/streams.hpp"
+#include "session/bbftp/sums_ahead.hpp"
 
 namespace {
 
@@ -37,6 +41,7 @@ using ferry::session::StreamSpec;
 namespace storage = ferry::storage;
 
 bool fresh_pages = false;
+bool sums_ahead = false;
 
 double thread_cpu() {
   timespec t{};
@@ -97,10 +102,15 @@ Run move_once(const storage::File& src, const storage::File& dst, std::uint64_t 
     spec.length = plan.segments[i].length;
     spec.block_size = plan.block_bytes;
     if (checked) {
-      spec.check.emplace();
-      spec.check->block = plan.integrity_block;
-      spec.check->file_size = size;
-      spec.check->blocks = plan.blocks[i];
+      // Every field given: clang 14 cannot default-construct the nested Check here.
+      spec.check = StreamSpec::Check{ferry::storage::Digest::xxh3_64,
+                                     plan.integrity_block,
+                                     size,
+                                     plan.blocks[i],
+                                     nullptr,
+                                     nullptr,
+                                     {},
+                                     nullptr};
     }
   }
   if (checked) {
@@ -110,6 +120,15 @@ Run move_once(const storage::File& src, const storage::File& dst, std::uint64_t 
   std::vector<std::pair<UniqueFd, UniqueFd>> socks;
   for (std::size_t i = 0; i < n; ++i) socks.push_back(tcp_pair());
   std::vector<double> sender_cpu(n), receiver_cpu(n);
+  // `ahead`: the sender's sums hashed before the clock starts, as a session's are while the
+  // receiver preallocates.
+  std::optional<ferry::session::SumsAhead> ahead;
+  if (checked && sums_ahead) {
+    ahead.emplace(src, ferry::storage::Digest::xxh3_64, plan.integrity_block, size,
+                  ferry::session::sending_order(plan), ferry::session::SumsAhead::default_window());
+    ahead->wait_idle();
+    for (auto& spec : specs) spec.check->ahead = &*ahead;
+  }
   std::vector<std::thread> threads;
   // One side of stream i on its own thread, its CPU time kept.
   const auto side = [&](std::size_t i, bool receive) {
@@ -148,11 +167,14 @@ int main(int argc, char** argv) {
   const std::uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 512;
   const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 9;
   const int streams = argc > 3 ? std::clamp(std::atoi(argv[3]), 1, 64) : 1;
-  fresh_pages = argc > 4 && std::string(argv[4]) == "fresh";
+  for (int i = 4; i < argc; ++i) {
+    fresh_pages = fresh_pages || std::string(argv[i]) == "fresh";
+    sums_ahead = sums_ahead || std::string(argv[i]) == "ahead";
+  }
   const char* env_dir = std::getenv("FERRY_BENCH_DIR");
   const std::string dir = env_dir != nullptr ? env_dir : "/dev/shm";
   const std::uint64_t size = mib << 20;
-  if (size == 0) die("usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh]]]]");
+  if (size == 0) die("usage: bench_bbftp_streams [MIB [RUNS [STREAMS [fresh] [ahead]]]]");
   const std::string src_path = dir + "/ferry-streams-src." + std::to_string(::getpid());
   const std::string dst_path = dir + "/ferry-streams-dst." + std::to_string(::getpid());
   {

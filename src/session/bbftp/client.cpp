@@ -17,6 +17,7 @@
 #include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/resume.hpp"
 #include "session/bbftp/streams.hpp"
+#include "session/bbftp/sums_ahead.hpp"
 #include "storage/atomic_writer.hpp"
 
 namespace ferry::session {
@@ -676,6 +677,15 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
 
   const auto started = std::chrono::steady_clock::now();
   const bool resume = resumable() && s.resume && !s.simulate && st->size > 0;
+  // The block sums are hashed from now on, while the daemon preallocates the file: in the order
+  // of the plan we asked for (the daemon may grant fewer streams: then in a worse order). A
+  // resume waits for its plan: much of the file may be there already.
+  std::optional<SumsAhead> ahead;
+  if (!resume) {
+    TransferPlan asked = plan_for(st->size, p, s);
+    plan_blocks(asked, ext::integrity_block(asked.size));
+    hash_ahead(ahead, *file, asked, s);
+  }
   std::optional<ext::ExtResume> offer;
   auto ready = request_transfer(MsgCode::store_v2, p, remote_path,
                                 resume ? std::optional(ext::ExtResume{}) : std::nullopt, &offer);
@@ -699,13 +709,14 @@ Outcome BbftpClient::put(const storage::Sandbox& local, const std::string& local
   }
   if (checksums()) {
     plan_blocks(plan, ext::integrity_block(plan.size), present_segments(resumed.answer));
+    if (!ahead) hash_ahead(ahead, *file, plan, s);
   }
   auto opened = start_data(plan, ready->ports, s, s.simulate);
   if (!opened) return std::move(opened).error();
   std::vector<UniqueFd> socks = std::move(*opened);
   if (checksums() && !s.simulate) {
     return put_checked(*file, local_path, plan, socks, accepted.nbstream, started,
-                       std::move(resumed));
+                       std::move(resumed), ahead ? &*ahead : nullptr);
   }
   std::optional<StreamError> failed;
   if (!s.simulate) {
@@ -802,14 +813,23 @@ Outcome BbftpClient::get(const storage::Sandbox& local, const std::string& remot
   return finish_get(failed, *writer, size, accepted.nbstream, started);
 }
 
+void BbftpClient::hash_ahead(std::optional<SumsAhead>& ahead, const storage::File& file,
+                             const TransferPlan& plan, const TransferSettings& s) {
+  if (!checksums() || s.simulate || plan.compressed || plan.size == 0) return;
+  ahead.emplace(file, checksum_kind().block, plan.integrity_block, plan.size, sending_order(plan),
+                SumsAhead::default_window());
+}
+
 // The extension's put: block sums on the streams, then our whole-file sum in MSG_EXT_SUM (or
 // why there is none: the file changed, the streams failed); the daemon commits only on a match.
 Outcome BbftpClient::put_checked(const storage::File& file, const std::string& local_path,
                                  const TransferPlan& plan, std::vector<UniqueFd>& socks,
-                                 int streams, TimePoint started, Resumed resumed) {
+                                 int streams, TimePoint started, Resumed resumed,
+                                 SumsAhead* ahead) {
   const auto before = file_version(file);
   TransferSums sums{
       checksum_kind().block, std::move(resumed.sums), 0, plan.size - plan.planned_bytes(), {}};
+  sums.ahead = ahead;
   auto failed = move_streams(socks, file, plan, DataDirection::send, stream_timeouts(),
                              config_.on_progress, &sums);
   socks.clear();

@@ -227,7 +227,10 @@ class BbftpClient {
   };
   Outcome put_checked(const storage::File& file, const std::string& local_path,
                       const bbftp::TransferPlan& plan, std::vector<UniqueFd>& socks, int streams,
-                      TimePoint started, Resumed resumed);
+                      TimePoint started, Resumed resumed, SumsAhead* ahead);
+  // A put's sums hashed ahead of its streams (sums_ahead.hpp), when the transfer is checked.
+  void hash_ahead(std::optional<SumsAhead>& ahead, const storage::File& file,
+                  const bbftp::TransferPlan& plan, const TransferSettings& s);
   Outcome get_checked(storage::AtomicWriter& writer, const bbftp::TransferPlan& plan,
                       std::vector<UniqueFd>& socks, int streams, TimePoint started,
                       Resumed resumed);

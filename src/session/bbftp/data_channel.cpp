@@ -220,7 +220,7 @@ std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const stor
       if (sums != nullptr) {
         spec.check = StreamSpec::Check{sums->block_digest, plan.integrity_block, plan.size,
                                        plan.blocks[i],     &sums->sums,          &stream_resent[i],
-                                       sums->arrived};
+                                       sums->arrived,      sums->ahead};
       }
       workers.emplace_back([&, i, spec] {
         const int sock = socks[i].get();

@@ -102,6 +102,7 @@ struct TransferSums {
   std::uint64_t already = 0;                    // bytes of the file not moved (for progress)
   std::function<void(std::uint64_t index, Bytes data, const std::vector<std::uint8_t>& sum)>
       arrived;
+  SumsAhead* ahead = nullptr;  // a sender's sums computed ahead, when it has them
 };
 std::optional<StreamError> move_streams(std::vector<UniqueFd>& socks, const storage::File& file,
                                         const bbftp::TransferPlan& plan, DataDirection direction,

@@ -26,6 +26,7 @@
 #include "session/bbftp/data_channel.hpp"
 #include "session/bbftp/resume.hpp"
 #include "session/bbftp/streams.hpp"
+#include "session/bbftp/sums_ahead.hpp"
 #include "storage/atomic_writer.hpp"
 
 namespace ferry::session {
@@ -65,6 +66,8 @@ struct PendingTransfer {
   storage::RecordJournal journal;
   std::unique_ptr<std::atomic<std::uint64_t>> received =
       std::make_unique<std::atomic<std::uint64_t>>(0);
+  // A checked retrieve's sums, hashed while the client prepares (last: it reads `reader`).
+  std::unique_ptr<SumsAhead> ahead;
 };
 
 class Connection {
@@ -761,6 +764,17 @@ Step Connection::prepare_retrieve(const TransferRequest& r) {
     answer = Message(Raw{ext::kMsgExtResume, ext::encode(a)});
     pending_->answer = std::move(a);
   }
+  if (checksums()) {  // the plan start() will make, hashed while the client preallocates
+    TransferPlan plan = plan_transfer(static_cast<std::uint64_t>(echo.filesize), echo.nbstream,
+                                      echo.buffersize, echo.transferoption);
+    plan_blocks(plan, ext::integrity_block(plan.size),
+                present_segments(pending_->answer.value_or(ext::ExtResume{plan.size, {}})));
+    if (!plan.compressed) {
+      pending_->ahead = std::make_unique<SumsAhead>(
+          *pending_->reader, checksum_kind().block, plan.integrity_block, plan.size,
+          sending_order(plan), SumsAhead::default_window());
+    }
+  }
   return accept_with_ports(echo, std::move(answer));
 }
 
@@ -837,6 +851,7 @@ Step Connection::move_checked(std::vector<UniqueFd> socks, const TransferPlan& p
   PendingTransfer& t = *pending_;
   TransferSums sums{
       checksum_kind().block, std::move(t.sums), 0, plan.size - plan.planned_bytes(), {}};
+  if (!t.store) sums.ahead = t.ahead.get();
   if (t.store) {
     const auto digest = checksum_kind().block;
     sums.arrived = [&t, digest](std::uint64_t index, Bytes data,

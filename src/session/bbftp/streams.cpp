@@ -13,6 +13,7 @@
 #include "core/bulk_buffer.hpp"
 #include "proto/bbftp/codec.hpp"
 #include "proto/bbftp/extension.hpp"
+#include "session/bbftp/sums_ahead.hpp"
 
 namespace ferry::session {
 namespace {
@@ -47,22 +48,53 @@ StreamResult<void> send_ack(int sock, io::Timeout timeout) {
   return {};
 }
 
-StreamResult<void> send_raw(int sock, const storage::File& file, const StreamSpec& spec) {
-  auto offset = static_cast<off_t>(spec.offset);
-  std::uint64_t left = spec.length;
-  // sendfile: the kernel moves page-cache pages straight to the socket.
+// Sends bytes [offset, offset + length) of `file` with sendfile: the kernel moves page-cache
+// pages straight to the socket. `sent` is told each piece's size; false when the file ended
+// before `length` (the caller says how).
+template <class Sent>
+StreamResult<bool> send_file_range(int sock, const storage::File& file, std::uint64_t offset,
+                                   std::uint64_t length, io::Timeout timeout, Sent sent) {
+  auto at = static_cast<off_t>(offset);
+  std::uint64_t left = length;
   while (left > 0) {
-    const ssize_t n =
-        ::sendfile(sock, file.fd(), &offset, std::min<std::uint64_t>(left, kRawChunk));
+    const ssize_t n = ::sendfile(sock, file.fd(), &at, std::min<std::uint64_t>(left, kRawChunk));
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
-      count(spec, static_cast<std::uint64_t>(n));
+      sent(static_cast<std::uint64_t>(n));
       continue;
     }
-    if (n == 0) return Unexpected(StreamError{EIO, file.path() + ": file shrank while sending"});
+    if (n == 0) return false;
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      if (auto w = io::wait_writable(sock, spec.data_timeout); !w) return from_io(w.error());
+      if (auto w = io::wait_writable(sock, timeout); !w) return from_io(w.error());
+      continue;
+    }
+    return Unexpected(StreamError{errno, "data stream: send failed"});
+  }
+  return true;
+}
+
+StreamResult<void> send_raw(int sock, const storage::File& file, const StreamSpec& spec) {
+  auto whole = send_file_range(sock, file, spec.offset, spec.length, spec.data_timeout,
+                               [&](std::uint64_t n) { count(spec, n); });
+  if (!whole) return Unexpected(whole.error());
+  if (!*whole) return Unexpected(StreamError{EIO, file.path() + ": file shrank while sending"});
+  return {};
+}
+
+// Writes `data` with MSG_MORE: the kernel holds it for what follows at once, so that a block's
+// sum rides with the next block's bytes instead of going out as a segment of its own.
+StreamResult<void> write_more(int sock, Bytes data, io::Timeout timeout) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::send(sock, data.data() + done, data.size() - done, MSG_MORE | MSG_NOSIGNAL);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (auto w = io::wait_writable(sock, timeout); !w) return from_io(w.error());
       continue;
     }
     return Unexpected(StreamError{errno, "data stream: send failed"});
@@ -255,6 +287,11 @@ std::vector<std::byte> packed_buffer(const StreamSpec& spec) {
              : std::vector<std::byte>();
 }
 
+StreamResult<void> write_sum(int sock, const std::vector<std::uint8_t>& sum, io::Timeout timeout) {
+  if (auto w = io::write_all(sock, as_bytes(sum), timeout); !w) return from_io(w.error());
+  return {};
+}
+
 StreamResult<void> send_checked(int sock, const storage::File& file, const StreamSpec& spec) {
   const auto& c = *spec.check;
   const std::uint64_t n = block_count(spec);
@@ -267,6 +304,24 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
   storage::Hasher hasher(c.digest);
   auto send_block = [&](std::uint64_t j, bool again) -> StreamResult<void> {
     const auto b = block_span(spec, j);
+    if (!again && c.ahead != nullptr && !spec.compressed) {
+      if (auto sum = c.ahead->take(c.blocks[j])) {  // hashed already: from the page cache
+        auto whole = send_file_range(sock, file, b.offset, b.length, spec.data_timeout,
+                                     [](std::uint64_t) {});
+        if (!whole) return Unexpected(whole.error());
+        if (!*whole) {
+          return Unexpected(
+              StreamError{ESTALE, file.path() + " changed while being sent (it shrank)"});
+        }
+        // The last block's sum goes out at once: the receiver answers the segment after it.
+        auto w = j + 1 < n ? write_more(sock, as_bytes(*sum), spec.data_timeout)
+                           : write_sum(sock, *sum, spec.data_timeout);
+        if (!w) return w;
+        count(spec, b.length);
+        sums[j] = std::move(*sum);
+        return {};
+      }
+    }
     if (auto r = file.pread_exact({buf.data(), b.length}, b.offset); !r) {
       return Unexpected(StreamError{
           r.error().sys_errno,
@@ -324,6 +379,64 @@ StreamResult<void> send_checked(int sock, const storage::File& file, const Strea
   return Unexpected(StreamError{EPROTO, "data stream: too many rounds of blocks sent again"});
 }
 
+// A raw checked stream's first pass over its blocks: received a few blocks at a time, each
+// with the sum that follows it, into one buffer, as much as the socket holds per read, and each
+// block hashed and written as soon as it is whole. Reading a block at a time cost a checked
+// receiver several times as many reads (and window updates to the sender) as a raw one, which
+// reads whatever has arrived (docs/performance.md). `sums[j]` gets the sum of each block j that
+// matched; `bad` the blocks that did not, in order.
+StreamResult<void> receive_blocks(int sock, const storage::File& file, const StreamSpec& spec,
+                                  std::vector<std::vector<std::uint8_t>>& sums,
+                                  std::vector<std::uint32_t>& bad) {
+  const auto& c = *spec.check;
+  const std::uint64_t n = block_count(spec);
+  const std::size_t sum_size = storage::Hasher::size_of(c.digest);
+  const auto block =
+      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1)));
+  const std::size_t stride = block + sum_size;  // a block and its sum, in the buffer
+  const std::size_t group = std::max<std::size_t>(1, kRawChunk / block);
+  BulkBuffer buf(stride * static_cast<std::size_t>(std::min<std::uint64_t>(group, n)));
+  storage::Hasher hasher(c.digest);
+  for (std::uint64_t first = 0; first < n;) {
+    // A group ends at the file's last block, the one that can be short (a resume may send it
+    // first): every other block of a group fills its stride.
+    std::size_t blocks = 0, total = 0;
+    while (blocks < group && first + blocks < n) {
+      const std::size_t length = block_span(spec, first + blocks).length;
+      total += length + sum_size;
+      ++blocks;
+      if (length < block) break;
+    }
+    std::size_t got = 0, done = 0;  // bytes in the buffer; blocks of the group written
+    while (done < blocks) {
+      auto r = io::read_some(sock, {buf.data() + got, total - got}, spec.data_timeout);
+      if (!r) return from_io(r.error());
+      got += *r;
+      for (; done < blocks; ++done) {
+        const std::uint64_t j = first + done;
+        const auto b = block_span(spec, j);
+        const std::byte* data = buf.data() + done * stride;
+        if (got < done * stride + b.length + sum_size) break;  // not whole yet
+        hasher.update(Bytes(data, b.length));
+        auto mine = hasher.finish();
+        if (auto w = file.pwrite_all({data, b.length}, b.offset); !w) {
+          return from_storage(w.error());
+        }
+        count(spec, b.length);
+        if (!std::equal(mine.begin(), mine.end(),
+                        reinterpret_cast<const std::uint8_t*>(data + b.length))) {
+          bad.push_back(static_cast<std::uint32_t>(j));
+          continue;
+        }
+        if (c.arrived) c.arrived(c.blocks[j], Bytes(data, b.length), mine);
+        sums[j] = std::move(mine);
+      }
+    }
+    first += blocks;
+  }
+  return {};
+}
+
 StreamResult<void> receive_checked(int sock, const storage::File& file, const StreamSpec& spec) {
   const auto& c = *spec.check;
   const std::uint64_t n = block_count(spec);
@@ -356,11 +469,15 @@ StreamResult<void> receive_checked(int sock, const storage::File& file, const St
     return true;
   };
   std::vector<std::uint32_t> bad;
-  for (std::uint64_t j = 0; j < n; ++j) {
-    auto good = receive_block(j);
-    if (!good) return Unexpected(good.error());
-    if (!*good) bad.push_back(static_cast<std::uint32_t>(j));
-    count(spec, block_span(spec, j).length);
+  if (spec.compressed) {
+    for (std::uint64_t j = 0; j < n; ++j) {
+      auto good = receive_block(j);
+      if (!good) return Unexpected(good.error());
+      if (!*good) bad.push_back(static_cast<std::uint32_t>(j));
+      count(spec, block_span(spec, j).length);
+    }
+  } else if (auto r = receive_blocks(sock, file, spec, sums, bad); !r) {
+    return r;
   }
   for (int round = 0;; ++round) {
     if (bad.empty()) {

@@ -24,6 +24,8 @@
 
 namespace ferry::session {
 
+class SumsAhead;
+
 struct StreamError {
   int sys_errno = 0;  // ENOSPC/EDQUOT mean a full disk, EILSEQ a corrupt block, 0 a closed peer
   std::string message;
@@ -56,6 +58,9 @@ struct StreamSpec {
     std::uint64_t* resent = nullptr;
     std::function<void(std::uint64_t index, Bytes data, const std::vector<std::uint8_t>& sum)>
         arrived;
+    // A sender's sums computed ahead (sums_ahead.hpp): a block it has is sent from the page
+    // cache (sendfile) with that sum. Not with compression, which reads every block anyway.
+    SumsAhead* ahead = nullptr;
   };
   std::optional<Check> check;
 };
