@@ -1,5 +1,6 @@
 #include "session/bbftp/sums_ahead.hpp"
 
+#include <sys/resource.h>
 #include <sys/sysinfo.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@ namespace {
 
 // Read and hashed in pieces that stay in a core's L2 cache between the copy and the hash.
 constexpr std::size_t kPiece = 256 << 10;
+constexpr int kHasherNice = 19;
 
 }  // namespace
 
@@ -73,6 +75,10 @@ void SumsAhead::run(const std::stop_token& stop) {
     decltype(give_back)& f;
     ~Ended() { f(); }
   } ended{give_back};
+  // The hasher yields to the streams: it only saves them work when it runs on a core they leave
+  // idle (a stream that overtakes it hashes the block itself). On Linux this call sets the nice
+  // value of the calling thread alone; failing, it changes nothing.
+  (void)::setpriority(PRIO_PROCESS, 0, kHasherNice);
   try {
     BulkBuffer buf(kPiece);
     storage::Hasher hasher(digest_);
