@@ -19,6 +19,7 @@
 #include <initializer_list>
 
 #include "core/unique_fd.hpp"
+#include "session/bbftp/sums_ahead.hpp"
 
 namespace ferry::daemon {
 namespace {
@@ -114,15 +115,14 @@ class Filter {
       check(::seccomp_rule_add(ctx_, SCMP_ACT_ALLOW, nr, 0), n);
     }
   }
-  void allow_if(const char* name, scmp_arg_cmp cmp) {
+  // Allowed only when every comparison holds.
+  template <class... Cmp>
+  void allow_if(const char* name, Cmp... cmps) {
     const int nr = ::seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) return;
-    check(::seccomp_rule_add(ctx_, SCMP_ACT_ALLOW, nr, 1, cmp), name);
-  }
-  void allow_if(const char* name, scmp_arg_cmp a, scmp_arg_cmp b) {
-    const int nr = ::seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR) return;
-    check(::seccomp_rule_add(ctx_, SCMP_ACT_ALLOW, nr, 2, a, b), name);
+    check(::seccomp_rule_add(ctx_, SCMP_ACT_ALLOW, nr, static_cast<unsigned>(sizeof...(cmps)),
+                             cmps...),
+          name);
   }
   void fail_if(const char* name, int err, scmp_arg_cmp cmp) {
     const int nr = ::seccomp_syscall_resolve_name(name);
@@ -232,8 +232,6 @@ void allow_base(Filter& f) {
   }
   f.allow_if("prlimit64", arg0(SCMP_CMP_EQ, 0));
   f.allow_if("sched_getaffinity", arg0(SCMP_CMP_EQ, 0));
-  // A thread lowering its own priority (who 0 is the calling thread on Linux): SumsAhead's.
-  f.allow_if("setpriority", arg0(SCMP_CMP_EQ, PRIO_PROCESS), arg(1, SCMP_CMP_EQ, 0));
   f.allow_if("sendto", arg(4, SCMP_CMP_EQ, 0));
   // abort() raises SIGABRT at itself, and at no other process.
   f.allow_if("tgkill", arg0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid())));
@@ -344,6 +342,11 @@ ferry::Result<void, std::string> confine_session(const Confinement& c, int root_
   if (!c.seccomp) return {};
   Filter f;
   allow_base(f);
+  // The block hasher's thread lowering itself to nice 19 (sums_ahead.cpp), and nothing else:
+  // `who` 0 is the calling thread on Linux, and the value is fixed, so that a raised
+  // RLIMIT_NICE (prlimit64 on itself is allowed) cannot turn this into a way up.
+  f.allow_if("setpriority", arg0(SCMP_CMP_EQ, PRIO_PROCESS), arg(1, SCMP_CMP_EQ, 0),
+             arg(2, SCMP_CMP_EQ, static_cast<scmp_datum_t>(session::kHasherNice)));
   // Files beneath the sandbox. chmod and times only through descriptors (fchmod; futimens is
   // utimensat without a path): Landlock does not cover them by path, and every password-file
   // user's files belong to the same service account. No ioctl at all.

@@ -6,6 +6,7 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -350,6 +351,15 @@ void set_buffer_sizes(int fd, int send_bytes, int recv_bytes) noexcept {
 
 void set_tos(int fd, int tos) noexcept {
   ::setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+}
+
+void set_send_timeout(int fd, Timeout timeout) noexcept {
+  timeval tv{};
+  if (timeout > Timeout::zero()) {
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  }
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 }  // namespace ferry::io

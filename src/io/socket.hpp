@@ -103,5 +103,9 @@ void set_nodelay(int fd) noexcept;
 // Socket buffer sizes in bytes (0 leaves the kernel's autotuning alone).
 void set_buffer_sizes(int fd, int send_bytes, int recv_bytes) noexcept;
 void set_tos(int fd, int tos) noexcept;
+// The kernel's bound on a send that blocks (SO_SNDTIMEO; kNoTimeout: none): what ends a
+// sendfile(2) to a blocking socket whose peer stopped reading, since sendfile takes no
+// MSG_DONTWAIT. It then returns what it sent, or fails with EAGAIN.
+void set_send_timeout(int fd, Timeout timeout) noexcept;
 
 }  // namespace ferry::io

@@ -2,6 +2,8 @@
  * calls fnmatch(3) on each name in the directory, and two names make the session try what its
  * confinement forbids:
  *   "ferry-forbidden-syscall"  personality(2), on no allow-list: seccomp kills the process;
+ *   "ferry-priority-raise"     setpriority(2) to nice -20: the session's filter allows only the
+ *                              block hasher's nice 19 on the calling thread, and kills;
  *   "ferry-landlock-probe"     opens /etc/hostname, outside any root: Landlock refuses it; the
  *                              outcome goes to the daemon's standard error. */
 #define _GNU_SOURCE
@@ -11,6 +13,7 @@
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,6 +23,8 @@ int fnmatch(const char* pattern, const char* string, int flags) {
   if (!real) real = (int (*)(const char*, const char*, int))dlsym(RTLD_NEXT, "fnmatch");
   if (strcmp(string, "ferry-forbidden-syscall") == 0) {
     syscall(SYS_personality, 0xffffffffUL);
+  } else if (strcmp(string, "ferry-priority-raise") == 0) {
+    syscall(SYS_setpriority, PRIO_PROCESS, 0, -20);
   } else if (strcmp(string, "ferry-landlock-probe") == 0 && !probed) {
     probed = 1;
     const int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);

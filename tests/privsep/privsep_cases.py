@@ -157,29 +157,42 @@ def shim_env(shim):
     return env
 
 
-def case_forbidden_syscall_killed(bbftpd, bbftp, shim):
+def forbidden_call_killed(bbftpd, bbftp, shim, probe, what):
     if confinement_default(bbftpd, "seccomp") != "on":
         skip("seccomp is off by default in this build (sanitizers)")
     w = Work()
     d = start_bbftpd(bbftpd, w, env=shim_env(shim))
-    plant(w, "ferry-forbidden-syscall")
+    plant(w, probe)
     r = client(bbftp, d, "dir .")
     if r.returncode == 0:
         fail("the session survived a forbidden system call: %s" % r.stdout)
     if not wait_until(lambda: "killed: a forbidden system call" in d.log_text(), 5):
         fail("the daemon did not report the kill: " + d.log_text()[-2000:])
-    ok("a session calling personality(2) was killed (%s)" % r.stderr.strip().splitlines()[-1])
+    ok("a session calling %s was killed (%s)" % (what, r.stderr.strip().splitlines()[-1]))
+    # Our client's transfers are checked: sending the get, the daemon's block hasher lowers its
+    # own priority, which the same filter allows.
     put_get(bbftp, d, w, "after the kill")
     ok("the daemon keeps serving: 3 MiB put and got back identical")
+    checked = r"get /p \(3145728 bytes, 1 streams\) in .*, xxh3-128 "
+    if not wait_until(lambda: re.search(checked, d.log_text()), 5):
+        fail("the get was not a checked one: " + d.log_text()[-2000:])
     # The hook is what kills: without seccomp the same command is answered.
     d.stop()
     w2 = Work()
     d2 = start_bbftpd(bbftpd, w2, "--seccomp", "off", env=shim_env(shim))
-    plant(w2, "ferry-forbidden-syscall")
+    plant(w2, probe)
     r = client(bbftp, d2, "dir .")
     if r.returncode != 0 or "forbidden system call" in d2.log_text():
         fail("with --seccomp off the command should be answered: %s %s" % (r.stdout, r.stderr))
     ok("with --seccomp off the same command is answered")
+
+
+def case_forbidden_syscall_killed(bbftpd, bbftp, shim):
+    forbidden_call_killed(bbftpd, bbftp, shim, "ferry-forbidden-syscall", "personality(2)")
+
+
+def case_priority_raise_killed(bbftpd, bbftp, shim):
+    forbidden_call_killed(bbftpd, bbftp, shim, "ferry-priority-raise", "setpriority(2) to -20")
 
 
 def case_landlock_confines_session(bbftpd, bbftp, shim):

@@ -87,7 +87,8 @@ StreamResult<void> send_raw(int sock, const storage::File& file, const StreamSpe
 StreamResult<void> write_more(int sock, Bytes data, io::Timeout timeout) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::send(sock, data.data() + done, data.size() - done, MSG_MORE | MSG_NOSIGNAL);
+    const ssize_t n = ::send(sock, data.data() + done, data.size() - done,
+                             MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
       done += static_cast<std::size_t>(n);
       continue;
@@ -444,14 +445,17 @@ StreamResult<void> receive_checked(int sock, const storage::File& file, const St
     return Unexpected(StreamError{EINVAL, "data stream: blocks past the file"});
   const std::size_t sum_size = storage::Hasher::size_of(c.digest);
   std::vector<std::vector<std::uint8_t>> sums(n);
-  BulkBuffer buf(
-      static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))));
+  BulkBuffer buf;  // a block's: compressed blocks and resends only (receive_blocks has its own)
   auto packed = packed_buffer(spec);
   storage::Hasher hasher(c.digest);
   std::vector<std::uint8_t> theirs(sum_size);
   // Receives block j; false when its bytes do not match the sum that follows them.
   auto receive_block = [&](std::uint64_t j) -> StreamResult<bool> {
     const auto b = block_span(spec, j);
+    if (buf.size() == 0) {
+      buf = BulkBuffer(
+          static_cast<std::size_t>(std::min(c.block, std::max<std::uint64_t>(c.file_size, 1))));
+    }
     if (auto r = read_block_data(sock, {buf.data(), b.length}, spec, packed); !r) {
       return Unexpected(r.error());
     }
@@ -533,6 +537,9 @@ std::vector<std::uint8_t> whole_file_sum(storage::Digest whole, std::uint64_t si
 }
 
 StreamResult<void> send_segment(int sock, const storage::File& file, const StreamSpec& spec) {
+  // Data sockets are blocking, and sendfile takes no MSG_DONTWAIT: without the kernel's bound it
+  // would wait forever on a peer that stops reading but keeps its connection open.
+  io::set_send_timeout(sock, spec.data_timeout);
   if (spec.check) return send_checked(sock, file, spec);
   auto sent = spec.compressed ? send_compressed(sock, file, spec) : send_raw(sock, file, spec);
   if (!sent) return sent;

@@ -12,7 +12,6 @@ namespace {
 
 // Read and hashed in pieces that stay in a core's L2 cache between the copy and the hash.
 constexpr std::size_t kPiece = 256 << 10;
-constexpr int kHasherNice = 19;
 
 }  // namespace
 
@@ -44,9 +43,7 @@ std::uint64_t SumsAhead::length_of(std::uint64_t index) const noexcept {
 std::optional<std::vector<std::uint8_t>> SumsAhead::take(std::uint64_t index) {
   std::unique_lock lock(mu_);
   if (index >= state_.size()) return std::nullopt;
-  // A block being hashed is worth its wait: the hasher is partway through reading it.
-  changed_.wait(lock, [&] { return state_[index] != State::hashing; });
-  const State was = state_[index];
+  const State was = state_[index];  // hashing: the hasher finds out after its piece, and drops it
   state_[index] = State::taken;
   if (was != State::ready) return std::nullopt;
   std::vector<std::uint8_t> sum = std::move(sums_[index]);
@@ -64,7 +61,7 @@ void SumsAhead::wait_idle() {
 
 void SumsAhead::run(const std::stop_token& stop) {
   std::optional<std::uint64_t> current;
-  // Gives a block back undone (the hasher stops): a stream waiting for it hashes it itself.
+  // Gives a block back undone (the hasher stops): the stream that gets to it hashes it itself.
   auto give_back = [&] {
     std::lock_guard lock(mu_);
     if (current && state_[*current] == State::hashing) state_[*current] = State::waiting;
@@ -97,19 +94,31 @@ void SumsAhead::run(const std::stop_token& stop) {
         state_[index] = State::hashing;
         current = index;
       }
+      // Whether a stream took the block meanwhile (it hashes the block itself).
+      auto taken = [&] {
+        std::lock_guard lock(mu_);
+        return state_[index] != State::hashing;
+      };
+      bool dropped = false;
       for (std::uint64_t done = 0; done < length;) {
         if (stop.stop_requested()) return;
+        if (done > 0 && taken()) {
+          dropped = true;
+          break;
+        }
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, length - done));
         // A file cut short, or unreadable: the streams find out for themselves.
         if (!file_.pread_exact({buf.data(), n}, index * block_ + done)) return;
         hasher.update(Bytes(buf.data(), n));
         done += n;
       }
+      auto sum = hasher.finish();  // also readies the hasher for the next block
       std::lock_guard lock(mu_);
-      sums_[index] = hasher.finish();
+      current.reset();
+      if (dropped || state_[index] != State::hashing) continue;
+      sums_[index] = std::move(sum);
       state_[index] = State::ready;
       ahead_ += length;
-      current.reset();
       changed_.notify_all();
     }
   } catch (const std::exception&) {  // out of memory: the streams hash what is left

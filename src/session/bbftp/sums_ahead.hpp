@@ -8,8 +8,10 @@
 // blocks on a thread of its own from the moment the file is open, in the order the streams will
 // reach them, at most `window` bytes ahead of them (what it read must still be in the page cache
 // when they send it). A stream whose next block is hashed already sends it with sendfile; one
-// that gets to a block first hashes it itself as before, and the hasher skips it. Every block is
-// hashed once either way.
+// that gets to a block first hashes it itself as before, and the hasher skips it. A stream never
+// waits for the hasher: the hasher runs at the lowest priority (it only helps on a core the
+// streams leave idle), so a block it is partway through becomes the stream's, and the hasher
+// drops what it read of it.
 //
 // A block that changes between its hashing and its sending arrives with a sum it does not match,
 // is asked for again, read again and found different: "changed while being sent", as when it
@@ -29,6 +31,9 @@
 
 namespace ferry::session {
 
+// The hasher's nice value (and the only one the daemon's session filter lets a thread set).
+inline constexpr int kHasherNice = 19;
+
 class SumsAhead {
  public:
   // Hashes the blocks `order` (indexes of `block`-byte blocks of a `file_size`-byte file) of
@@ -39,8 +44,8 @@ class SumsAhead {
   SumsAhead& operator=(const SumsAhead&) = delete;
   ~SumsAhead();  // stops the hasher and waits for it
 
-  // Block `index` is the caller's from now: its sum when the hasher has it (waiting for a block
-  // being hashed), nothing when the hasher has not got to it (and then never will).
+  // Block `index` is the caller's from now: its sum when the hasher has it, nothing when the
+  // hasher has not finished it (and then never will).
   std::optional<std::vector<std::uint8_t>> take(std::uint64_t index);
   // Waits until the hasher has gone as far as it will without a take() (tests, benches).
   void wait_idle();

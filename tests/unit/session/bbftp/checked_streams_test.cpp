@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <xxhash.h>
 
+#include <csignal>
+#include <future>
 #include <thread>
 
 #include "core/bytes.hpp"
@@ -259,6 +261,27 @@ TEST(BbftpCheckedStreams, ABlockAskedForAgainFromAFileCutShortEndsTheStream) {
   ASSERT_FALSE(sent);
   EXPECT_NE(sent.error().message.find("changed while being sent (it shrank)"), std::string::npos)
       << sent.error().message;
+}
+
+// Protocol 3's raw stream (sendfile) against a receiver that stops reading and keeps its
+// connection open: the sender gives up after its data timeout instead of waiting for ever.
+TEST(BbftpStreams, ARawSenderGivesUpOnAPeerThatStopsReading) {
+  const std::string content = content_of(16 * kBlock);  // far more than the socket pair holds
+  Files f(content);
+  Pair p;  // p.b is never read
+  session::StreamSpec spec;
+  spec.length = content.size();
+  spec.data_timeout = spec.ack_timeout = std::chrono::milliseconds(300);
+  auto sending = std::async(std::launch::async,
+                            [&] { return session::send_segment(p.a.get(), *f.source, spec); });
+  if (sending.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "the sender still waits on a peer that stopped reading";
+    std::signal(SIGPIPE, SIG_IGN);     // as the programs do (app/signals.cpp)
+    ::shutdown(p.b.get(), SHUT_RDWR);  // lets it end, with EPIPE
+  }
+  const auto sent = sending.get();
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().sys_errno, ETIMEDOUT) << sent.error().message;
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <xxhash.h>
 
+#include <csignal>
+#include <future>
 #include <thread>
 
 #include "proto/bbftp/extension.hpp"
@@ -166,6 +168,29 @@ TEST(BbftpSumsAhead, ABlockChangedAfterItsHashingMeansTheFileChanged) {
   EXPECT_NE(sent.error().message.find("changed while being sent"), std::string::npos)
       << sent.error().message;
   EXPECT_FALSE(got);
+}
+
+// A receiver that stops reading and keeps its connection open: a sender on sendfile gives up
+// after its data timeout (ETIMEDOUT) instead of waiting for ever.
+TEST(BbftpSumsAhead, ASenderFromThePageCacheGivesUpOnAPeerThatStopsReading) {
+  Source src(16 * kBlock);  // far more than the socket pair holds
+  session::SumsAhead ahead(*src.file, storage::Digest::xxh3_64, kBlock, src.content.size(),
+                           {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 64 * kBlock);
+  ahead.wait_idle();
+  Pair p;  // p.b is never read
+  std::vector<std::vector<std::uint8_t>> sums;
+  auto spec = spec_of(src.content.size(), &sums, &ahead);
+  spec.data_timeout = std::chrono::milliseconds(300);
+  auto sending = std::async(std::launch::async,
+                            [&] { return session::send_segment(p.a.get(), *src.file, spec); });
+  if (sending.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "the sender still waits on a peer that stopped reading";
+    std::signal(SIGPIPE, SIG_IGN);     // as the programs do (app/signals.cpp)
+    ::shutdown(p.b.get(), SHUT_RDWR);  // lets it end, with EPIPE
+  }
+  const auto sent = sending.get();
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().sys_errno, ETIMEDOUT) << sent.error().message;
 }
 
 }  // namespace
