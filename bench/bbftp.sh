@@ -125,7 +125,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
   if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fail_run() { echo "bench: $* failed" >&2; exit 1; }
 
-printf '\n%-14s %9s %9s %7s %9s %9s %7s %9s %8s\n' "1 GiB /dev/shm" "ext (s)" "p3 (s)" \
+printf '\n%-14s %9s %9s %7s %9s %9s %7s %9s %8s\n' "$size_mib MiB shm" "ext (s)" "p3 (s)" \
   "ext/p3" "ext cpu" "p3 cpu" "ext/p3" "real (s)" "speedup"
 for streams in 1 4; do
   for dir in put get; do

@@ -106,6 +106,11 @@ bool Admission::claim_session(const std::string& source) {
   ++sessions_;
   if (prelogin_ > 0) --prelogin_;
   release(source, &PerSource::prelogin);
+  // The rate limit is for connections that never log in; one that did gives its admission back,
+  // so a user who runs one short transfer after another is never told the server is busy.
+  if (auto it = rates_.find(source); it != rates_.end()) {
+    it->second.tokens = std::min(limits_.admission_burst, it->second.tokens + 1.0);
+  }
   return true;
 }
 

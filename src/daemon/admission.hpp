@@ -28,7 +28,8 @@ struct AdmissionLimits {
   int max_refusing = 1024;
   int max_refusing_per_source = 16;  // ... to one address; beyond, connections are just closed
   // Admissions per second from one address, in bursts of `admission_burst` (each costs a process
-  // and a key): a source that connects and closes in a loop cannot burn the CPU.
+  // and a key): a source that connects and closes in a loop cannot burn the CPU. A connection
+  // that logs in gives its admission back (claim_session).
   double admissions_per_second = 8;
   double admission_burst = 32;
   // After the n-th failed login from a source, its next failure is answered after

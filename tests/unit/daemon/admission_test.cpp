@@ -161,6 +161,31 @@ TEST(Admission, ASourceThatConnectsInALoopIsSlowedDown) {
   EXPECT_EQ(a.on_connect("loop", t0 + std::chrono::milliseconds(500)).verdict, Verdict::admit);
 }
 
+TEST(Admission, ConnectionsThatLogInDoNotCountTowardTheRateLimit) {
+  AdmissionLimits l = small();
+  l.admissions_per_second = 2;
+  l.admission_burst = 4;
+  l.max_sessions = 100;
+  Admission a(l);
+  for (int i = 0; i < 20; ++i) {  // twenty short sessions in a row, all at the same instant
+    ASSERT_EQ(a.on_connect("user", t0).verdict, Verdict::admit) << "session " << i;
+    ASSERT_TRUE(a.claim_session("user"));
+    a.closed("user", true);
+  }
+  // Connections that do not log in still use the burst up, then are refused.
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = a.on_connect("user", t0);
+    if (r.verdict == Verdict::admit) {
+      ++admitted;
+      a.closed("user", false);
+    } else {
+      a.refusal_done("user");
+    }
+  }
+  EXPECT_EQ(admitted, 4);
+}
+
 TEST(Admission, ABanOutlivesAFloodOfNewAddresses) {
   AdmissionLimits l = small();
   l.max_tracked_sources = 64;
